@@ -1,0 +1,148 @@
+// Request pipeline: preflight → route → auth → endpoint → error table → common headers.
+#include "api/application.hpp"
+
+#include "api/errors.hpp"
+#include "api/router.hpp"
+#include "auth/random.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+namespace parley::api {
+
+namespace {
+
+constexpr std::string_view cors_allow_methods = "DELETE, GET, OPTIONS, PATCH, POST, PUT";
+constexpr std::string_view cors_allow_headers =
+    "accept, authorization, content-type, idempotency-key, user-agent, x-csrftoken, "
+    "x-request-id, x-requested-with";
+constexpr std::string_view cors_expose_headers =
+    "Content-Disposition, Link, Retry-After, X-Request-Id";
+
+bool valid_request_id(std::string_view id) {
+    if (id.empty() || id.size() > 64) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '_' || c == '-';
+    });
+}
+
+std::string join(const std::vector<std::string_view>& items) {
+    std::string out;
+    for (const auto& i : items) {
+        if (!out.empty()) out += ", ";
+        out += i;
+    }
+    return out;
+}
+
+}  // namespace
+
+application::application(services& s) : s_(s) {}
+
+response application::handle(request req) {
+    response resp;
+    try {
+        resp = dispatch(req);
+    } catch (const core::unavailable& e) {
+        spdlog::warn("dependency unavailable: {}", e.what());
+        resp = error_response(
+            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+    } catch (const std::exception& e) {
+        spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
+        resp = error_response(
+            core::detail(core::errc::server_error, "A server error occurred."));
+    }
+    finish(req, resp);
+    return resp;
+}
+
+response application::reject(const request& partial, const core::error& e) {
+    response resp = error_response(e);
+    finish(partial, resp);
+    return resp;
+}
+
+response application::dispatch(const request& req) {
+    // CORS preflight on any path (§0.10).
+    if (req.method == "OPTIONS" && req.header("access-control-request-method")) {
+        response r;
+        r.status = 200;
+        return r;
+    }
+    const auto table = route_table();
+    const auto m = match_route(table, req.method, req.path);
+    if (!m.path_known) return error_response(core::not_found());
+    if (req.method == "OPTIONS") {
+        auto allow = m.allow;
+        allow.push_back("OPTIONS");
+        response r = json_response(200, json::object{});
+        r.set_header("Allow", join(allow));
+        return r;
+    }
+    if (m.found == nullptr) {
+        auto allow = m.allow;
+        allow.push_back("OPTIONS");
+        response r = error_response(core::detail(
+            core::errc::method_not_allowed, "Method \"" + req.method + "\" not allowed."));
+        r.set_header("Allow", join(allow));
+        return r;
+    }
+    const route& rt = *m.found;
+    context ctx{req, m.ids};
+    std::optional<chat::principal> who;
+    if (rt.auth == auth_mode::user) {
+        auto p = s_.auth.authenticate_header(req.header("authorization"));
+        if (!p) return error_response(p.error());
+        who = std::move(*p);
+        ctx.who = &*who;
+    }
+    // Throttling after authentication, as DRF does (§0.9); the request is not executed.
+    const auto& limits = s_.settings.limits;
+    std::int64_t wait = 0;
+    if (rt.rate == rate_class::auth)
+        wait = s_.limiter.hit("auth", req.remote_addr, limits.rate_auth, core::now_us());
+    else if (rt.rate == rate_class::api && who)
+        wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api,
+                              core::now_us());
+    if (wait > 0) return error_response(chat::throttled(wait));
+    auto out = rt.fn(s_, ctx);
+    if (!out) return error_response(out.error());
+    return std::move(*out);
+}
+
+void application::finish(const request& req, response& resp) const {
+    const auto incoming = req.header("x-request-id");
+    const std::string request_id = incoming && valid_request_id(*incoming)
+                                       ? std::string(*incoming)
+                                       : auth::random_hex(8);
+    resp.set_header("X-Request-Id", request_id);
+    if (!resp.body.empty() && std::none_of(resp.headers.begin(), resp.headers.end(),
+                                           [](const auto& h) { return h.first == "Content-Type"; }))
+        resp.set_header("Content-Type", "application/json");
+    if (resp.status == 204) resp.body.clear();
+    if (req.path.starts_with("/api/") || req.path.starts_with("/ws/"))
+        resp.set_header("Cache-Control", "no-store");
+
+    // CORS (§0.10): all origins by default, or the configured list echoed with Vary.
+    const auto origin = req.header("origin");
+    if (!origin) return;
+    const auto& allowed = s_.settings.http.cors_origins;
+    if (allowed.empty()) {
+        resp.set_header("Access-Control-Allow-Origin", "*");
+    } else if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) {
+        resp.set_header("Access-Control-Allow-Origin", std::string(*origin));
+        resp.set_header("Vary", "Origin");
+    } else {
+        return;
+    }
+    resp.set_header("Access-Control-Expose-Headers", std::string(cors_expose_headers));
+    if (req.method == "OPTIONS" && req.header("access-control-request-method")) {
+        resp.set_header("Access-Control-Allow-Methods", std::string(cors_allow_methods));
+        resp.set_header("Access-Control-Allow-Headers", std::string(cors_allow_headers));
+        resp.set_header("Access-Control-Max-Age", "86400");
+    }
+}
+
+}  // namespace parley::api

@@ -1,0 +1,89 @@
+// REST door of §2: register, login, logout, token refresh/verify, me.
+#include "api/rest/endpoints.hpp"
+
+namespace parley::api::rest {
+
+namespace {
+
+// A string value, or nullopt when missing (absent, null, "") or not a string: §2.5 rule 1 and
+// the login/logout "required" answers treat these alike.
+std::optional<std::string> string_of(const json::object& o, std::string_view key) {
+    const auto* v = o.if_contains(key);
+    if (v == nullptr || !v->is_string() || v->get_string().empty()) return std::nullopt;
+    return std::string(v->get_string());
+}
+
+json::object session_json(const chat::session_tokens& t, std::string_view message) {
+    return {{"user_id", t.user.id},     {"message", message},
+            {"refresh", t.refresh},     {"access", t.access},
+            {"username", t.user.username}, {"email", t.user.email}};
+}
+
+// token refresh/verify: `{"<key>": ["This field is required."]}` or "Not a valid string.".
+core::result<std::string> token_field(const json::object& body, std::string_view key) {
+    field_reader f(body);
+    auto v = f.text(key, text_rule{.required = true, .allow_blank = false, .trim = false});
+    if (!f.ok()) return f.error();
+    return std::move(*v);
+}
+
+}  // namespace
+
+outcome register_user(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    auto r = s.auth.register_user(string_of(*body, "username"), string_of(*body, "email"),
+                                  string_of(*body, "password"));
+    if (!r) return r.error();
+    return json_response(201, session_json(*r, "User created successfully"));
+}
+
+outcome login(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    auto r = s.auth.login(string_of(*body, "username"), string_of(*body, "password"));
+    if (!r) return r.error();
+    return json_response(200, session_json(*r, "Login successful"));
+}
+
+outcome logout(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    auto r = s.auth.logout(*c.who, string_of(*body, "refresh"));
+    if (!r) return r.error();
+    return json_response(200, json::object{{"message", "User logged out successfully"}});
+}
+
+outcome token_refresh(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    auto token = token_field(*body, "refresh");
+    if (!token) return token.error();
+    auto r = s.auth.refresh(*token);
+    if (!r) return r.error();
+    json::object out{{"access", r->access}};
+    if (r->refresh) out["refresh"] = *r->refresh;
+    return json_response(200, out);
+}
+
+outcome token_verify(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    auto token = token_field(*body, "token");
+    if (!token) return token.error();
+    auto r = s.auth.verify(*token);
+    if (!r) return r.error();
+    return json_response(200, json::object{});
+}
+
+outcome me(services& s, context& c) {
+    const auto& u = c.user();
+    return json_response(200, json::object{{"id", u.id},
+                                           {"username", u.username},
+                                           {"email", u.email},
+                                           {"is_staff", u.staff()},
+                                           {"date_joined", core::iso8601(u.date_joined)},
+                                           {"last_login", nullable_time(u.last_login)}});
+}
+
+}  // namespace parley::api::rest

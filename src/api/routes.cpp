@@ -1,0 +1,78 @@
+// THE route table (STYLE.md "One route table"): the router, 404/405 with Allow, both slash
+// forms and (later) the OpenAPI document all derive from these rows.
+#include "api/rest/endpoints.hpp"
+#include "api/router.hpp"
+
+namespace parley::api {
+
+namespace {
+
+using enum auth_mode;
+using rc = rate_class;
+namespace r = rest;
+
+constexpr route table[] = {
+    // §2 auth
+    {"POST", "/api/auth/register/", r::register_user, none, rc::auth, "Register a user"},
+    {"POST", "/api/auth/login/", r::login, none, rc::auth, "Log in"},
+    {"POST", "/api/auth/logout/", r::logout, user, rc::api, "Log out (revoke tokens)"},
+    {"POST", "/api/auth/token/refresh/", r::token_refresh, none, rc::auth, "Refresh a token"},
+    {"POST", "/api/auth/token/verify/", r::token_verify, none, rc::auth, "Verify a token"},
+    {"GET", "/api/auth/me/", r::me, user, rc::api, "The caller"},
+
+    // §3 users
+    {"GET", "/api/chat/users/", r::users_list, user, rc::api, "Visible users"},
+    {"GET", "/api/chat/users/in_team/", r::users_in_team, user, rc::api, "Members of a team"},
+    {"GET", "/api/chat/users/in_channel/", r::users_in_channel, user, rc::api,
+     "Members of a channel"},
+    {"GET", "/api/chat/users/interacted/", r::users_interacted, user, rc::api,
+     "DM partners in a team"},
+    {"GET", "/api/chat/users/{id}/", r::users_get, user, rc::api, "One user"},
+
+    // §4 teams
+    {"GET", "/api/chat/teams/", r::teams_list, user, rc::api, "The caller's teams"},
+    {"POST", "/api/chat/teams/", r::teams_create, user, rc::api, "Create a team"},
+    {"POST", "/api/chat/teams/join_via_invitation/", r::teams_join_via_invitation, user, rc::api,
+     "Join a team with an invitation code"},
+    {"GET", "/api/chat/teams/{id}/", r::teams_get, user, rc::api, "One team"},
+    {"PUT", "/api/chat/teams/{id}/", r::teams_put, user, rc::api, "Replace a team"},
+    {"PATCH", "/api/chat/teams/{id}/", r::teams_patch, user, rc::api, "Update a team"},
+    {"DELETE", "/api/chat/teams/{id}/", r::teams_delete, user, rc::api, "Delete a team"},
+    {"POST", "/api/chat/teams/{id}/add_member/", r::teams_add_member, user, rc::api,
+     "Add a member"},
+    {"POST", "/api/chat/teams/{id}/remove_member/", r::teams_remove_member, user, rc::api,
+     "Remove a member"},
+    {"POST", "/api/chat/teams/{id}/leave/", r::teams_leave, user, rc::api, "Leave a team"},
+    {"POST", "/api/chat/teams/{id}/transfer_ownership/", r::teams_transfer_ownership, user,
+     rc::api, "Transfer ownership"},
+    {"POST", "/api/chat/teams/{id}/create_invitation/", r::teams_create_invitation, user, rc::api,
+     "Create an invitation"},
+    {"GET", "/api/chat/teams/{id}/invitations/", r::teams_invitations, user, rc::api,
+     "Usable invitations"},
+    {"POST", "/api/chat/teams/{id}/revoke_invitation/", r::teams_revoke_invitation, user, rc::api,
+     "Revoke an invitation"},
+
+    // §5 channels
+    {"GET", "/api/chat/channels/", r::channels_list, user, rc::api, "The caller's channels"},
+    {"POST", "/api/chat/channels/", r::channels_create, user, rc::api, "Create a channel"},
+    {"POST", "/api/chat/channels/team_id/", r::channels_by_team, user, rc::api,
+     "The caller's channels of a team"},
+    {"POST", "/api/chat/channels/create_or_get_dm_channel/", r::channels_create_or_get_dm, user,
+     rc::api, "Find or create a DM channel"},
+    {"GET", "/api/chat/channels/{id}/", r::channels_get, user, rc::api, "One channel"},
+    {"PUT", "/api/chat/channels/{id}/", r::channels_put, user, rc::api, "Replace a channel"},
+    {"PATCH", "/api/chat/channels/{id}/", r::channels_patch, user, rc::api, "Update a channel"},
+    {"DELETE", "/api/chat/channels/{id}/", r::channels_delete, user, rc::api,
+     "Delete a channel"},
+
+    // §10.3 operations; §8.1 plain GET on the WebSocket path
+    {"GET", "/healthz/", r::healthz, none, rc::none, "Liveness"},
+    {"GET", "/readyz/", r::readyz, none, rc::none, "Readiness"},
+    {"GET", "/ws/chat/", r::ws_without_upgrade, none, rc::none, "WebSocket endpoint"},
+};
+
+}  // namespace
+
+std::span<const route> route_table() { return table; }
+
+}  // namespace parley::api

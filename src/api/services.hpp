@@ -1,0 +1,40 @@
+// What endpoints get: the chat services, settings and health probes, passed explicitly.
+#pragma once
+
+#include "api/http.hpp"
+#include "api/json.hpp"
+#include "chat/auth_service.hpp"
+#include "chat/channel_service.hpp"
+#include "chat/rate_limiter.hpp"
+#include "chat/team_service.hpp"
+#include "chat/user_service.hpp"
+#include "config/settings.hpp"
+
+#include <atomic>
+#include <functional>
+#include <span>
+
+namespace parley::api {
+
+struct services {
+    chat::auth_service& auth;
+    chat::user_service& users;
+    chat::team_service& teams;
+    chat::channel_service& channels;
+    chat::rate_limiter& limiter;
+    const config::settings& settings;
+    std::function<bool()> database_ready;  // /readyz probe (§10.3)
+    const std::atomic<bool>& shutting_down;
+};
+
+// One request as an endpoint sees it.
+struct context {
+    const request& req;
+    std::span<const model::id> ids;          // path parameters in template order
+    const chat::principal* who = nullptr;    // set on auth_mode::user routes
+
+    [[nodiscard]] const model::user& user() const { return who->user; }
+    [[nodiscard]] core::result<json::object> body() const { return parse_body(req); }
+};
+
+}  // namespace parley::api

@@ -1,0 +1,62 @@
+// The WebSocket seam between net/ (transport) and api/ (the §8 protocol): plain interfaces, no
+// Beast types.
+#pragma once
+
+#include "api/http.hpp"
+#include "fanout/bus.hpp"
+#include "model/records.hpp"
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parley::api {
+
+// One open WebSocket, implemented by net/. Thread-safe.
+class ws_connection : public fanout::subscriber {
+public:
+    [[nodiscard]] virtual const std::string& connection_id() const noexcept = 0;  // "c_5f1e9a2b"
+    [[nodiscard]] virtual model::id user_id() const noexcept = 0;
+    [[nodiscard]] virtual const std::string& access_jti() const noexcept = 0;
+    // Queues a frame for this socket only (replies, acks, errors, hello). Subject to the same
+    // outbox budget as deliver().
+    virtual void send(const fanout::frame& f) = 0;
+    // Starts a close handshake with this code (§8.2); further frames are discarded.
+    virtual void close(std::uint16_t code, std::string_view reason) = 0;
+    // fanout::subscriber::deliver(frame): control frames change this socket's subscriptions
+    // through the handler (ws_handler::on_control); others are queued like send().
+};
+
+// The handshake decision for an upgrade request (§8.1).
+struct ws_accept {
+    bool accepted = false;
+    response refusal;            // when !accepted: 401/403/429 JSON response
+    model::id user_id = 0;
+    std::string username;
+    std::string access_jti;
+    std::int64_t access_exp = 0;
+    std::string subprotocol;     // "bearer" when the token came in Sec-WebSocket-Protocol
+};
+
+// The §8 protocol, implemented by api/. net calls these; all may block except where noted.
+class ws_handler {
+public:
+    virtual ~ws_handler() = default;
+    // Authenticates the upgrade request (runs on the worker pool).
+    virtual ws_accept accept(const request& upgrade) = 0;
+    // After the upgrade: hello, subscriptions, presence (worker pool).
+    virtual void on_open(const std::shared_ptr<ws_connection>& conn) = 0;
+    // One complete text message (worker pool; one at a time per connection, in order).
+    virtual void on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) = 0;
+    // One binary message: answered with a parse_error frame (§8.3).
+    virtual void on_binary(const std::shared_ptr<ws_connection>& conn) = 0;
+    // A control frame reached this connection: join/leave groups (must not block; any thread).
+    virtual void on_control(const std::shared_ptr<ws_connection>& conn,
+                            std::string_view items) = 0;
+    // The socket closed for any reason (worker pool): unsubscribe, presence.
+    virtual void on_close(const std::shared_ptr<ws_connection>& conn) = 0;
+};
+
+}  // namespace parley::api

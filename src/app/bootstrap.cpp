@@ -1,0 +1,204 @@
+// Start-up sequence and `parley check`: settings, secret key, store, services.
+#include "app/bootstrap.hpp"
+
+#include "auth/random.hpp"
+#include "core/log.hpp"
+#include "store/postgres/postgres_store.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <sys/stat.h>
+#include <unistd.h>
+
+namespace parley::app {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr std::size_t min_production_key_bytes = 32;   // §2.1
+constexpr std::size_t generated_key_bytes = 64;        // §2.1
+
+// The development key in <data dir>/secret_key: read it, or create it once with mode 0600.
+std::optional<std::string> development_key(const std::string& data_dir, std::string& error) {
+    const fs::path path = fs::path(data_dir) / "secret_key";
+    std::error_code ec;
+    fs::create_directories(data_dir, ec);
+    if (fs::exists(path)) {
+        std::ifstream in(path, std::ios::binary);
+        std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        if (key.size() >= min_production_key_bytes) return key;
+        error = path.string() + " is shorter than 32 bytes";
+        return std::nullopt;
+    }
+    const std::string key = auth::random_bytes(generated_key_bytes);
+    const fs::path tmp = path.string() + ".tmp";
+    {
+        const mode_t old = ::umask(077);
+        std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+        ::umask(old);
+        out.write(key.data(), static_cast<std::streamsize>(key.size()));
+        if (!out) {
+            error = "cannot write " + tmp.string();
+            return std::nullopt;
+        }
+    }
+    ::chmod(tmp.c_str(), 0600);
+    fs::rename(tmp, path, ec);  // atomic: two first starts never see half a key
+    if (ec) {
+        error = "cannot create " + path.string() + ": " + ec.message();
+        return std::nullopt;
+    }
+    return development_key(data_dir, error);
+}
+
+bool resolve_secret_key(config::settings& s, std::string& error) {
+    if (!s.auth.secret_key.empty()) {
+        if (s.production() && s.auth.secret_key.size() < min_production_key_bytes) {
+            error = "PARLEY_SECRET_KEY must be at least 32 bytes in production";
+            return false;
+        }
+        return true;
+    }
+    if (s.production()) {
+        error = "PARLEY_SECRET_KEY is required in production (32 bytes or more)";
+        return false;
+    }
+    auto key = development_key(s.data_dir, error);
+    if (!key) return false;
+    s.auth.secret_key = std::move(*key);
+    s.auth.secret_generated = true;
+    return true;
+}
+
+bool data_dir_writable(const std::string& dir) {
+    std::error_code ec;
+    fs::create_directories(dir, ec);
+    return ::access(dir.c_str(), W_OK) == 0;
+}
+
+}  // namespace
+
+std::optional<config::settings> load_settings(const options& opts) {
+    config::raw_values file;
+    std::string error;
+    std::string env_path = opts.env_file.empty() ? ".env" : opts.env_file;
+    if (fs::exists(env_path)) {
+        std::ifstream in(env_path);
+        std::stringstream text;
+        text << in.rdbuf();
+        auto parsed = config::parse_env_file(text.str(), error);
+        if (!parsed) {
+            std::fprintf(stderr, "Error: %s: %s\n", env_path.c_str(), error.c_str());
+            return std::nullopt;
+        }
+        file = std::move(*parsed);
+    } else if (!opts.env_file.empty()) {
+        std::fprintf(stderr, "Error: --env-file %s does not exist\n", env_path.c_str());
+        return std::nullopt;
+    }
+    auto s = config::to_settings(config::merge(opts.flags, config::read_environment(), file), error);
+    if (!s) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return std::nullopt;
+    }
+    return s;
+}
+
+std::unique_ptr<store::store> open_store(const config::settings& s) {
+    const std::string& url = s.database_url;
+    if (url.starts_with("sqlite:///")) {
+        const int pool = 4;  // readers; writers serialize on BEGIN IMMEDIATE
+        return store::sqlite::open(url.substr(std::string_view("sqlite:///").size()), pool);
+    }
+    if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
+        return store::postgres::open(url, s.db_pool_size);
+    throw std::runtime_error("DATABASE_URL must start with sqlite:/// or postgres://");
+}
+
+std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
+    auto s = load_settings(opts);
+    if (!s) return nullptr;
+    core::init_logging(s->log_level);
+    std::string error;
+    if (!resolve_secret_key(*s, error)) {
+        std::fprintf(stderr, "Error: %s\n", error.c_str());
+        return nullptr;
+    }
+    if (for_serve && s->auth.secret_generated)
+        spdlog::warn("using the generated development key in {}/secret_key", s->data_dir);
+
+    std::unique_ptr<runtime> rt(new runtime());
+    rt->settings = std::move(*s);
+    rt->store = open_store(rt->settings);
+    rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
+    rt->hasher_ = std::make_unique<auth::password_hasher>();
+    rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
+                                                     rt->settings.auth);
+    rt->users_ = std::make_unique<chat::user_service>(*rt->store);
+    rt->teams_ = std::make_unique<chat::team_service>(*rt->store, rt->settings.limits);
+    rt->channels_ = std::make_unique<chat::channel_service>(*rt->store);
+    rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
+    return rt;
+}
+
+api::services runtime::api_services(const std::atomic<bool>& shutting_down) {
+    store::store* db = store.get();
+    return api::services{*auth_,    *users_,   *teams_,
+                         *channels_, *limiter_, settings,
+                         [db] { return db->ping(); }, shutting_down};
+}
+
+int check(const options& opts) {
+    auto s = load_settings(opts);
+    if (!s) return 1;
+    int errors = 0;
+    const auto err = [&](const std::string& m) {
+        std::printf("ERROR: %s\n", m.c_str());
+        ++errors;
+    };
+    const auto warn = [](const std::string& m) { std::printf("WARNING: %s\n", m.c_str()); };
+
+    if (s->auth.secret_key.empty()) {
+        if (s->production()) err("PARLEY_SECRET_KEY is required in production (32 bytes or more)");
+        else warn("PARLEY_SECRET_KEY is not set: a generated development key is used (" +
+                  s->data_dir + "/secret_key)");
+    } else if (s->auth.secret_key.size() < min_production_key_bytes) {
+        if (s->production()) err("PARLEY_SECRET_KEY is shorter than 32 bytes");
+        else warn("PARLEY_SECRET_KEY is shorter than 32 bytes");
+    }
+    if (!data_dir_writable(s->data_dir)) err("data directory " + s->data_dir + " is not writable");
+    try {
+        auto db = open_store(*s);
+        if (!db->ping()) err("the database does not answer (" + std::string(db->backend()) + ")");
+        else if (!db->pending_migrations().empty())
+            warn("pending migrations: run `parley migrate`");
+    } catch (const std::exception& e) {
+        err(std::string("cannot open the database: ") + e.what());
+    }
+    if (!s->redis_url.empty()) {
+        // TODO(#5): ping Redis once the Redis fan-out exists.
+        warn("REDIS_URL is set but this build uses in-process fan-out");
+    }
+    if (s->production() && s->http.cors_origins.empty())
+        warn("CORS is open to all origins while PARLEY_ENV=production (set PARLEY_CORS_ORIGINS)");
+    const auto& l = s->limits;
+    for (const auto& [name, r] : {std::pair{"PARLEY_RATE_AUTH", l.rate_auth},
+                                  std::pair{"PARLEY_RATE_API", l.rate_api},
+                                  std::pair{"PARLEY_RATE_MESSAGES", l.rate_messages},
+                                  std::pair{"PARLEY_RATE_WS", l.rate_ws}})
+        if (!r.enabled()) warn(std::string(name) + " is disabled");
+    const auto& host = s->http.host;
+    const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";
+    if (!loopback && s->http.public_url.empty())
+        warn("PARLEY_HOST is not loopback and PARLEY_PUBLIC_URL is not set");
+    if (errors == 0) std::printf("System check identified no errors.\n");
+    return errors == 0 ? 0 : 1;
+}
+
+}  // namespace parley::app

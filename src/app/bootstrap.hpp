@@ -1,0 +1,62 @@
+// Start-up: settings, logging, the secret key, the store, and the services built on them.
+#pragma once
+
+#include "api/services.hpp"
+#include "auth/jwt.hpp"
+#include "auth/password.hpp"
+#include "chat/auth_service.hpp"
+#include "chat/channel_service.hpp"
+#include "chat/team_service.hpp"
+#include "chat/user_service.hpp"
+#include "config/loader.hpp"
+#include "config/settings.hpp"
+#include "store/store.hpp"
+
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <string>
+
+namespace parley::app {
+
+// What the command line gave: flags by variable name and an optional --env-file.
+struct options {
+    config::raw_values flags;
+    std::string env_file;
+};
+
+// Loads settings by §10.2 precedence; prints the reason and returns nullopt on error.
+[[nodiscard]] std::optional<config::settings> load_settings(const options& opts);
+
+// Everything a command needs, built once in dependency order.
+class runtime {
+public:
+    // Loads settings, sets up logging, resolves the secret key (§2.1) and opens the store.
+    // Prints the reason and returns nullptr on failure.
+    [[nodiscard]] static std::unique_ptr<runtime> open(const options& opts, bool for_serve);
+
+    [[nodiscard]] chat::auth_service& auth() { return *auth_; }
+    [[nodiscard]] api::services api_services(const std::atomic<bool>& shutting_down);
+
+    config::settings settings;
+    std::unique_ptr<store::store> store;
+
+private:
+    runtime() = default;
+
+    std::unique_ptr<auth::jwt_codec> jwt_;
+    std::unique_ptr<auth::password_hasher> hasher_;
+    std::unique_ptr<chat::auth_service> auth_;
+    std::unique_ptr<chat::user_service> users_;
+    std::unique_ptr<chat::team_service> teams_;
+    std::unique_ptr<chat::channel_service> channels_;
+    std::unique_ptr<chat::rate_limiter> limiter_;
+};
+
+// Opens the store named by settings.database_url (sqlite:///path or postgres://...).
+[[nodiscard]] std::unique_ptr<store::store> open_store(const config::settings& s);
+
+// `parley check` (§10.1): ERROR:/WARNING: lines, exit 1 on any error.
+[[nodiscard]] int check(const options& opts);
+
+}  // namespace parley::app

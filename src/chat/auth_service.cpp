@@ -1,0 +1,298 @@
+// Auth use cases (API.md §2): rules, hashing, token issue/verify, blacklist.
+#include "chat/auth_service.hpp"
+
+#include "core/text.hpp"
+#include "core/time.hpp"
+
+#include <algorithm>
+#include <cctype>
+
+namespace parley::chat {
+
+using core::errc;
+
+namespace {
+
+constexpr std::string_view token_invalid_text = "Token is invalid or expired";
+constexpr std::string_view token_blacklisted_text = "Token is blacklisted";
+
+// The §2.2 body for a token refused on a protected endpoint.
+core::error bad_token(std::string_view message) {
+    core::error e = core::detail(errc::token_not_valid, "Given token not valid for any token type");
+    e.token_message = std::string(message);
+    return e;
+}
+
+bool valid_username(std::string_view u) {
+    if (u.empty() || u.size() > 150) return false;
+    return std::all_of(u.begin(), u.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '@' || c == '.' || c == '+' ||
+               c == '-' || c == '_';
+    });
+}
+
+bool valid_label(std::string_view l) {
+    if (l.empty() || l.size() > 63) return false;
+    const auto alnum = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) != 0; };
+    if (!alnum(l.front()) || !alnum(l.back())) return false;
+    return std::all_of(l.begin(), l.end(), [&](char c) { return alnum(c) || c == '-'; });
+}
+
+// §2.5 rule 3; on success normalizes `email` (trimmed, domain lowercased).
+bool valid_email(std::string& email) {
+    const std::string_view trimmed = core::trim(email);
+    if (trimmed.empty() || core::code_points(trimmed) > 254) return false;
+    const auto at = trimmed.find('@');
+    if (at == std::string_view::npos || trimmed.find('@', at + 1) != std::string_view::npos)
+        return false;
+    const auto local = trimmed.substr(0, at);
+    const auto domain = trimmed.substr(at + 1);
+    if (local.empty() || core::code_points(local) > 64 || core::has_control_chars(local))
+        return false;
+    if (std::any_of(local.begin(), local.end(),
+                    [](char c) { return std::isspace(static_cast<unsigned char>(c)); }))
+        return false;
+    if (core::trim(local) != local) return false;  // Unicode whitespace at either end
+    std::size_t labels = 0;
+    std::string_view rest = domain;
+    while (true) {
+        const auto dot = rest.find('.');
+        if (!valid_label(rest.substr(0, dot))) return false;
+        ++labels;
+        if (dot == std::string_view::npos) break;
+        rest.remove_prefix(dot + 1);
+    }
+    if (labels < 2) return false;
+    email = std::string(local) + "@" + core::ascii_lower(domain);
+    return true;
+}
+
+
+}  // namespace
+
+auth_service::auth_service(store::store& store, const auth::jwt_codec& jwt,
+                           const auth::password_hasher& hasher,
+                           const config::auth_settings& settings)
+    : store_(store), jwt_(jwt), hasher_(hasher), settings_(settings) {}
+
+std::optional<std::string> auth_service::check_password_rules(std::string_view username,
+                                                              std::string_view password) {
+    const auto n = core::code_points(password);
+    if (n < 8) return "This password is too short. It must contain at least 8 characters.";
+    if (n > 128) return "This password is too long. It must contain at most 128 characters.";
+    if (std::all_of(password.begin(), password.end(),
+                    [](char c) { return c >= '0' && c <= '9'; }))
+        return "This password is entirely numeric.";
+    if (core::ascii_lower(password) == core::ascii_lower(username))
+        return "The password is too similar to the username.";
+    return std::nullopt;
+}
+
+std::optional<std::string> auth_service::check_registration_rules(std::string_view username,
+                                                                  std::string& email,
+                                                                  std::string_view password) {
+    if (!valid_username(username))
+        return "Username may contain only letters, digits and @/./+/-/_ and must be 1-150 "
+               "characters long.";
+    if (!valid_email(email)) return "Enter a valid email address.";
+    return check_password_rules(username, password);
+}
+
+session_tokens auth_service::issue_pair(const model::user& u) const {
+    const auto now = core::now_us();
+    auto access = jwt_.issue(u.id, auth::token_type::access, settings_.access_lifetime, now);
+    auto refresh = jwt_.issue(u.id, auth::token_type::refresh, settings_.refresh_lifetime, now);
+    return {u, std::move(access.token), std::move(refresh.token)};
+}
+
+core::result<session_tokens> auth_service::register_user(
+    const std::optional<std::string>& username, const std::optional<std::string>& email,
+    const std::optional<std::string>& password) {
+    if (!username || !email || !password)
+        return core::auth_shape(errc::required, "Please provide username, email and password");
+    std::string normalized_email = *email;
+    if (auto rule = check_registration_rules(*username, normalized_email, *password))
+        return core::auth_shape(errc::invalid, std::move(*rule));
+
+    model::user u;
+    u.username = *username;
+    u.email = normalized_email;
+    u.date_joined = core::now_us();
+    // Hash outside the transaction: argon2id takes ~100 ms and must not hold the write lock.
+    u.password_hash = hasher_.hash(*password);
+
+    auto created = store_.write([&](store::tx& tx) -> core::result<model::user> {
+        const auto taken = [&]() -> std::optional<core::error> {
+            if (tx.username_taken_ci(u.username))
+                return core::auth_shape(errc::invalid, "Username already exists");
+            if (tx.email_taken_ci(u.email))
+                return core::auth_shape(errc::invalid, "Email already exists");
+            return std::nullopt;
+        };
+        if (auto e = taken()) return *e;
+        const auto id = tx.insert_user(u);
+        if (!id) {  // a concurrent registration won the unique index
+            if (auto e = taken()) return *e;
+            return core::auth_shape(errc::invalid, "Username already exists");
+        }
+        model::user out = u;
+        out.id = *id;
+        return out;
+    });
+    if (!created) return created.error();
+    return issue_pair(*created);
+}
+
+core::result<session_tokens> auth_service::login(const std::optional<std::string>& username,
+                                                 const std::optional<std::string>& password) {
+    if (!username || !password)
+        return core::auth_shape(errc::required, "Please provide both username and password");
+    const auto invalid = core::auth_shape(errc::invalid_credentials, "Invalid credentials");
+
+    auto found = store_.read([&](store::tx& tx) {
+        auto u = tx.user_by_username(*username);
+        if (!u) u = tx.user_by_username_ci(*username);
+        return u;
+    });
+    if (!found) {
+        hasher_.dummy_verify(*password);  // same cost as a real check (§2.4)
+        return invalid;
+    }
+    const auto check = hasher_.verify(*password, found->password_hash);
+    if (!check.ok || !found->is_active) return invalid;
+
+    const auto now = core::now_us();
+    const std::string new_hash = check.needs_rehash ? hasher_.hash(*password) : std::string();
+    store_.run(true, [&](store::tx& tx) {
+        tx.set_last_login(found->id, now);
+        if (!new_hash.empty()) tx.set_password_hash(found->id, new_hash);
+        return true;
+    });
+    found->last_login = now;
+    return issue_pair(*found);
+}
+
+core::result<void> auth_service::logout(const principal& caller,
+                                        const std::optional<std::string>& refresh) {
+    if (!refresh || refresh->empty())
+        return core::auth_shape(errc::required, "Refresh token is required");
+    const auto v = jwt_.verify(*refresh, auth::token_type::refresh, core::now_us());
+    if (v.status != auth::token_status::ok || v.claims.user_id != caller.user.id)
+        return core::auth_shape(errc::token_not_valid, std::string(token_invalid_text));
+    return store_.write([&](store::tx& tx) -> core::result<void> {
+        if (tx.is_blacklisted(v.claims.jti))
+            return core::auth_shape(errc::token_not_valid, std::string(token_blacklisted_text));
+        tx.blacklist_jti(v.claims.jti, core::from_unix_seconds(v.claims.exp));
+        tx.blacklist_jti(caller.jti, core::from_unix_seconds(caller.exp));
+        return {};
+    });
+}
+
+core::result<refreshed_tokens> auth_service::refresh(std::string_view refresh_token) {
+    const auto now = core::now_us();
+    const auto v = jwt_.verify(refresh_token, auth::token_type::refresh, now);
+    if (v.status != auth::token_status::ok)
+        return core::detail(errc::token_not_valid, std::string(token_invalid_text));
+    return store_.write([&](store::tx& tx) -> core::result<refreshed_tokens> {
+        if (tx.is_blacklisted(v.claims.jti))
+            return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
+        const auto u = tx.user_by_id(v.claims.user_id);
+        if (!u || !u->is_active)
+            return core::detail(errc::no_active_account,
+                                "No active account found for the given token.");
+        refreshed_tokens out;
+        out.access =
+            jwt_.issue(u->id, auth::token_type::access, settings_.access_lifetime, now).token;
+        if (settings_.rotate_refresh_tokens) {
+            out.refresh =
+                jwt_.issue(u->id, auth::token_type::refresh, settings_.refresh_lifetime, now)
+                    .token;
+            if (settings_.blacklist_after_rotation)
+                tx.blacklist_jti(v.claims.jti, core::from_unix_seconds(v.claims.exp));
+        }
+        return out;
+    });
+}
+
+core::result<void> auth_service::verify(std::string_view token) {
+    const auto claims = jwt_.decode(token, core::now_us());
+    if (!claims) return core::detail(errc::token_not_valid, std::string(token_invalid_text));
+    const bool revoked = store_.read([&](store::tx& tx) { return tx.is_blacklisted(claims->jti); });
+    if (revoked) return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
+    return {};
+}
+
+core::result<principal> auth_service::authenticate_header(
+    std::optional<std::string_view> authorization) {
+    if (!authorization)
+        return core::detail(errc::not_authenticated,
+                            "Authentication credentials were not provided.");
+    // SimpleJWT: split on whitespace; another scheme is anonymous; "Bearer" needs one token.
+    std::vector<std::string_view> parts;
+    std::string_view rest = *authorization;
+    while (!rest.empty()) {
+        const auto start = rest.find_first_not_of(" \t\r\n\f\v");
+        if (start == std::string_view::npos) break;
+        rest.remove_prefix(start);
+        const auto end = rest.find_first_of(" \t\r\n\f\v");
+        parts.push_back(rest.substr(0, end));
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
+    }
+    if (parts.empty() || parts[0] != "Bearer")
+        return core::detail(errc::not_authenticated,
+                            "Authentication credentials were not provided.");
+    if (parts.size() != 2)
+        return core::detail(errc::bad_authorization_header,
+                            "Authorization header must contain two space-delimited values");
+    return authenticate_token(parts[1]);
+}
+
+core::result<principal> auth_service::authenticate_token(std::string_view token) {
+    const auto v = jwt_.verify(token, auth::token_type::access, core::now_us());
+    if (v.status == auth::token_status::invalid) return bad_token(token_invalid_text);
+    if (v.status == auth::token_status::wrong_type) return bad_token("Token has wrong type");
+    struct lookup {
+        bool blacklisted = false;
+        std::optional<model::user> user;
+    };
+    auto found = store_.read([&](store::tx& tx) {
+        lookup l;
+        l.blacklisted = tx.is_blacklisted(v.claims.jti);
+        if (!l.blacklisted) l.user = tx.user_by_id(v.claims.user_id);
+        return l;
+    });
+    if (found.blacklisted) return bad_token(token_blacklisted_text);
+    if (!found.user) return core::detail(errc::user_not_found, "User not found");
+    if (!found.user->is_active) return core::detail(errc::user_inactive, "User is inactive");
+    return principal{std::move(*found.user), v.claims.jti, v.claims.exp};
+}
+
+core::result<model::user> auth_service::create_superuser(const std::string& username,
+                                                         const std::string& email,
+                                                         const std::string& password) {
+    auto made = register_user(username, email, password);
+    if (!made) return made.error();
+    model::user u = made->user;
+    u.is_staff = u.is_superuser = true;
+    store_.run(true, [&](store::tx& tx) {
+        tx.set_user_flags(u.id, true, true, true);
+        return true;
+    });
+    return u;
+}
+
+core::result<void> auth_service::change_password(const std::string& username,
+                                                 const std::string& password) {
+    const auto u = store_.read([&](store::tx& tx) { return tx.user_by_username(username); });
+    if (!u) return core::detail(errc::not_found, "User '" + username + "' does not exist.");
+    if (auto rule = check_password_rules(u->username, password))
+        return core::detail(errc::invalid, std::move(*rule));
+    const auto hash = hasher_.hash(password);
+    store_.run(true, [&](store::tx& tx) {
+        tx.set_password_hash(u->id, hash);
+        return true;
+    });
+    return {};
+}
+
+}  // namespace parley::chat

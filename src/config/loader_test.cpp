@@ -1,0 +1,96 @@
+// Unit tests of configuration precedence and value parsing (API.md §10.2).
+#include "config/loader.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace parley::config;
+
+TEST(ConfigLoader, FlagBeatsEnvironmentBeatsEnvFileBeatsDefault) {
+    const raw_values file = {{"PARLEY_PORT", "7000"}, {"PARLEY_HOST", "0.0.0.0"},
+                             {"PARLEY_LOG_LEVEL", "debug"}};
+    const raw_values env = {{"PARLEY_PORT", "7001"}, {"PARLEY_HOST", "127.0.0.2"}};
+    const raw_values flags = {{"PARLEY_PORT", "7002"}};
+    const auto merged = merge(flags, env, file);
+    std::string error;
+    const auto s = to_settings(merged, error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->http.port, 7002);
+    EXPECT_EQ(s->http.host, "127.0.0.2");
+    EXPECT_EQ(s->log_level, "debug");
+    EXPECT_EQ(s->limits.max_message_chars, 10000u);  // default
+}
+
+TEST(ConfigLoader, DefaultsMatchTheContract) {
+    std::string error;
+    const auto s = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->http.host, "127.0.0.1");
+    EXPECT_EQ(s->http.port, 8000);
+    EXPECT_EQ(s->database_url, "sqlite:///./data/parley.sqlite3");
+    EXPECT_EQ(s->auth.access_lifetime.count(), 6 * 3600);
+    EXPECT_EQ(s->auth.refresh_lifetime.count(), 86400);
+    EXPECT_EQ(s->limits.rate_auth.count, 20);
+    EXPECT_EQ(s->limits.rate_auth.window.count(), 60);
+    EXPECT_FALSE(s->production());
+}
+
+TEST(ConfigLoader, UnknownKeysInEnvFileAreIgnored) {
+    std::string error;
+    const auto s = to_settings(merge({}, {}, {{"SOMETHING_ELSE", "x"}}), error);
+    ASSERT_TRUE(s) << error;
+}
+
+TEST(ConfigLoader, BadValueNamesTheVariable) {
+    std::string error;
+    EXPECT_FALSE(to_settings(merge({{"PARLEY_PORT", "80a"}}, {}, {}), error));
+    EXPECT_NE(error.find("PARLEY_PORT"), std::string::npos);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_RATE_API", "fast"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_RATE_API"), std::string::npos);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_ENV", "staging"}}, {}), error));
+}
+
+TEST(ConfigLoader, ParsesEnvFile) {
+    std::string error;
+    const auto v = parse_env_file(
+        "# comment\nPARLEY_PORT=9000\nexport PARLEY_HOST='0.0.0.0'\n\nPARLEY_SECRET_KEY=\"a b\"\n",
+        error);
+    ASSERT_TRUE(v) << error;
+    EXPECT_EQ(v->at("PARLEY_PORT"), "9000");
+    EXPECT_EQ(v->at("PARLEY_HOST"), "0.0.0.0");
+    EXPECT_EQ(v->at("PARLEY_SECRET_KEY"), "a b");
+    EXPECT_FALSE(parse_env_file("NOEQUALS\n", error));
+}
+
+TEST(ConfigLoader, ParsesDurations) {
+    EXPECT_EQ(parse_duration("30")->count(), 30);
+    EXPECT_EQ(parse_duration("30s")->count(), 30);
+    EXPECT_EQ(parse_duration("10m")->count(), 600);
+    EXPECT_EQ(parse_duration("6h")->count(), 21600);
+    EXPECT_EQ(parse_duration("1d")->count(), 86400);
+    EXPECT_FALSE(parse_duration(""));
+    EXPECT_FALSE(parse_duration("1w"));
+    EXPECT_FALSE(parse_duration("-5s"));
+}
+
+TEST(ConfigLoader, ParsesRates) {
+    EXPECT_EQ(parse_rate("20/min")->count, 20);
+    EXPECT_EQ(parse_rate("20/min")->window.count(), 60);
+    EXPECT_EQ(parse_rate("120/1m")->window.count(), 60);
+    EXPECT_EQ(parse_rate("30/10s")->window.count(), 10);
+    EXPECT_EQ(parse_rate("5/h")->window.count(), 3600);
+    EXPECT_FALSE(parse_rate("off")->enabled());
+    EXPECT_FALSE(parse_rate("0")->enabled());
+    EXPECT_FALSE(parse_rate("20"));
+    EXPECT_FALSE(parse_rate("x/min"));
+}
+
+TEST(ConfigLoader, ParsesBooleans) {
+    for (auto t : {"1", "true", "YES", "on"}) EXPECT_TRUE(*parse_bool(t)) << t;
+    for (auto f : {"0", "false", "no", "OFF"}) EXPECT_FALSE(*parse_bool(f)) << f;
+    EXPECT_FALSE(parse_bool("maybe"));
+}
+
+TEST(ConfigLoader, FlagNamesFollowVariables) {
+    EXPECT_EQ(flag_name("PARLEY_MAX_BODY_BYTES"), "--max-body-bytes");
+    EXPECT_EQ(flag_name("DATABASE_URL"), "--database-url");
+}

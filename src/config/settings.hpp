@@ -1,0 +1,89 @@
+// Plain settings structs with named limits (API.md §10.2). Filled only by config/loader in app/.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace parley::config {
+
+using seconds = std::chrono::seconds;
+
+// A fixed-window rate limit: `count` per `window`; count 0 disables (API.md §0.9).
+struct rate {
+    std::int64_t count = 0;
+    seconds window{60};
+    [[nodiscard]] bool enabled() const noexcept { return count > 0; }
+};
+
+struct http_settings {
+    std::string host = "127.0.0.1";
+    std::uint16_t port = 8000;
+    int threads = 0;                               // 0: one per CPU
+    std::size_t max_body_bytes = 1048576;
+    std::size_t max_upload_bytes = 26214400;
+    std::size_t max_url_bytes = 8192;
+    std::size_t max_header_bytes = 16384;
+    seconds read_timeout{30};                      // idle header/body read
+    seconds shutdown_timeout{10};
+    std::vector<std::string> cors_origins;         // empty: all origins
+    std::string public_url;                        // empty: http://<Host>
+    bool trust_proxy = false;
+};
+
+struct ws_settings {
+    std::size_t max_frame_bytes = 65536;
+    int max_connections_per_user = 50;
+    std::size_t send_queue_bytes = 16777216;
+    seconds ping_interval{30};
+    seconds idle_timeout{90};
+    seconds presence_offline_delay{10};
+    std::size_t channel_history_size = 1000;
+    seconds channel_history_ttl{600};
+};
+
+struct auth_settings {
+    std::string secret_key;                        // raw bytes
+    bool secret_generated = false;                 // development key from the data folder
+    seconds access_lifetime{6 * 3600};
+    seconds refresh_lifetime{24 * 3600};
+    bool rotate_refresh_tokens = false;
+    bool blacklist_after_rotation = true;
+};
+
+struct limits_settings {
+    std::size_t max_message_chars = 10000;
+    int message_page_default = 100;
+    int message_page_max = 1000;
+    int invite_default_hours = 168;
+    rate rate_auth{20, seconds{60}};
+    rate rate_api{600, seconds{60}};
+    rate rate_messages{120, seconds{60}};
+    rate rate_ws{1200, seconds{60}};
+};
+
+struct media_settings {
+    seconds media_url_ttl{3600};
+    seconds orphan_file_ttl{86400};
+    std::vector<std::string> link_preview_allow;
+};
+
+struct settings {
+    std::string env = "development";               // or "production"
+    std::string data_dir = "./data";
+    std::string database_url;                      // empty: sqlite:///<data_dir>/parley.sqlite3
+    int db_pool_size = 10;
+    std::string redis_url;
+    std::string log_level = "info";
+    std::string metrics_token;
+    http_settings http;
+    ws_settings ws;
+    auth_settings auth;
+    limits_settings limits;
+    media_settings media;
+
+    [[nodiscard]] bool production() const noexcept { return env == "production"; }
+};
+
+}  // namespace parley::config

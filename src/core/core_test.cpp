@@ -1,0 +1,60 @@
+// Unit tests of core helpers: timestamps, UTF-8, ids, redaction.
+#include "core/error.hpp"
+#include "core/log.hpp"
+#include "core/text.hpp"
+#include "core/time.hpp"
+
+#include <gtest/gtest.h>
+
+using namespace parley::core;
+
+TEST(Time, FormatsSixFractionalDigitsAndZ) {
+    EXPECT_EQ(iso8601(0), "1970-01-01T00:00:00.000000Z");
+    EXPECT_EQ(iso8601(1742384220123456), "2025-03-19T11:37:00.123456Z");
+    EXPECT_EQ(parse_iso8601("2025-03-19T11:37:00.123456Z"), 1742384220123456);
+    EXPECT_FALSE(parse_iso8601("2025-03-19 11:37:00"));
+}
+
+TEST(Text, ValidatesUtf8) {
+    EXPECT_TRUE(valid_utf8("héllo 👍"));
+    EXPECT_FALSE(valid_utf8("\xff"));
+    EXPECT_FALSE(valid_utf8("\xc0\xaf"));          // overlong
+    EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));      // surrogate
+    EXPECT_EQ(code_points("héllo 👍"), 7u);
+    EXPECT_EQ(first_code_points("héllo", 2), "hé");
+}
+
+TEST(Text, TrimsAndDetectsBlank) {
+    EXPECT_EQ(trim("  a b \t\n"), "a b");
+    EXPECT_EQ(trim("\xc2\xa0x\xc2\xa0"), "x");
+    EXPECT_TRUE(is_blank(" \t"));
+    EXPECT_FALSE(is_blank(" x "));
+}
+
+TEST(Text, ParsesIds) {
+    EXPECT_EQ(parse_id("7"), 7);
+    EXPECT_EQ(parse_id("007"), 7);
+    EXPECT_EQ(parse_id("9223372036854775807"), 9223372036854775807LL);
+    EXPECT_FALSE(parse_id("9223372036854775808"));
+    EXPECT_FALSE(parse_id("0"));
+    EXPECT_FALSE(parse_id("-1"));
+    EXPECT_FALSE(parse_id("7a"));
+    EXPECT_FALSE(parse_id(""));
+}
+
+TEST(Text, ComparesInConstantTimeCorrectly) {
+    EXPECT_TRUE(constant_time_equal("abc", "abc"));
+    EXPECT_FALSE(constant_time_equal("abc", "abd"));
+    EXPECT_FALSE(constant_time_equal("abc", "ab"));
+}
+
+TEST(Log, RedactsTokensInTargets) {
+    EXPECT_EQ(redact("/ws/chat/?token=eyJhbGci.x.y"), "/ws/chat/?token=[redacted]");
+    EXPECT_EQ(redact("/x?a=1&token=abc&b=2"), "/x?a=1&token=[redacted]&b=2");
+    EXPECT_EQ(redact("/x?mytoken=abc"), "/x?mytoken=abc");
+}
+
+TEST(Error, EveryCodeHasAName) {
+    for (int c = 0; c <= static_cast<int>(errc::service_unavailable); ++c)
+        EXPECT_STRNE(to_string(static_cast<errc>(c)), "") << c;
+}

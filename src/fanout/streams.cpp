@@ -1,0 +1,34 @@
+// Channel stream offsets (API.md §8.8).
+#include "fanout/streams.hpp"
+
+namespace parley::fanout {
+
+std::shared_ptr<channel_streams::stream> channel_streams::get(std::int64_t channel_id) {
+    std::lock_guard lock(mutex_);
+    auto& s = streams_[channel_id];
+    if (!s) s = std::make_shared<stream>();
+    return s;
+}
+
+std::int64_t channel_streams::current(std::int64_t channel_id) {
+    const auto s = get(channel_id);
+    std::lock_guard lock(s->mutex);
+    return s->offset;
+}
+
+void channel_streams::publish(bus& b, std::int64_t channel_id,
+                              const std::function<std::string(std::int64_t)>& make) {
+    const auto s = get(channel_id);
+    std::lock_guard lock(s->mutex);
+    const std::int64_t offset = s->offset + 1;
+    auto data = std::make_shared<const std::string>(make(offset));
+    s->offset = offset;
+    b.publish(channel_group(channel_id), frame{frame_kind::event, std::move(data)});
+}
+
+void channel_streams::drop(std::int64_t channel_id) {
+    std::lock_guard lock(mutex_);
+    streams_.erase(channel_id);
+}
+
+}  // namespace parley::fanout

@@ -1,0 +1,456 @@
+// One HTTP/1.1 connection: read a request within the limits and deadlines of API.md §0.7/§0.8,
+// run the api handler on the worker pool, write the response, repeat while keep-alive holds.
+#include "net/http_text.hpp"
+#include "net/session.hpp"
+
+#include "core/error.hpp"
+#include "core/log.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/empty_body.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <utility>
+
+namespace parley::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using namespace std::chrono_literals;
+
+namespace {
+
+// Bytes asked for by the first read of each request (more follow as the parser needs them).
+constexpr std::size_t first_read_bytes = 16 * 1024;
+// Room for "METHOD ", " HTTP/1.1" and CRLFs around the target, on top of the URL and header limits.
+constexpr std::size_t request_line_overhead_bytes = 128;
+// After a refusal: how long and how much of the unread request we drain before closing, so the
+// client reads our 413/414/431/400 instead of a connection reset.
+constexpr auto linger_timeout = 1s;
+constexpr std::size_t linger_max_bytes = 1024 * 1024;
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+using request_parser = http::request_parser<http::string_body>;
+using request_message = http::request<http::string_body>;
+using response_message = http::response<http::string_body>;
+
+// A request net/ answers itself, through handler.reject() so the body has the contract's shape.
+struct refusal {
+    int status = 400;
+    core::error error;
+    api::request partial;
+};
+
+// Runs on a worker thread; the session co_awaits it and resumes on its own strand.
+asio::awaitable<api::response> call_handler(api::http_handler* handler, api::request req) {
+    co_return handler->handle(std::move(req));
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+    return ascii_lower(a) == ascii_lower(b);
+}
+
+std::string_view response_header(const api::response& res, std::string_view name) {
+    for (const auto& [k, v] : res.headers)
+        if (iequals(k, name)) return v;
+    return {};
+}
+
+std::size_t header_field_bytes(const request_message& msg) {
+    std::size_t n = 0;
+    for (const auto& f : msg) n += f.name_string().size() + f.value().size() + 4;  // ": " CRLF
+    return n;
+}
+
+// A last-resort error body for when handler.reject() itself fails.
+api::response fallback_response(const core::error& e) {
+    api::response res;
+    res.set_header("Content-Type", "application/json");
+    std::string detail;
+    for (char c : e.message) {
+        if (c == '"' || c == '\\') detail.push_back('\\');
+        if (static_cast<unsigned char>(c) >= 0x20) detail.push_back(c);
+    }
+    res.body = R"({"detail": ")" + detail + R"(", "code": ")" + core::to_string(e.code) + R"("})";
+    return res;
+}
+
+// Builds the Beast response. Framing (Content-Length, Connection) belongs to net/, so those
+// headers from the handler are replaced; HEAD, 1xx, 204 and 304 carry no body (RFC 9110).
+response_message to_beast(api::response res, unsigned version, bool head, bool keep_alive) {
+    response_message out;
+    out.version(version);
+    if (res.status < 100 || res.status > 999) {
+        spdlog::error("handler returned HTTP status {}; sending 500", res.status);
+        res.status = 500;
+    }
+    out.result(static_cast<unsigned>(res.status));
+    for (auto& [name, value] : res.headers) {
+        if (iequals(name, "content-length") || iequals(name, "transfer-encoding") ||
+            iequals(name, "connection"))
+            continue;
+        if (value.find_first_of("\r\n") != std::string::npos ||
+            name.find_first_of("\r\n: ") != std::string::npos) {
+            spdlog::warn("dropped response header with a line break or bad name: {}", name);
+            continue;
+        }
+        out.insert(name, value);
+    }
+    const bool no_body = res.status < 200 || res.status == 204 || res.status == 304;
+    if (!no_body) {
+        out.content_length(res.body.size());
+        if (!head) out.body() = std::move(res.body);
+    }
+    out.keep_alive(keep_alive);
+    return out;
+}
+
+class http_session final : public session, public std::enable_shared_from_this<http_session> {
+public:
+    http_session(tcp::socket socket, session_context& ctx) : ctx_(ctx), stream_(std::move(socket)) {
+        beast::error_code ec;
+        const auto peer = stream_.socket().remote_endpoint(ec);
+        peer_addr_ = ec ? "-" : peer.address().to_string();
+    }
+
+    // The connection's coroutine; `self` keeps the session alive until it returns.
+    static asio::awaitable<void> serve(std::shared_ptr<http_session> self) {
+        for (;;) {
+            const bool keep_alive = co_await self->serve_one();
+            if (!keep_alive) break;
+        }
+        co_await self->close_connection();
+    }
+
+    [[nodiscard]] asio::any_io_executor executor() { return stream_.get_executor(); }
+
+    void begin_shutdown() override {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] {
+            self->closing_ = true;
+            // Idle keep-alive connections close now; the others after their response.
+            if (self->phase_ == phase::idle) self->stream_.cancel();
+        });
+    }
+
+    void force_close() override {
+        asio::post(stream_.get_executor(), [self = shared_from_this()] {
+            self->closing_ = true;
+            beast::error_code ec;
+            self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+            self->stream_.close();
+        });
+    }
+
+private:
+    enum class phase { idle, reading, handling, writing };
+
+    // Reads one request and answers it. Returns whether the connection stays open.
+    asio::awaitable<bool> serve_one() {
+        const bool have_bytes = co_await wait_for_request();
+        if (!have_bytes) co_return false;
+        started_ = std::chrono::steady_clock::now();
+
+        request_parser parser;
+        parser.header_limit(static_cast<std::uint32_t>(ctx_.settings.max_url_bytes +
+                                                       ctx_.settings.max_header_bytes +
+                                                       request_line_overhead_bytes));
+        // The body limit is checked against Content-Length below, once the route is known.
+        parser.body_limit(boost::none);
+
+        // Headers must arrive whole within read_timeout of the first byte (API.md §0.8).
+        stream_.expires_after(ctx_.settings.read_timeout);
+        auto [ec, header_bytes] =
+            co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+        if (ec) {
+            auto why = refusal_for(ec, parser);
+            if (why) co_await refuse(std::move(*why), parser.get().version());
+            co_return false;
+        }
+
+        // Arguments of co_awaited calls are named locals first (g++ 12 temporaries, STYLE.md).
+        request_message& msg = parser.get();
+        api::request req = to_api_head(msg);
+        if (msg.target().size() > ctx_.settings.max_url_bytes) {
+            auto why = uri_too_long(std::move(req));
+            co_await refuse(std::move(why), msg.version());
+            co_return false;
+        }
+        if (header_field_bytes(msg) > ctx_.settings.max_header_bytes) {
+            auto why = headers_too_large(std::move(req));
+            co_await refuse(std::move(why), msg.version());
+            co_return false;
+        }
+        const std::size_t limit = body_limit_for(req);
+        if (parser.content_length() && *parser.content_length() > limit) {
+            // Refused on the header alone: the body is never read (API.md §0.8).
+            auto why = body_too_large(std::move(req), limit);
+            co_await refuse(std::move(why), msg.version());
+            co_return false;
+        }
+        parser.body_limit(limit);  // chunked bodies are counted as they arrive
+
+        if (is_websocket_upgrade(req)) {
+            // TODO(#4): websocket upgrade. Once the api layer has accepted the handshake, hand
+            // stream_, buffer_ and parser.release() to a ws_session here and return false. Until
+            // then the handshake goes to the handler like any request (the api layer answers it).
+        }
+
+        if (!parser.is_done()) {
+            const bool read = co_await read_body(parser, req);
+            if (!read) co_return false;
+        }
+        req.body = std::move(msg.body());
+
+        const bool head = msg.method() == http::verb::head;
+        const unsigned version = msg.version() == 10 ? 10 : 11;
+        const std::string method = req.method;  // kept for the access log
+        const std::string target = req.target;
+        const std::string remote = req.remote_addr;
+
+        phase_ = phase::handling;
+        auto call = call_handler(&ctx_.handler, std::move(req));
+        auto [failure, res] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+        if (failure) {
+            log_failure{"http handler"}(failure);
+            res = safe_reject(to_api_head(msg),
+                              core::detail(core::errc::server_error, "A server error occurred."));
+            res.status = 500;
+        }
+
+        const bool keep_alive =
+            msg.keep_alive() && !closing_ && !iequals(response_header(res, "connection"), "close");
+        const bool wrote = co_await write_response(std::move(res), version, head, keep_alive,
+                                                   remote, method, target);
+        const bool open = wrote && keep_alive;
+        co_return open;
+    }
+
+    // Waits for the first byte of the next request with the keep-alive idle deadline. Pipelined
+    // bytes already buffered count. False when the connection should close.
+    asio::awaitable<bool> wait_for_request() {
+        if (buffer_.size() > 0) co_return true;
+        if (closing_) co_return false;
+        phase_ = phase::idle;
+        stream_.expires_after(ctx_.settings.read_timeout);
+        auto [ec, n] =
+            co_await stream_.async_read_some(buffer_.prepare(first_read_bytes), use_tuple);
+        phase_ = phase::reading;
+        if (ec) {
+            log_closed(ec);
+            co_return false;
+        }
+        buffer_.commit(n);
+        co_return true;
+    }
+
+    // Reads the body; each read gets its own read_timeout, so the deadline is an idle limit
+    // (a large upload at a steady pace is not cut off). False when the connection should close.
+    asio::awaitable<bool> read_body(request_parser& parser, const api::request& head) {
+        if (wants_continue(parser.get())) {
+            http::response<http::empty_body> cont{http::status::continue_, 11};
+            stream_.expires_after(ctx_.settings.read_timeout);
+            auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
+            if (ec) {
+                log_closed(ec);
+                co_return false;
+            }
+        }
+        while (!parser.is_done()) {
+            stream_.expires_after(ctx_.settings.read_timeout);
+            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
+            if (ec) {
+                auto why = refusal_for(ec, parser);
+                if (why) {
+                    why->partial = head;
+                    co_await refuse(std::move(*why), parser.get().version());
+                }
+                co_return false;
+            }
+        }
+        co_return true;
+    }
+
+    // Writes a response and logs it. False when the write failed.
+    asio::awaitable<bool> write_response(api::response res, unsigned version, bool head,
+                                         bool keep_alive, std::string remote, std::string method,
+                                         std::string target) {
+        const int status = res.status;
+        const std::string request_id(response_header(res, "x-request-id"));
+        response_message out = to_beast(std::move(res), version, head, keep_alive);
+        const std::size_t body_bytes = out.body().size();
+        phase_ = phase::writing;
+        // A client that stops reading is dropped after the same deadline as a silent one.
+        stream_.expires_after(ctx_.settings.read_timeout);
+        auto [ec, n] = co_await http::async_write(stream_, out, use_tuple);
+        phase_ = phase::reading;
+        access_log(remote, method, target, status, body_bytes, request_id);
+        if (ec) {
+            log_closed(ec);
+            co_return false;
+        }
+        co_return true;
+    }
+
+    // Answers a refused request and marks the connection for a lingering close.
+    asio::awaitable<void> refuse(refusal why, unsigned version) {
+        api::response res = safe_reject(why.partial, why.error);
+        res.status = why.status;  // reject() picks 400 for errc::invalid; 414/431 are ours
+        linger_ = true;
+        const bool head = why.partial.method == "HEAD";
+        const bool wrote = co_await write_response(std::move(res), version == 10 ? 10 : 11, head,
+                                                   false, why.partial.remote_addr,
+                                                   why.partial.method, why.partial.target);
+        if (!wrote) linger_ = false;
+    }
+
+    // Half-closes, then (after a refusal) drains what the client still sends for a moment, then
+    // closes: closing with unread bytes would reset the connection and lose our response.
+    asio::awaitable<void> close_connection() {
+        beast::error_code ec;
+        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+        if (linger_ && !ec) {
+            std::array<char, 4096> scratch;
+            std::size_t drained = 0;
+            stream_.expires_after(linger_timeout);
+            while (drained < linger_max_bytes) {
+                auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), use_tuple);
+                if (rec) break;
+                drained += n;
+            }
+        }
+        stream_.close();
+    }
+
+    // The body limit for a request. TODO(#8): per-route limit for uploads (max_upload_bytes on
+    // the upload route, streamed); every other route keeps max_body_bytes.
+    std::size_t body_limit_for(const api::request& head) const {
+        return ctx_.settings.max_body_bytes;
+    }
+
+    api::request to_api_head(const request_message& msg) const {
+        api::request req;
+        req.method.assign(msg.method_string());
+        req.target.assign(msg.target());
+        split_target(req.target, req.path, req.query);
+        for (const auto& f : msg)
+            req.headers.emplace_back(ascii_lower(f.name_string()), std::string(f.value()));
+        req.remote_addr = peer_addr_;
+        if (ctx_.settings.trust_proxy) apply_forwarded_headers(req);
+        return req;
+    }
+
+    // What a failed read means: a refusal to answer, or nullopt to just close (EOF, timeout,
+    // reset, cancellation are normal).
+    std::optional<refusal> refusal_for(const beast::error_code& ec, request_parser& parser) const {
+        if (ec == http::error::end_of_stream || ec == http::error::partial_message) return {};
+        if (ec.category() != beast::http::make_error_code(http::error::bad_method).category())
+            return {};
+        api::request partial = to_api_head(parser.get());
+        if (ec == http::error::header_limit) {
+            // The parser stops before the line is stored: look at the raw head for 414 vs 431.
+            const auto data = buffer_.cdata();
+            const auto scan = scan_request_line(
+                std::string_view(static_cast<const char*>(data.data()), data.size()));
+            partial.method = scan.method;
+            if (!scan.complete || scan.target_bytes > ctx_.settings.max_url_bytes)
+                return uri_too_long(std::move(partial));
+            return headers_too_large(std::move(partial));
+        }
+        if (ec == http::error::body_limit)
+            return body_too_large(std::move(partial), body_limit_for(partial));
+        return refusal{400, core::detail(core::errc::parse_error, "Malformed HTTP request."),
+                       std::move(partial)};
+    }
+
+    static refusal uri_too_long(api::request partial) {
+        // A target this long is not worth logging or passing on.
+        partial.target.clear();
+        partial.path.clear();
+        partial.query.clear();
+        return {414, core::detail(core::errc::invalid, "Request-URI Too Long."),
+                std::move(partial)};
+    }
+
+    static refusal headers_too_large(api::request partial) {
+        return {431, core::detail(core::errc::invalid, "Request Header Fields Too Large."),
+                std::move(partial)};
+    }
+
+    static refusal body_too_large(api::request partial, std::size_t limit) {
+        return {
+            413,
+            core::detail(core::errc::payload_too_large, "Request body too large. The limit is " +
+                                                            std::to_string(limit) + " bytes."),
+            std::move(partial)};
+    }
+
+    static bool wants_continue(const request_message& msg) {
+        return msg.version() >= 11 && iequals(msg[http::field::expect], "100-continue");
+    }
+
+    // reject() runs on the I/O thread: it only formats an error body and must not block.
+    api::response safe_reject(const api::request& partial, const core::error& e) const {
+        try {
+            return ctx_.handler.reject(partial, e);
+        } catch (const std::exception& ex) {
+            spdlog::error("http reject failed: {}", ex.what());
+        } catch (...) {
+            spdlog::error("http reject failed");
+        }
+        return fallback_response(e);
+    }
+
+    // One line per request (API.md §0.12): never headers, bodies or a raw token.
+    void access_log(const std::string& remote, const std::string& method, const std::string& target,
+                    int status, std::size_t body_bytes, const std::string& request_id) const {
+        const std::chrono::duration<double, std::milli> took =
+            std::chrono::steady_clock::now() - started_;
+        spdlog::info("http {} \"{} {}\" {} {}B {:.1f}ms rid={}", remote,
+                     method.empty() ? "-" : method, target.empty() ? "-" : core::redact(target),
+                     status, body_bytes, took.count(), request_id.empty() ? "-" : request_id);
+    }
+
+    void log_closed(const beast::error_code& ec) const {
+        spdlog::debug("http {} connection closed: {}", peer_addr_, ec.message());
+    }
+
+    session_context& ctx_;
+    beast::tcp_stream stream_;
+    beast::flat_buffer buffer_;
+    std::string peer_addr_;
+    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+    phase phase_ = phase::idle;  // only touched on the session's strand, like everything here
+    bool closing_ = false;       // shutdown started: no further request on this connection
+    bool linger_ = false;        // a refusal was sent: drain before closing
+};
+
+}  // namespace
+
+void start_http_session(tcp::socket socket, session_context& ctx) {
+    auto s = std::make_shared<http_session>(std::move(socket), ctx);
+    const std::uint64_t id = ctx.registry.add(s);
+    auto executor = s->executor();
+    asio::co_spawn(executor, http_session::serve(std::move(s)),
+                   [&registry = ctx.registry, id](std::exception_ptr e) {
+                       log_failure{"http session"}(e);
+                       registry.remove(id);
+                   });
+}
+
+}  // namespace parley::net::detail

@@ -1,0 +1,47 @@
+// The HTTP listener (API.md §0.1): I/O threads, limits, worker offload and graceful shutdown.
+// No Boost.Asio/Beast here: everything network-shaped lives behind the pimpl in server.cpp.
+#pragma once
+
+#include "api/http.hpp"
+#include "config/settings.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace parley::net {
+
+class server {
+public:
+    // Keeps references to `s` and `handler`; both must outlive the server.
+    server(const config::http_settings& s, api::http_handler& handler);
+    ~server();
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    // Binds host:port and starts capturing SIGINT/SIGTERM. Throws std::runtime_error naming the
+    // address when it cannot bind (port taken, bad host).
+    void listen();
+
+    // The bound port (the real one when settings asked for port 0). Valid after listen().
+    [[nodiscard]] std::uint16_t port() const;
+
+    // Runs the I/O threads (this thread is one of them) until shutdown completes. Calls listen()
+    // first if needed. Call once. Shutdown starts on SIGINT/SIGTERM or stop() (API.md §10.1).
+    void run();
+
+    // Starts the shutdown sequence: on_shutdown hook, close the listener, close idle keep-alive
+    // connections, let in-flight requests finish for up to shutdown_timeout, then cut the rest.
+    // Callable from any thread, any number of times.
+    void stop();
+
+    // Called once, on an I/O thread, when shutdown starts (the app flags /readyz). Set before
+    // run().
+    void on_shutdown(std::function<void()> fn);
+
+private:
+    struct impl;
+    std::unique_ptr<impl> impl_;
+};
+
+}  // namespace parley::net

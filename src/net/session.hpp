@@ -1,0 +1,67 @@
+// Internal to net/: what the server shares with its connection sessions. Includes Asio, so only
+// the net/ translation units that already pay for Asio include it (never a public header).
+#pragma once
+
+#include "api/http.hpp"
+#include "config/settings.hpp"
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/thread_pool.hpp>
+
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <unordered_map>
+#include <vector>
+
+namespace parley::net::detail {
+
+// A live connection the server must reach during shutdown: HTTP now, WebSocket later (#4).
+class session {
+public:
+    virtual ~session() = default;
+    // Shutdown started: close now when idle between requests, else after the current response.
+    // Any thread (posts to the session's strand).
+    virtual void begin_shutdown() = 0;
+    // shutdown_timeout passed: close the socket whatever the session is doing. Any thread.
+    virtual void force_close() = 0;
+};
+
+// The live sessions, so shutdown can reach them and know when the last one is gone. Thread-safe.
+class session_registry {
+public:
+    // `on_empty` runs (outside the lock, on the removing thread) whenever the count drops to zero.
+    explicit session_registry(std::function<void()> on_empty) : on_empty_(std::move(on_empty)) {}
+
+    std::uint64_t add(std::weak_ptr<session> s);
+    void remove(std::uint64_t id);
+    [[nodiscard]] std::vector<std::shared_ptr<session>> snapshot() const;
+    [[nodiscard]] std::size_t size() const;
+
+private:
+    mutable std::mutex mutex_;
+    std::uint64_t next_id_ = 1;
+    std::unordered_map<std::uint64_t, std::weak_ptr<session>> sessions_;
+    std::function<void()> on_empty_;
+};
+
+// Everything a session needs from the server; owned by the server, outlives every session.
+struct session_context {
+    const config::http_settings& settings;
+    api::http_handler& handler;
+    boost::asio::thread_pool& workers;  // where handler calls run (they may block)
+    session_registry& registry;
+};
+
+// Serves HTTP/1.1 on an accepted socket whose executor is the connection's own strand.
+void start_http_session(boost::asio::ip::tcp::socket socket, session_context& ctx);
+
+// co_spawn completion handler: logs an escaped exception (never a bare `detached`, STYLE.md).
+struct log_failure {
+    const char* what;
+    void operator()(std::exception_ptr e) const;
+};
+
+}  // namespace parley::net::detail

@@ -1,0 +1,301 @@
+// sql::connection over libpq: named prepared statements, text results, broken-link detection.
+#include "store/postgres/postgres_connection.hpp"
+
+#include <libpq-fe.h>
+#include <poll.h>
+
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+#include <string_view>
+#include <unordered_map>
+
+namespace parley::store::postgres {
+
+namespace {
+
+// Type OIDs from pg_type.h (server headers are not installed with libpq).
+constexpr Oid bool_oid = 16;
+constexpr Oid int8_oid = 20;
+constexpr Oid int2_oid = 21;
+constexpr Oid int4_oid = 23;
+constexpr Oid text_oid = 25;
+
+// Any value; migrations of concurrent instances queue on it (pg_advisory_xact_lock).
+constexpr std::string_view schema_lock_sql = "SELECT pg_advisory_xact_lock(7061726)";
+
+struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept {
+        return std::hash<std::string_view>{}(s);
+    }
+};
+
+// Frees a PGresult on scope exit.
+struct result_ptr {
+    PGresult* r = nullptr;
+    explicit result_ptr(PGresult* res) noexcept : r(res) {}
+    result_ptr(const result_ptr&) = delete;
+    result_ptr& operator=(const result_ptr&) = delete;
+    ~result_ptr() { PQclear(r); }
+};
+
+class pg_connection final : public sql::connection {
+public:
+    explicit pg_connection(const std::string& url);
+    ~pg_connection() override { PQfinish(conn_); }
+    pg_connection(const pg_connection&) = delete;
+    pg_connection& operator=(const pg_connection&) = delete;
+
+    std::int64_t exec(std::string_view sql, const sql::params& p) override;
+    sql::rows query(std::string_view sql, const sql::params& p) override;
+    void exec_script(std::string_view sql) override;
+    void begin(bool write) override;
+    void commit() override;
+    void rollback() noexcept override;
+    void lock_schema() override { query(schema_lock_sql, {}); }
+    bool has_table(std::string_view name) override;
+    bool ping(std::chrono::milliseconds timeout) noexcept override;
+    [[nodiscard]] bool healthy() const noexcept override {
+        return !broken_ && PQstatus(conn_) == CONNECTION_OK;
+    }
+
+private:
+    const std::string& prepare(std::string_view sql, const sql::params& p);
+    PGresult* run(std::string_view sql, const sql::params& p);
+    PGresult* simple(const char* sql);
+    // Returns r when it succeeded; otherwise frees it, classifies the failure and throws.
+    PGresult* check(PGresult* r, std::string_view doing);
+
+    PGconn* conn_ = nullptr;
+    std::unordered_map<std::string, std::string, text_hash, std::equal_to<>> prepared_;
+    bool broken_ = false;
+};
+
+pg_connection::pg_connection(const std::string& url) {
+    // Keywords before "dbname" are defaults: whatever the URL itself sets wins over them.
+    // Keepalives notice a silently vanished server within about a minute instead of hanging.
+    const char* keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "application_name",
+                          "client_encoding",     "dbname",           nullptr};
+    const char* values[] = {"2", "1", "30", "10", "3", "parley", "UTF8", url.c_str(), nullptr};
+    conn_ = PQconnectdbParams(keys, values, 1);
+    if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+        std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
+        while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
+        PQfinish(conn_);
+        conn_ = nullptr;
+        throw unavailable("cannot connect to PostgreSQL: " + msg);
+    }
+    // Notices ("relation already exists, skipping") would go to stderr otherwise.
+    PQsetNoticeProcessor(
+        conn_, [](void*, const char*) {}, nullptr);
+}
+
+PGresult* pg_connection::check(PGresult* r, std::string_view doing) {
+    const auto status = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return r;
+    result_ptr owned(r);
+    const char* state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : nullptr;
+    const std::string sqlstate = state ? state : "";
+    // The primary message only: DETAIL lines can quote row values (emails, codes).
+    const char* primary = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : nullptr;
+    std::string msg =
+        "PostgreSQL " + std::string(doing) + ": " + (primary ? primary : PQerrorMessage(conn_));
+    while (!msg.empty() && msg.back() == '\n') msg.pop_back();
+    if (!sqlstate.empty()) msg += " (SQLSTATE " + sqlstate + ")";
+
+    // Class 08 is connection exception, 57P admin shutdown / crash / cannot connect now.
+    if (PQstatus(conn_) != CONNECTION_OK || sqlstate.starts_with("08") ||
+        sqlstate.starts_with("57P")) {
+        broken_ = true;
+        throw unavailable(msg);
+    }
+    using k = sql::constraint_violation::kind;
+    if (sqlstate == "23505") throw sql::constraint_violation(k::unique, msg);
+    if (sqlstate == "23503") throw sql::constraint_violation(k::foreign_key, msg);
+    if (sqlstate == "23514") throw sql::constraint_violation(k::check, msg);
+    if (sqlstate == "23502") throw sql::constraint_violation(k::not_null, msg);
+    if (sqlstate.starts_with("23")) throw sql::constraint_violation(k::other, msg);
+    if (sqlstate == "25006") {
+        // A write inside store::run(false, ...): a caller bug, reported like SQLite does.
+        throw std::logic_error("write statement inside a read transaction: " + msg);
+    }
+    throw unavailable(msg);
+}
+
+const std::string& pg_connection::prepare(std::string_view sql, const sql::params& p) {
+    if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
+    // Parameter types come from the first call's values; NULL lets the server infer the type.
+    std::vector<Oid> types;
+    types.reserve(p.size());
+    for (const auto& v : p) {
+        const auto& x = v.get();
+        types.push_back(std::holds_alternative<std::int64_t>(x)  ? int8_oid
+                        : std::holds_alternative<bool>(x)        ? bool_oid
+                        : std::holds_alternative<std::string>(x) ? text_oid
+                                                                 : Oid{0});
+    }
+    std::string name = "parley_" + std::to_string(prepared_.size() + 1);
+    result_ptr r(check(PQprepare(conn_, name.c_str(), std::string(sql).c_str(),
+                                 static_cast<int>(types.size()), types.data()),
+                       "prepare"));
+    return prepared_.emplace(std::string(sql), std::move(name)).first->second;
+}
+
+PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
+    const std::string& name = prepare(sql, p);
+    // Text-format parameters: integers in decimal, booleans as t/f.
+    std::vector<std::string> text(p.size());
+    std::vector<const char*> values(p.size(), nullptr);
+    for (std::size_t i = 0; i < p.size(); ++i) {
+        const auto& x = p[i].get();
+        if (const auto* n = std::get_if<std::int64_t>(&x)) {
+            text[i] = std::to_string(*n);
+            values[i] = text[i].c_str();
+        } else if (const auto* b = std::get_if<bool>(&x)) {
+            values[i] = *b ? "t" : "f";
+        } else if (const auto* s = std::get_if<std::string>(&x)) {
+            // Text parameters are NUL-terminated, and PostgreSQL text cannot hold U+0000 anyway:
+            // refuse rather than silently store a truncated value.
+            if (s->find('\0') != std::string::npos) {
+                throw unavailable("PostgreSQL text cannot contain NUL characters");
+            }
+            values[i] = s->c_str();
+        }
+    }
+    return check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                                nullptr, nullptr, 0),
+                 "statement");
+}
+
+std::int64_t pg_connection::exec(std::string_view sql, const sql::params& p) {
+    result_ptr r(run(sql, p));
+    // "INSERT 0 1" -> "1"; empty for statements that report no count.
+    const std::string_view n = PQcmdTuples(r.r);
+    std::int64_t out = 0;
+    std::from_chars(n.data(), n.data() + n.size(), out);
+    return out;
+}
+
+sql::rows pg_connection::query(std::string_view sql, const sql::params& p) {
+    result_ptr r(run(sql, p));
+    const int rows = PQntuples(r.r);
+    const int cols = PQnfields(r.r);
+    std::vector<Oid> types(static_cast<std::size_t>(cols));
+    for (int c = 0; c < cols; ++c) types[static_cast<std::size_t>(c)] = PQftype(r.r, c);
+    sql::rows out;
+    for (int i = 0; i < rows; ++i) {
+        std::vector<sql::cell> row;
+        row.reserve(static_cast<std::size_t>(cols));
+        for (int c = 0; c < cols; ++c) {
+            if (PQgetisnull(r.r, i, c)) {
+                row.emplace_back(std::monostate{});
+                continue;
+            }
+            const char* v = PQgetvalue(r.r, i, c);
+            const auto len = static_cast<std::size_t>(PQgetlength(r.r, i, c));
+            switch (types[static_cast<std::size_t>(c)]) {
+                case int8_oid:
+                case int4_oid:
+                case int2_oid: {
+                    std::int64_t n = 0;
+                    std::from_chars(v, v + len, n);
+                    row.emplace_back(n);
+                    break;
+                }
+                case bool_oid:
+                    row.emplace_back(std::int64_t{v[0] == 't' ? 1 : 0});
+                    break;
+                default:
+                    row.emplace_back(std::string(v, len));
+            }
+        }
+        out.add(std::move(row));
+    }
+    return out;
+}
+
+PGresult* pg_connection::simple(const char* sql) {
+    return check(PQexec(conn_, sql), sql);
+}
+
+void pg_connection::exec_script(std::string_view sql) {
+    result_ptr r(check(PQexec(conn_, std::string(sql).c_str()), "script"));
+}
+
+void pg_connection::begin(bool write) {
+    // READ COMMITTED: writes rely on row conditions and unique constraints, not on isolation.
+    result_ptr r(simple(write ? "BEGIN" : "BEGIN READ ONLY"));
+}
+
+void pg_connection::commit() {
+    result_ptr r(simple("COMMIT"));
+    // COMMIT of a transaction an earlier error aborted "succeeds" as a rollback: say so, or the
+    // caller would believe its writes were stored.
+    if (std::strcmp(PQcmdStatus(r.r), "ROLLBACK") == 0) {
+        throw unavailable("PostgreSQL transaction was aborted by an earlier error");
+    }
+}
+
+void pg_connection::rollback() noexcept {
+    const auto state = PQtransactionStatus(conn_);
+    if (state == PQTRANS_IDLE) return;
+    if (state == PQTRANS_UNKNOWN || state == PQTRANS_ACTIVE) {
+        broken_ = true;
+        return;
+    }
+    PGresult* r = PQexec(conn_, "ROLLBACK");
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) broken_ = true;
+    PQclear(r);
+}
+
+bool pg_connection::has_table(std::string_view name) {
+    return !query(
+                "SELECT 1 FROM pg_catalog.pg_tables "
+                "WHERE schemaname = current_schema() AND tablename = $1",
+                {name})
+                .empty();
+}
+
+bool pg_connection::ping(std::chrono::milliseconds timeout) noexcept {
+    // Asynchronous so that a hung server costs at most `timeout`, not a TCP timeout.
+    if (!healthy() || PQtransactionStatus(conn_) != PQTRANS_IDLE) return false;
+    if (!PQsendQuery(conn_, "SELECT 1")) {
+        broken_ = true;
+        return false;
+    }
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (PQisBusy(conn_)) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0) {
+            broken_ = true;  // a query is still in flight: this connection cannot be reused
+            return false;
+        }
+        pollfd pfd{PQsocket(conn_), POLLIN, 0};
+        const int rc = ::poll(&pfd, 1, static_cast<int>(left.count()));
+        if (rc < 0 && errno == EINTR) continue;
+        if (rc < 0 || !PQconsumeInput(conn_)) {
+            broken_ = true;
+            return false;
+        }
+    }
+    bool ok = true;
+    while (PGresult* r = PQgetResult(conn_)) {
+        ok = ok && PQresultStatus(r) == PGRES_TUPLES_OK;
+        PQclear(r);
+    }
+    if (!ok && PQstatus(conn_) != CONNECTION_OK) broken_ = true;
+    return ok;
+}
+
+}  // namespace
+
+std::unique_ptr<sql::connection> connect(const std::string& url) {
+    return std::make_unique<pg_connection>(url);
+}
+
+}  // namespace parley::store::postgres

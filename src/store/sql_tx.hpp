@@ -1,0 +1,78 @@
+// The one store::tx implementation: portable SQL over a sql::connection, shared by both backends.
+#pragma once
+
+#include "store/sql.hpp"
+#include "store/store.hpp"
+
+namespace parley::store::sql {
+
+// Statement counts are per call; list methods never issue one statement per row.
+class sql_tx final : public tx {
+public:
+    explicit sql_tx(connection& c) noexcept : c_(c) {}
+
+    // users, token blacklist (sql_tx_users.cpp)
+    std::optional<model::user> user_by_id(id user) override;
+    std::optional<model::user> user_by_username(std::string_view username) override;
+    std::optional<model::user> user_by_username_ci(std::string_view username) override;
+    bool username_taken_ci(std::string_view username) override;
+    bool email_taken_ci(std::string_view email) override;
+    std::optional<id> insert_user(const model::user& u) override;
+    void set_password_hash(id user, std::string_view hash) override;
+    void set_last_login(id user, timestamp at) override;
+    void set_last_seen(id user, timestamp at) override;
+    void set_user_flags(id user, bool is_active, bool is_staff, bool is_superuser) override;
+    std::vector<model::user_ref> visible_users(id viewer) override;
+    std::vector<model::user_ref> all_users() override;
+    bool user_visible_to(id viewer, id target) override;
+    void blacklist_jti(std::string_view jti, timestamp expires_at) override;
+    bool is_blacklisted(std::string_view jti) override;
+    void purge_blacklist(timestamp now) override;
+
+    // teams, invitations (sql_tx_teams.cpp)
+    id insert_team(std::string_view name, std::string_view description, id owner,
+                   timestamp now) override;
+    std::optional<model::team> team_by_id(id team, bool with_members) override;
+    std::vector<model::team> teams_of_user(id user) override;
+    void update_team(id team, std::string_view name, std::string_view description,
+                     timestamp now) override;
+    void set_team_owner(id team, id owner, timestamp now) override;
+    void delete_team(id team) override;
+    bool is_team_member(id team, id user) override;
+    bool add_team_member(id team, id user) override;
+    bool remove_team_member(id team, id user) override;
+    std::vector<model::user_ref> team_members(id team) override;
+    std::optional<id> insert_invitation(const model::invitation& inv) override;
+    std::optional<model::invitation> invitation_by_code(std::string_view code) override;
+    std::optional<model::invitation> invitation_by_id(id invitation) override;
+    std::vector<model::invitation> usable_invitations(id team, timestamp now) override;
+    bool consume_invitation(id invitation, timestamp now) override;
+    void deactivate_invitation(id invitation) override;
+
+    // channels, DM pairs (sql_tx_channels.cpp)
+    id insert_channel(const model::channel& c) override;
+    std::optional<model::channel> channel_by_id(id channel, bool with_members) override;
+    std::vector<model::channel> channels_of_user(id user, std::optional<id> team) override;
+    void update_channel(id channel, std::string_view name, std::string_view description) override;
+    void delete_channel(id channel) override;
+    bool is_channel_member(id channel, id user) override;
+    void add_channel_member(id channel, id user) override;
+    void add_team_members_to_channel(id channel, id team) override;
+    void add_user_to_group_channels(id team, id user) override;
+    void remove_user_from_group_channels(id team, id user) override;
+    std::vector<model::user_ref> channel_members(id channel) override;
+    std::optional<id> dm_channel(id team, id user_low, id user_high) override;
+    bool insert_dm_pair(id team, id user_low, id user_high, id channel) override;
+    std::vector<model::dm_partner> dm_partners(id user, id team) override;
+
+private:
+    connection& c_;
+};
+
+// Reads {id, username, email} starting at column `first`.
+model::user_ref user_ref_from(const row& r, std::size_t first = 0);
+
+// Runs a query selecting {id, username, email} and returns the users in result order.
+std::vector<model::user_ref> user_refs(connection& c, std::string_view sql, const params& p);
+
+}  // namespace parley::store::sql

@@ -1,0 +1,143 @@
+// Users and the token blacklist (API.md §1.1, §1.2, §2.3): portable SQL for both backends.
+#include "store/sql_tx.hpp"
+
+namespace parley::store::sql {
+
+namespace {
+
+// Column order shared by every user SELECT below and by user_from().
+model::user user_from(const row& r) {
+    model::user u;
+    u.id = r.get_int(0);
+    u.username = r.get_text(1);
+    u.email = r.get_text(2);
+    u.password_hash = r.get_text(3);
+    u.is_active = r.get_bool(4);
+    u.is_staff = r.get_bool(5);
+    u.is_superuser = r.get_bool(6);
+    u.date_joined = r.get_int(7);
+    u.last_login = r.get_opt_int(8);
+    u.last_seen = r.get_opt_int(9);
+    return u;
+}
+
+std::optional<model::user> one_user(connection& c, std::string_view sql, const params& p) {
+    const auto rs = c.query(sql, p);
+    if (rs.empty()) return std::nullopt;
+    return user_from(rs[0]);
+}
+
+}  // namespace
+
+model::user_ref user_ref_from(const row& r, std::size_t first) {
+    return {r.get_int(first), r.get_text(first + 1), r.get_text(first + 2)};
+}
+
+std::vector<model::user_ref> user_refs(connection& c, std::string_view sql, const params& p) {
+    const auto rs = c.query(sql, p);
+    std::vector<model::user_ref> out;
+    out.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i) out.push_back(user_ref_from(rs[i]));
+    return out;
+}
+
+std::optional<model::user> sql_tx::user_by_id(id user) {
+    return one_user(c_,
+                    "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
+                    "date_joined, last_login, last_seen FROM users WHERE id = $1",
+                    {user});
+}
+
+std::optional<model::user> sql_tx::user_by_username(std::string_view username) {
+    // The lower() term lets both backends use the unique case-insensitive index.
+    return one_user(c_,
+                    "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
+                    "date_joined, last_login, last_seen FROM users "
+                    "WHERE lower(username) = lower($1) AND username = $1",
+                    {username});
+}
+
+std::optional<model::user> sql_tx::user_by_username_ci(std::string_view username) {
+    return one_user(
+        c_,
+        "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
+        "date_joined, last_login, last_seen FROM users WHERE lower(username) = lower($1)",
+        {username});
+}
+
+bool sql_tx::username_taken_ci(std::string_view username) {
+    return !c_.query("SELECT 1 FROM users WHERE lower(username) = lower($1)", {username}).empty();
+}
+
+bool sql_tx::email_taken_ci(std::string_view email) {
+    return !c_.query("SELECT 1 FROM users WHERE lower(email) = lower($1)", {email}).empty();
+}
+
+std::optional<id> sql_tx::insert_user(const model::user& u) {
+    // No conflict target: any unique index (username or email, both lower()) turns the insert
+    // into a no-op that returns no row, so a concurrent duplicate is a value, not an error.
+    const auto rs = c_.query(
+        "INSERT INTO users (username, email, password_hash, is_active, is_staff, is_superuser, "
+        "date_joined, last_login, last_seen) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+        "ON CONFLICT DO NOTHING RETURNING id",
+        {u.username, u.email, u.password_hash, u.is_active, u.is_staff, u.is_superuser,
+         u.date_joined, u.last_login, u.last_seen});
+    if (rs.empty()) return std::nullopt;
+    return rs[0].get_int(0);
+}
+
+void sql_tx::set_password_hash(id user, std::string_view hash) {
+    c_.exec("UPDATE users SET password_hash = $2 WHERE id = $1", {user, hash});
+}
+
+void sql_tx::set_last_login(id user, timestamp at) {
+    c_.exec("UPDATE users SET last_login = $2 WHERE id = $1", {user, at});
+}
+
+void sql_tx::set_last_seen(id user, timestamp at) {
+    c_.exec("UPDATE users SET last_seen = $2 WHERE id = $1", {user, at});
+}
+
+void sql_tx::set_user_flags(id user, bool is_active, bool is_staff, bool is_superuser) {
+    c_.exec("UPDATE users SET is_active = $2, is_staff = $3, is_superuser = $4 WHERE id = $1",
+            {user, is_active, is_staff, is_superuser});
+}
+
+// One statement.
+std::vector<model::user_ref> sql_tx::visible_users(id viewer) {
+    return user_refs(c_,
+                     "SELECT u.id, u.username, u.email FROM users u WHERE u.id = $1 OR u.id IN "
+                     "(SELECT other.user_id FROM team_members mine JOIN team_members other "
+                     "ON other.team_id = mine.team_id WHERE mine.user_id = $1) ORDER BY u.id",
+                     {viewer});
+}
+
+// One statement.
+std::vector<model::user_ref> sql_tx::all_users() {
+    return user_refs(c_, "SELECT id, username, email FROM users ORDER BY id", {});
+}
+
+bool sql_tx::user_visible_to(id viewer, id target) {
+    if (viewer == target) return true;
+    return !c_.query(
+                  "SELECT 1 FROM team_members a JOIN team_members b ON b.team_id = a.team_id "
+                  "WHERE a.user_id = $1 AND b.user_id = $2 LIMIT 1",
+                  {viewer, target})
+                .empty();
+}
+
+void sql_tx::blacklist_jti(std::string_view jti, timestamp expires_at) {
+    // A jti has one expiry, so a repeated logout changes nothing.
+    c_.exec("INSERT INTO token_blacklist (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            {jti, expires_at});
+}
+
+bool sql_tx::is_blacklisted(std::string_view jti) {
+    return !c_.query("SELECT 1 FROM token_blacklist WHERE jti = $1", {jti}).empty();
+}
+
+void sql_tx::purge_blacklist(timestamp now) {
+    c_.exec("DELETE FROM token_blacklist WHERE expires_at <= $1", {now});
+}
+
+}  // namespace parley::store::sql

@@ -1,0 +1,16 @@
+// The SQLite backend's factory: one database file, a small pool of connections.
+#pragma once
+
+#include "store/store.hpp"
+
+#include <memory>
+#include <string>
+
+namespace parley::store::sqlite {
+
+// Opens (creating the file and its parent directory if missing) a store on `path` with up to
+// `pool_size` connections; ":memory:" gives a private in-memory database with one connection.
+// Does not migrate. Throws store::unavailable when the file cannot be opened.
+std::unique_ptr<store> open(const std::string& path, int pool_size = 4);
+
+}  // namespace parley::store::sqlite

@@ -1,0 +1,170 @@
+// The storage interface: transactions of primitive operations, implemented once over SQL for
+// both backends (sqlite/, postgres/). Domain code (chat/) composes these inside one transaction.
+#pragma once
+
+#include "core/error.hpp"
+#include "model/records.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace parley::store {
+
+using core::timestamp;
+using model::id;
+
+// The database cannot be reached or failed for a reason the client did not cause (API.md §0.6:
+// 503 service_unavailable). Thrown by every method; never carries SQL text to clients.
+class unavailable : public core::unavailable {
+public:
+    using core::unavailable::unavailable;
+};
+
+// One open transaction. Methods throw store::unavailable on database failure.
+class tx {
+public:
+    virtual ~tx() = default;
+
+    // ---- users (§1.1, §2, §3)
+    virtual std::optional<model::user> user_by_id(id user) = 0;
+    // Exact, case-sensitive username match.
+    virtual std::optional<model::user> user_by_username(std::string_view username) = 0;
+    // Case-insensitive username match (usernames are unique ignoring case, so at most one).
+    virtual std::optional<model::user> user_by_username_ci(std::string_view username) = 0;
+    virtual bool username_taken_ci(std::string_view username) = 0;
+    virtual bool email_taken_ci(std::string_view email) = 0;
+    // Inserts and returns the new id; nullopt when a unique index (username/email, both
+    // case-insensitive) refused it. u.id is ignored.
+    virtual std::optional<id> insert_user(const model::user& u) = 0;
+    virtual void set_password_hash(id user, std::string_view hash) = 0;
+    virtual void set_last_login(id user, timestamp at) = 0;
+    virtual void set_last_seen(id user, timestamp at) = 0;
+    virtual void set_user_flags(id user, bool is_active, bool is_staff, bool is_superuser) = 0;
+    // The viewer and every user sharing a team with them, by id (§1.2). One statement.
+    virtual std::vector<model::user_ref> visible_users(id viewer) = 0;
+    virtual std::vector<model::user_ref> all_users() = 0;
+    // True when a and b are the same user or share at least one team.
+    virtual bool user_visible_to(id viewer, id target) = 0;
+
+    // ---- token blacklist (§2.3)
+    virtual void blacklist_jti(std::string_view jti, timestamp expires_at) = 0;
+    virtual bool is_blacklisted(std::string_view jti) = 0;
+    virtual void purge_blacklist(timestamp now) = 0;
+
+    // ---- teams (§4)
+    // Inserts the team and makes the owner its first member (§1.3); returns the team id.
+    virtual id insert_team(std::string_view name, std::string_view description, id owner,
+                           timestamp now) = 0;
+    // with_members fills team.members (one more statement).
+    virtual std::optional<model::team> team_by_id(id team, bool with_members) = 0;
+    // The user's teams with members, by id; two statements whatever the count.
+    virtual std::vector<model::team> teams_of_user(id user) = 0;
+    virtual void update_team(id team, std::string_view name, std::string_view description,
+                             timestamp now) = 0;
+    virtual void set_team_owner(id team, id owner, timestamp now) = 0;
+    // Deletes the team and everything below it (§1.4).
+    virtual void delete_team(id team) = 0;
+    virtual bool is_team_member(id team, id user) = 0;
+    // Returns false when the user already was a member.
+    virtual bool add_team_member(id team, id user) = 0;
+    // Returns false when the user was not a member.
+    virtual bool remove_team_member(id team, id user) = 0;
+    virtual std::vector<model::user_ref> team_members(id team) = 0;
+
+    // ---- invitations (§4)
+    // nullopt when the code collides with an existing one (the caller draws a new code).
+    virtual std::optional<id> insert_invitation(const model::invitation& inv) = 0;
+    virtual std::optional<model::invitation> invitation_by_code(std::string_view code) = 0;
+    virtual std::optional<model::invitation> invitation_by_id(id invitation) = 0;
+    // Usable invitations of a team, newest first.
+    virtual std::vector<model::invitation> usable_invitations(id team, timestamp now) = 0;
+    // Atomically takes one use if the invitation is still usable at `now`; false otherwise.
+    virtual bool consume_invitation(id invitation, timestamp now) = 0;
+    virtual void deactivate_invitation(id invitation) = 0;
+
+    // ---- channels (§5)
+    virtual id insert_channel(const model::channel& c) = 0;  // c.id and c.members ignored
+    virtual std::optional<model::channel> channel_by_id(id channel, bool with_members) = 0;
+    // Channels of `user` (member of the channel and of its team), optionally of one team, by
+    // id, with members; two statements whatever the count.
+    virtual std::vector<model::channel> channels_of_user(id user, std::optional<id> team) = 0;
+    virtual void update_channel(id channel, std::string_view name,
+                                std::string_view description) = 0;
+    virtual void delete_channel(id channel) = 0;  // cascades (§1.4)
+    virtual bool is_channel_member(id channel, id user) = 0;
+    virtual void add_channel_member(id channel, id user) = 0;  // idempotent
+    // Adds every current member of the channel's team to the channel (one statement).
+    virtual void add_team_members_to_channel(id channel, id team) = 0;
+    // Adds the user to every group channel of the team (one statement).
+    virtual void add_user_to_group_channels(id team, id user) = 0;
+    // Removes the user from every group channel of the team (one statement).
+    virtual void remove_user_from_group_channels(id team, id user) = 0;
+    virtual std::vector<model::user_ref> channel_members(id channel) = 0;
+    // The DM channel of the pair (low < high) in the team, if any.
+    virtual std::optional<id> dm_channel(id team, id user_low, id user_high) = 0;
+    // Records the pair; false when the pair already has a channel (unique constraint).
+    virtual bool insert_dm_pair(id team, id user_low, id user_high, id channel) = 0;
+    // Users with whom `user` has a DM channel in `team` and who are still team members.
+    virtual std::vector<model::dm_partner> dm_partners(id user, id team) = 0;
+};
+
+// A database: migrations, health and transactions. Thread-safe; each call takes a connection.
+class store {
+public:
+    virtual ~store() = default;
+
+    [[nodiscard]] virtual std::string_view backend() const noexcept = 0;  // "sqlite"/"postgres"
+    // Applies pending numbered migrations in order, each in its own transaction.
+    virtual void migrate() = 0;
+    // Names of migrations not yet applied.
+    [[nodiscard]] virtual std::vector<std::string> pending_migrations() = 0;
+    // True when the database answers a trivial query within the timeout.
+    [[nodiscard]] virtual bool ping() noexcept = 0;
+
+    // Connection pool gauges and the failure count, for /metrics (API.md §10.3).
+    struct stats_snapshot {
+        int idle_connections = 0;
+        int in_use_connections = 0;
+        std::uint64_t errors = 0;  // store::unavailable raised so far
+    };
+    [[nodiscard]] virtual stats_snapshot stats() const noexcept { return {}; }
+
+    // Runs fn inside one transaction. Commits when fn returns true, rolls back when it returns
+    // false or throws (the exception propagates). Writers are serialized where the backend
+    // needs it (SQLite: BEGIN IMMEDIATE). With write == false a writing method throws
+    // std::logic_error (a caller bug) on both backends. Do not swallow store::unavailable
+    // inside fn and go on: PostgreSQL has then aborted the transaction, and committing it
+    // throws store::unavailable. Do not nest run() calls on one thread.
+    virtual void run(bool write, const std::function<bool(tx&)>& fn) = 0;
+
+    // Runs fn(tx&) -> R in a read transaction and returns its value.
+    template <class F>
+    auto read(F&& fn) {
+        std::optional<std::invoke_result_t<F&, tx&>> out;
+        run(false, [&](tx& t) {
+            out.emplace(fn(t));
+            return true;
+        });
+        return std::move(*out);
+    }
+
+    // Runs fn(tx&) -> R in a write transaction; R is a core::result-like type with
+    // has_value(): commits on a value, rolls back on an error.
+    template <class F>
+    auto write(F&& fn) {
+        std::optional<std::invoke_result_t<F&, tx&>> out;
+        run(true, [&](tx& t) {
+            out.emplace(fn(t));
+            return out->has_value();
+        });
+        return std::move(*out);
+    }
+};
+
+}  // namespace parley::store

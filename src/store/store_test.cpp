@@ -1,0 +1,937 @@
+// Store tests: every tx primitive, migrations, cascades and failure modes, on SQLite always and on
+// PostgreSQL when PARLEY_TEST_DATABASE_URL is set (scripts/with-postgres sets it).
+#include "store/postgres/postgres_connection.hpp"
+#include "store/postgres/postgres_store.hpp"
+#include "store/sqlite/sqlite_connection.hpp"
+#include "store/sqlite/sqlite_store.hpp"
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdlib>
+#include <filesystem>
+#include <latch>
+#include <stdexcept>
+#include <thread>
+
+namespace parley::store {
+namespace {
+
+namespace fs = std::filesystem;
+using model::id;
+
+constexpr timestamp t0 = 1'700'000'000'000'000;  // a fixed "now", in microseconds
+constexpr timestamp hour = 3'600'000'000;
+
+std::string unique_suffix() {
+    static std::atomic<int> counter{0};
+    return std::to_string(::getpid()) + "_" + std::to_string(counter++);
+}
+
+// Adds a search_path to a PostgreSQL URL so that each test lives in its own schema.
+std::string with_schema(const std::string& url, const std::string& schema) {
+    if (url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return url + (url.find('?') == std::string::npos ? "?" : "&") + "options=-csearch_path%3D" +
+               schema;
+    }
+    return url + " options='-csearch_path=" + schema + "'";
+}
+
+// A port nothing listens on: bound once by us, then released.
+int closed_port() {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    ::close(fd);
+    return ntohs(addr.sin_port);
+}
+
+std::int64_t count(sql::connection& c, std::string_view sql, const sql::params& p = {}) {
+    return c.query(sql, p)[0].get_int(0);
+}
+
+// One database per test (a temp file, or a PostgreSQL schema) reachable both through the store
+// and through a raw connection for tables the tx interface does not cover yet.
+class SqlStore : public ::testing::TestWithParam<std::string> {
+protected:
+    void SetUp() override {
+        if (GetParam() == "postgres") {
+            const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+            if (url == nullptr || *url == '\0') {
+                GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set (run under "
+                                "scripts/with-postgres)";
+            }
+            pg_url_ = url;
+        } else {
+            dir_ = fs::temp_directory_path() / ("parley-store-test-" + unique_suffix());
+        }
+        location_ = new_location();
+        store_ = open_at(location_);
+        store_->migrate();
+    }
+
+    void TearDown() override {
+        store_.reset();
+        if (!pg_url_.empty()) {
+            auto admin = postgres::connect(pg_url_);
+            for (const auto& s : schemas_) admin->exec_script("DROP SCHEMA " + s + " CASCADE");
+        }
+        if (!dir_.empty()) fs::remove_all(dir_);
+    }
+
+    [[nodiscard]] bool postgres() const { return GetParam() == "postgres"; }
+
+    // A fresh, empty database location: a file path or a schema-qualified URL.
+    std::string new_location() {
+        if (!postgres()) return (dir_ / ("db" + unique_suffix()) / "parley.sqlite3").string();
+        const std::string schema = "parley_test_" + unique_suffix();
+        postgres::connect(pg_url_)->exec_script("CREATE SCHEMA " + schema);
+        schemas_.push_back(schema);
+        return with_schema(pg_url_, schema);
+    }
+
+    std::unique_ptr<store> open_at(const std::string& location) {
+        return postgres() ? postgres::open(location, 4) : sqlite::open(location, 4);
+    }
+
+    std::unique_ptr<sql::connection> raw() {
+        return postgres() ? postgres::connect(location_) : sqlite::connect(location_);
+    }
+
+    id add_user(const std::string& name) {
+        return *store_->write([&](tx& t) {
+            model::user u;
+            u.username = name;
+            u.email = name + "@example.com";
+            u.password_hash = "hash";
+            u.date_joined = t0;
+            return t.insert_user(u);
+        });
+    }
+
+    id add_team(id owner, const std::string& name = "team") {
+        id team = 0;
+        store_->run(true, [&](tx& t) {
+            team = t.insert_team(name, "", owner, t0);
+            return true;
+        });
+        return team;
+    }
+
+    id add_channel(id team, id creator, bool direct = false, const std::string& name = "general") {
+        id channel = 0;
+        store_->run(true, [&](tx& t) {
+            model::channel c;
+            c.name = name;
+            c.team = team;
+            c.is_direct = direct;
+            c.created_by = creator;
+            c.created_at = t0;
+            channel = t.insert_channel(c);
+            return true;
+        });
+        return channel;
+    }
+
+    // Runs fn in a committed write transaction.
+    template <class F>
+    void write(F&& fn) {
+        store_->run(true, [&](tx& t) {
+            fn(t);
+            return true;
+        });
+    }
+
+    std::string pg_url_;
+    fs::path dir_;
+    std::vector<std::string> schemas_;
+    std::string location_;
+    std::unique_ptr<store> store_;
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, SqlStore, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+std::vector<id> ids(const std::vector<model::user_ref>& users) {
+    std::vector<id> out;
+    for (const auto& u : users) out.push_back(u.id);
+    return out;
+}
+
+// ---- migrations, health, transactions
+
+TEST_P(SqlStore, MigrationsAreListedAppliedOnceAndIdempotent) {
+    EXPECT_TRUE(store_->pending_migrations().empty());
+    store_->migrate();  // nothing left to do, no error
+    EXPECT_TRUE(store_->pending_migrations().empty());
+
+    const auto location = new_location();
+    auto fresh = open_at(location);
+    EXPECT_EQ(fresh->pending_migrations(), std::vector<std::string>{"0001_initial"});
+    // Several instances starting together: exactly one applies each migration.
+    std::vector<std::unique_ptr<store>> stores;
+    for (int i = 0; i < 3; ++i) stores.push_back(open_at(location));
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (auto& s : stores) {
+        threads.emplace_back([&s, &failures] {
+            try {
+                s->migrate();
+            } catch (const std::exception&) {
+                ++failures;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0);
+    EXPECT_TRUE(fresh->pending_migrations().empty());
+    auto c = postgres() ? postgres::connect(location) : sqlite::connect(location);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+}
+
+TEST_P(SqlStore, PingAndStats) {
+    EXPECT_TRUE(store_->ping());
+    EXPECT_EQ(store_->backend(), GetParam());
+    const auto s = store_->stats();
+    EXPECT_GE(s.idle_connections, 1);
+    EXPECT_EQ(s.in_use_connections, 0);
+    EXPECT_EQ(s.errors, 0u);
+}
+
+TEST_P(SqlStore, RunRollsBackWhenFnReturnsFalse) {
+    store_->run(true, [&](tx& t) {
+        model::user u{.username = "ghost", .email = "g@example.com", .date_joined = t0};
+        EXPECT_TRUE(t.insert_user(u));
+        return false;
+    });
+    EXPECT_FALSE(store_->read([](tx& t) { return t.username_taken_ci("ghost"); }));
+}
+
+TEST_P(SqlStore, RunRollsBackWhenFnThrows) {
+    EXPECT_THROW(store_->run(true,
+                             [&](tx& t) -> bool {
+                                 model::user u{.username = "ghost",
+                                               .email = "g@example.com",
+                                               .date_joined = t0};
+                                 EXPECT_TRUE(t.insert_user(u));
+                                 throw std::runtime_error("boom");
+                             }),
+                 std::runtime_error);
+    EXPECT_FALSE(store_->read([](tx& t) { return t.username_taken_ci("ghost"); }));
+    // The connection went back to the pool in a usable state.
+    const id after = add_user("after");
+    EXPECT_EQ(store_->read([](tx& t) { return t.user_by_username("after"); })->id, after);
+}
+
+TEST_P(SqlStore, WriteCommitsOnValueAndRollsBackOnError) {
+    struct fake_result {
+        bool ok;
+        [[nodiscard]] bool has_value() const { return ok; }
+    };
+    const auto insert = [&](const std::string& name, bool ok) {
+        return store_->write([&](tx& t) {
+            t.insert_user({.username = name, .email = name + "@x.org", .date_joined = t0});
+            return fake_result{ok};
+        });
+    };
+    EXPECT_TRUE(insert("kept", true).ok);
+    EXPECT_FALSE(insert("dropped", false).ok);
+    EXPECT_TRUE(store_->read([](tx& t) { return t.username_taken_ci("kept"); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.username_taken_ci("dropped"); }));
+}
+
+TEST_P(SqlStore, WriteInsideReadTransactionIsRefused) {
+    const id a = add_user("alice");
+    EXPECT_THROW(store_->run(false,
+                             [&](tx& t) {
+                                 t.set_last_seen(a, t0);
+                                 return true;
+                             }),
+                 std::logic_error);
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.user_by_id(a)->last_seen.has_value(); }));
+}
+
+TEST_P(SqlStore, FailedStatementPoisonsPostgresTransaction) {
+    if (!postgres()) GTEST_SKIP() << "SQLite rolls back only the failed statement";
+    const id a = add_user("alice");
+    // A caller that swallows a database error must not believe its transaction committed.
+    EXPECT_THROW(store_->run(true,
+                             [&](tx& t) {
+                                 t.set_last_seen(a, t0);
+                                 try {
+                                     t.add_team_member(999999, a);  // no such team
+                                 } catch (const unavailable&) {
+                                 }
+                                 return true;
+                             }),
+                 unavailable);
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.user_by_id(a)->last_seen.has_value(); }));
+}
+
+// ---- users
+
+TEST_P(SqlStore, UserRoundTripAndUpdates) {
+    model::user u;
+    u.username = "Alice";
+    u.email = "Alice@Example.com";
+    u.password_hash = "$argon2id$x";
+    u.is_staff = true;
+    u.date_joined = t0;
+    u.last_login = t0 + 1;
+    const id a = *store_->write([&](tx& t) { return t.insert_user(u); });
+
+    auto got = store_->read([&](tx& t) { return t.user_by_id(a); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->username, "Alice");
+    EXPECT_EQ(got->email, "Alice@Example.com");
+    EXPECT_EQ(got->password_hash, "$argon2id$x");
+    EXPECT_TRUE(got->is_active);
+    EXPECT_TRUE(got->is_staff);
+    EXPECT_FALSE(got->is_superuser);
+    EXPECT_EQ(got->date_joined, t0);
+    EXPECT_EQ(got->last_login, t0 + 1);
+    EXPECT_FALSE(got->last_seen);
+
+    EXPECT_TRUE(store_->read([](tx& t) { return t.user_by_username("Alice"); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.user_by_username("alice"); }));
+    EXPECT_EQ(store_->read([](tx& t) { return t.user_by_username_ci("aLICE"); })->id, a);
+    EXPECT_TRUE(store_->read([](tx& t) { return t.username_taken_ci("ALICE"); }));
+    EXPECT_TRUE(store_->read([](tx& t) { return t.email_taken_ci("alice@example.COM"); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.email_taken_ci("bob@example.com"); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.user_by_id(999999); }));
+
+    write([&](tx& t) {
+        t.set_password_hash(a, "new");
+        t.set_last_login(a, t0 + 2);
+        t.set_last_seen(a, t0 + 3);
+        t.set_user_flags(a, false, false, true);
+    });
+    got = store_->read([&](tx& t) { return t.user_by_id(a); });
+    EXPECT_EQ(got->password_hash, "new");
+    EXPECT_EQ(got->last_login, t0 + 2);
+    EXPECT_EQ(got->last_seen, t0 + 3);
+    EXPECT_FALSE(got->is_active);
+    EXPECT_FALSE(got->is_staff);
+    EXPECT_TRUE(got->is_superuser);
+}
+
+TEST_P(SqlStore, InsertUserRejectsCaseInsensitiveDuplicates) {
+    add_user("alice");
+    const auto insert = [&](const std::string& name, const std::string& email) {
+        return store_->write([&](tx& t) {
+            return t.insert_user({.username = name, .email = email, .date_joined = t0});
+        });
+    };
+    EXPECT_FALSE(insert("ALICE", "other@example.com"));
+    EXPECT_FALSE(insert("other", "ALICE@EXAMPLE.COM"));
+    EXPECT_TRUE(insert("other", "other@example.com"));
+}
+
+TEST_P(SqlStore, InsertUserRaceHasOneWinner) {
+    std::atomic<int> wins{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 6; ++i) {
+        threads.emplace_back([&, i] {
+            const bool ok =
+                store_
+                    ->write([&](tx& t) {
+                        return t.insert_user({.username = i % 2 ? "Racer" : "racer",
+                                              .email = "racer" + std::to_string(i) + "@example.com",
+                                              .date_joined = t0});
+                    })
+                    .has_value();
+            if (ok) ++wins;
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_P(SqlStore, VisibleUsersFollowSharedTeams) {
+    const id a = add_user("a"), b = add_user("b"), c = add_user("c"), d = add_user("d");
+    const id t1 = add_team(a);
+    const id t2 = add_team(c);
+    write([&](tx& t) {
+        t.add_team_member(t1, b);
+        t.add_team_member(t2, b);
+    });
+    EXPECT_EQ(ids(store_->read([&](tx& t) { return t.visible_users(a); })), (std::vector{a, b}));
+    EXPECT_EQ(ids(store_->read([&](tx& t) { return t.visible_users(b); })), (std::vector{a, b, c}));
+    EXPECT_EQ(ids(store_->read([&](tx& t) { return t.visible_users(d); })), (std::vector{d}));
+    EXPECT_EQ(ids(store_->read([](tx& t) { return t.all_users(); })), (std::vector{a, b, c, d}));
+    const auto refs = store_->read([&](tx& t) { return t.visible_users(d); });
+    EXPECT_EQ(refs[0].username, "d");
+    EXPECT_EQ(refs[0].email, "d@example.com");
+
+    store_->run(false, [&](tx& t) {
+        EXPECT_TRUE(t.user_visible_to(a, a));
+        EXPECT_TRUE(t.user_visible_to(a, b));
+        EXPECT_FALSE(t.user_visible_to(a, c));
+        EXPECT_TRUE(t.user_visible_to(c, b));
+        EXPECT_FALSE(t.user_visible_to(d, a));
+        return true;
+    });
+}
+
+TEST_P(SqlStore, BlacklistStoresAndPurges) {
+    write([](tx& t) {
+        t.blacklist_jti("old", t0);
+        t.blacklist_jti("new", t0 + hour);
+        t.blacklist_jti("new", t0 + hour);  // a second logout with the same token
+    });
+    EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("old"); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("other"); }));
+    write([](tx& t) { t.purge_blacklist(t0); });
+    EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("old"); }));
+    EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("new"); }));
+}
+
+// ---- teams
+
+TEST_P(SqlStore, TeamLifecycle) {
+    const id a = add_user("a"), b = add_user("b");
+    id team = 0;
+    write([&](tx& t) { team = t.insert_team("Acme", "desc", a, t0); });
+    auto got = store_->read([&](tx& t) { return t.team_by_id(team, false); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->name, "Acme");
+    EXPECT_EQ(got->description, "desc");
+    EXPECT_EQ(got->created_by, a);
+    EXPECT_EQ(got->created_at, t0);
+    EXPECT_EQ(got->updated_at, t0);
+    EXPECT_TRUE(got->members.empty());
+    // The owner is the first member (§1.3).
+    got = store_->read([&](tx& t) { return t.team_by_id(team, true); });
+    EXPECT_EQ(ids(got->members), (std::vector{a}));
+
+    store_->run(true, [&](tx& t) {
+        EXPECT_TRUE(t.add_team_member(team, b));
+        EXPECT_FALSE(t.add_team_member(team, b));
+        EXPECT_TRUE(t.is_team_member(team, b));
+        t.update_team(team, "Acme 2", "", t0 + 1);
+        t.set_team_owner(team, b, t0 + 2);
+        return true;
+    });
+    got = store_->read([&](tx& t) { return t.team_by_id(team, true); });
+    EXPECT_EQ(got->name, "Acme 2");
+    EXPECT_EQ(got->description, "");
+    EXPECT_EQ(got->created_by, b);
+    EXPECT_EQ(got->updated_at, t0 + 2);
+    EXPECT_EQ(ids(got->members), (std::vector{a, b}));
+    EXPECT_EQ(ids(store_->read([&](tx& t) { return t.team_members(team); })), (std::vector{a, b}));
+
+    store_->run(true, [&](tx& t) {
+        EXPECT_TRUE(t.remove_team_member(team, a));
+        EXPECT_FALSE(t.remove_team_member(team, a));
+        EXPECT_FALSE(t.is_team_member(team, a));
+        return true;
+    });
+    EXPECT_FALSE(store_->read([](tx& t) { return t.team_by_id(999999, true); }));
+}
+
+TEST_P(SqlStore, TeamsOfUserGroupsMembersPerTeam) {
+    const id a = add_user("a"), b = add_user("b"), c = add_user("c");
+    const id t1 = add_team(a, "one");
+    const id t2 = add_team(b, "two");
+    const id t3 = add_team(c, "three");  // a is not in it
+    write([&](tx& t) {
+        t.add_team_member(t1, c);
+        t.add_team_member(t2, a);
+    });
+    const auto teams = store_->read([&](tx& t) { return t.teams_of_user(a); });
+    ASSERT_EQ(teams.size(), 2u);
+    EXPECT_EQ(teams[0].id, t1);
+    EXPECT_EQ(teams[0].name, "one");
+    EXPECT_EQ(ids(teams[0].members), (std::vector{a, c}));
+    EXPECT_EQ(teams[1].id, t2);
+    EXPECT_EQ(ids(teams[1].members), (std::vector{a, b}));
+    EXPECT_NE(t3, t1);
+    EXPECT_TRUE(store_->read([](tx& t) { return t.teams_of_user(999999); }).empty());
+}
+
+// ---- invitations
+
+model::invitation invitation(id team, id by, const std::string& code,
+                             std::optional<std::int64_t> max_uses = std::nullopt,
+                             timestamp created = t0) {
+    model::invitation inv;
+    inv.team = team;
+    inv.created_by = by;
+    inv.invite_code = code;
+    inv.created_at = created;
+    inv.expires_at = created + 24 * hour;
+    inv.max_uses = max_uses;
+    return inv;
+}
+
+TEST_P(SqlStore, InvitationsInsertFindAndList) {
+    const id a = add_user("a");
+    const id team = add_team(a);
+    std::optional<id> first, second, limited, revoked;
+    write([&](tx& t) {
+        first = t.insert_invitation(invitation(team, a, "code1", std::nullopt, t0));
+        second = t.insert_invitation(invitation(team, a, "code2", 3, t0 + 1));
+        limited = t.insert_invitation(invitation(team, a, "code3", 1, t0 + 2));
+        revoked = t.insert_invitation(invitation(team, a, "code4", std::nullopt, t0 + 3));
+        EXPECT_FALSE(t.insert_invitation(invitation(team, a, "code1")));  // collision
+        t.deactivate_invitation(*revoked);
+        EXPECT_TRUE(t.consume_invitation(*limited, t0));
+    });
+    ASSERT_TRUE(first && second && limited && revoked);
+
+    const auto by_code = store_->read([](tx& t) { return t.invitation_by_code("code2"); });
+    ASSERT_TRUE(by_code);
+    EXPECT_EQ(by_code->id, *second);
+    EXPECT_EQ(by_code->team, team);
+    EXPECT_EQ(by_code->created_by, a);
+    EXPECT_EQ(by_code->created_at, t0 + 1);
+    EXPECT_EQ(by_code->expires_at, t0 + 1 + 24 * hour);
+    EXPECT_TRUE(by_code->is_active);
+    EXPECT_EQ(by_code->max_uses, 3);
+    EXPECT_EQ(by_code->uses, 0);
+    const auto by_id = store_->read([&](tx& t) { return t.invitation_by_id(*revoked); });
+    EXPECT_FALSE(by_id->is_active);
+    EXPECT_FALSE(by_id->max_uses);
+    EXPECT_FALSE(store_->read([](tx& t) { return t.invitation_by_code("nope"); }));
+
+    // Newest first; revoked and used-up ones left out.
+    auto usable = store_->read([&](tx& t) { return t.usable_invitations(team, t0 + hour); });
+    ASSERT_EQ(usable.size(), 2u);
+    EXPECT_EQ(usable[0].id, *second);
+    EXPECT_EQ(usable[1].id, *first);
+    // Expiry is exclusive: expires_at == now is no longer usable.
+    usable = store_->read([&](tx& t) { return t.usable_invitations(team, t0 + 24 * hour); });
+    ASSERT_EQ(usable.size(), 1u);
+    EXPECT_EQ(usable[0].id, *second);
+}
+
+TEST_P(SqlStore, ConsumeInvitationStopsAtMaxUses) {
+    const id a = add_user("a");
+    const id team = add_team(a);
+    std::optional<id> two, unlimited;
+    write([&](tx& t) {
+        two = t.insert_invitation(invitation(team, a, "two", 2));
+        unlimited = t.insert_invitation(invitation(team, a, "unlimited"));
+    });
+    store_->run(true, [&](tx& t) {
+        EXPECT_TRUE(t.consume_invitation(*two, t0));
+        EXPECT_TRUE(t.consume_invitation(*two, t0));
+        EXPECT_FALSE(t.consume_invitation(*two, t0));
+        for (int i = 0; i < 5; ++i) EXPECT_TRUE(t.consume_invitation(*unlimited, t0));
+        EXPECT_FALSE(t.consume_invitation(*unlimited, t0 + 24 * hour));  // expired
+        t.deactivate_invitation(*unlimited);
+        EXPECT_FALSE(t.consume_invitation(*unlimited, t0));  // revoked
+        EXPECT_FALSE(t.consume_invitation(999999, t0));
+        return true;
+    });
+    EXPECT_EQ(store_->read([&](tx& t) { return t.invitation_by_id(*two); })->uses, 2);
+    EXPECT_EQ(store_->read([&](tx& t) { return t.invitation_by_id(*unlimited); })->uses, 5);
+}
+
+TEST_P(SqlStore, ConcurrentConsumersTakeExactlyMaxUses) {
+    const id a = add_user("a");
+    const id team = add_team(a);
+    const id inv =
+        *store_->write([&](tx& t) { return t.insert_invitation(invitation(team, a, "race", 5)); });
+    // Each consumer also does the join's other writes, as the real use case would.
+    std::vector<id> users;
+    for (int i = 0; i < 8; ++i) users.push_back(add_user("u" + std::to_string(i)));
+    std::atomic<int> wins{0};
+    std::vector<std::thread> threads;
+    for (const id u : users) {
+        threads.emplace_back([&, u] {
+            store_->run(true, [&](tx& t) {
+                if (!t.consume_invitation(inv, t0)) return false;
+                t.add_team_member(team, u);
+                ++wins;
+                return true;
+            });
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wins.load(), 5);
+    EXPECT_EQ(store_->read([&](tx& t) { return t.invitation_by_id(inv); })->uses, 5);
+    EXPECT_EQ(store_->read([&](tx& t) { return t.team_members(team); }).size(), 6u);
+}
+
+// ---- channels
+
+TEST_P(SqlStore, ChannelLifecycle) {
+    const id a = add_user("a"), b = add_user("b");
+    const id team = add_team(a);
+    write([&](tx& t) { t.add_team_member(team, b); });
+    const id ch = add_channel(team, a, false, "general");
+
+    auto got = store_->read([&](tx& t) { return t.channel_by_id(ch, false); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->name, "general");
+    EXPECT_EQ(got->team, team);
+    EXPECT_FALSE(got->is_direct);
+    EXPECT_EQ(got->created_by, a);
+    EXPECT_EQ(got->created_at, t0);
+    EXPECT_TRUE(got->members.empty());
+
+    write([&](tx& t) {
+        t.add_team_members_to_channel(ch, team);
+        t.add_team_members_to_channel(ch, team);  // idempotent
+        t.update_channel(ch, "renamed", "about");
+    });
+    got = store_->read([&](tx& t) { return t.channel_by_id(ch, true); });
+    EXPECT_EQ(got->name, "renamed");
+    EXPECT_EQ(got->description, "about");
+    EXPECT_EQ(ids(got->members), (std::vector{a, b}));
+    EXPECT_EQ(ids(store_->read([&](tx& t) { return t.channel_members(ch); })), (std::vector{a, b}));
+
+    const id c = add_user("c");
+    store_->run(true, [&](tx& t) {
+        EXPECT_FALSE(t.is_channel_member(ch, c));
+        t.add_channel_member(ch, c);
+        t.add_channel_member(ch, c);
+        EXPECT_TRUE(t.is_channel_member(ch, c));
+        return true;
+    });
+    write([&](tx& t) { t.delete_channel(ch); });
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.channel_by_id(ch, true); }));
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.is_channel_member(ch, a); }));
+}
+
+TEST_P(SqlStore, GroupChannelMembershipFollowsTeam) {
+    const id a = add_user("a"), b = add_user("b");
+    const id team = add_team(a);
+    const id g1 = add_channel(team, a, false, "g1");
+    const id g2 = add_channel(team, a, false, "g2");
+    const id dm = add_channel(team, a, true, "DM: a and b");
+    const id other_team = add_team(a, "other");
+    const id elsewhere = add_channel(other_team, a, false, "elsewhere");
+    write([&](tx& t) {
+        t.add_team_member(team, b);
+        t.add_user_to_group_channels(team, b);
+        t.add_user_to_group_channels(team, b);  // idempotent
+        t.add_channel_member(dm, a);
+        t.add_channel_member(dm, b);
+    });
+    store_->run(false, [&](tx& t) {
+        EXPECT_TRUE(t.is_channel_member(g1, b));
+        EXPECT_TRUE(t.is_channel_member(g2, b));
+        EXPECT_FALSE(t.is_channel_member(elsewhere, b));
+        return true;
+    });
+    write([&](tx& t) {
+        t.remove_team_member(team, b);
+        t.remove_user_from_group_channels(team, b);
+    });
+    store_->run(false, [&](tx& t) {
+        EXPECT_FALSE(t.is_channel_member(g1, b));
+        EXPECT_FALSE(t.is_channel_member(g2, b));
+        EXPECT_TRUE(t.is_channel_member(dm, b));  // DM history survives (§1.3)
+        return true;
+    });
+}
+
+TEST_P(SqlStore, ChannelsOfUserRequireTeamAndChannelMembership) {
+    const id a = add_user("a"), b = add_user("b");
+    const id t1 = add_team(a, "one");
+    const id t2 = add_team(a, "two");
+    write([&](tx& t) {
+        t.add_team_member(t1, b);
+        t.add_team_member(t2, b);
+    });
+    const id g1 = add_channel(t1, a, false, "g1");
+    const id g2 = add_channel(t2, a, false, "g2");
+    const id hidden = add_channel(t1, a, false, "a only");
+    write([&](tx& t) {
+        t.add_team_members_to_channel(g1, t1);
+        t.add_team_members_to_channel(g2, t2);
+        t.add_channel_member(hidden, a);
+    });
+
+    auto chans = store_->read([&](tx& t) { return t.channels_of_user(b, std::nullopt); });
+    ASSERT_EQ(chans.size(), 2u);
+    EXPECT_EQ(chans[0].id, g1);
+    EXPECT_EQ(ids(chans[0].members), (std::vector{a, b}));
+    EXPECT_EQ(chans[1].id, g2);
+    EXPECT_EQ(chans[1].team, t2);
+
+    chans = store_->read([&](tx& t) { return t.channels_of_user(a, t1); });
+    ASSERT_EQ(chans.size(), 2u);
+    EXPECT_EQ(chans[0].id, g1);
+    EXPECT_EQ(chans[1].id, hidden);
+    EXPECT_EQ(ids(chans[1].members), (std::vector{a}));
+
+    // Leaving a team hides its channels even where the channel membership remains.
+    write([&](tx& t) { t.remove_team_member(t2, b); });
+    chans = store_->read([&](tx& t) { return t.channels_of_user(b, std::nullopt); });
+    ASSERT_EQ(chans.size(), 1u);
+    EXPECT_EQ(chans[0].id, g1);
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.channels_of_user(b, t2); }).empty());
+}
+
+TEST_P(SqlStore, DmPairsAreUniquePerTeam) {
+    const id a = add_user("a"), b = add_user("b"), c = add_user("c");
+    const id team = add_team(a);
+    write([&](tx& t) {
+        t.add_team_member(team, b);
+        t.add_team_member(team, c);
+    });
+    const id ab = add_channel(team, a, true, "DM: a and b");
+    const id ca = add_channel(team, c, true, "DM: c and a");
+    const id dup = add_channel(team, b, true, "DM: b and a");
+    store_->run(true, [&](tx& t) {
+        EXPECT_FALSE(t.dm_channel(team, a, b));
+        EXPECT_TRUE(t.insert_dm_pair(team, a, b, ab));
+        EXPECT_FALSE(t.insert_dm_pair(team, a, b, dup));  // the pair already has a channel
+        EXPECT_TRUE(t.insert_dm_pair(team, a, c, ca));
+        return true;
+    });
+    EXPECT_EQ(store_->read([&](tx& t) { return t.dm_channel(team, a, b); }), ab);
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.dm_channel(team, b, c); }));
+
+    auto partners = store_->read([&](tx& t) { return t.dm_partners(a, team); });
+    ASSERT_EQ(partners.size(), 2u);
+    EXPECT_EQ(partners[0].user.id, b);
+    EXPECT_EQ(partners[0].user.username, "b");
+    EXPECT_EQ(partners[0].channel_id, ab);
+    EXPECT_EQ(partners[1].user.id, c);
+    EXPECT_EQ(partners[1].channel_id, ca);
+    partners = store_->read([&](tx& t) { return t.dm_partners(c, team); });
+    ASSERT_EQ(partners.size(), 1u);
+    EXPECT_EQ(partners[0].user.id, a);
+
+    // A partner who left the team is no longer listed.
+    write([&](tx& t) { t.remove_team_member(team, b); });
+    partners = store_->read([&](tx& t) { return t.dm_partners(a, team); });
+    ASSERT_EQ(partners.size(), 1u);
+    EXPECT_EQ(partners[0].user.id, c);
+}
+
+// ---- cascades (§1.4), checked through raw SQL for the tables later features will use
+
+// Builds a team with a group channel, a DM channel and messages with everything below them.
+struct world {
+    id a = 0, b = 0, team = 0, group = 0, dm = 0, message = 0, reply = 0, attachment = 0;
+};
+
+class SqlStoreCascade : public SqlStore {
+protected:
+    world build() {
+        world w;
+        w.a = add_user("a");
+        w.b = add_user("b");
+        w.team = add_team(w.a);
+        w.group = add_channel(w.team, w.a, false, "general");
+        w.dm = add_channel(w.team, w.a, true, "DM: a and b");
+        write([&](tx& t) {
+            t.add_team_member(w.team, w.b);
+            t.add_team_members_to_channel(w.group, w.team);
+            t.add_channel_member(w.dm, w.a);
+            t.add_channel_member(w.dm, w.b);
+            EXPECT_TRUE(t.insert_dm_pair(w.team, w.a, w.b, w.dm));
+            EXPECT_TRUE(t.insert_invitation(invitation(w.team, w.b, "inv")));
+        });
+        auto c = raw();
+        for (const id ch : {w.group, w.dm}) {
+            const id m = c->query(
+                              "INSERT INTO messages (channel_id, sender_id, content, "
+                              "created_at) VALUES ($1, $2, 'hi', $3) RETURNING id",
+                              {ch, w.a, t0})[0]
+                             .get_int(0);
+            const id r = c->query(
+                              "INSERT INTO messages (channel_id, sender_id, content, reply_to, "
+                              "created_at) VALUES ($1, $2, 're', $3, $4) RETURNING id",
+                              {ch, w.b, m, t0})[0]
+                             .get_int(0);
+            c->exec(
+                "INSERT INTO reactions (message_id, user_id, reaction, created_at) "
+                "VALUES ($1, $2, 'x', $3)",
+                {m, w.b, t0});
+            c->exec(
+                "INSERT INTO message_edits (message_id, content, edited_at) "
+                "VALUES ($1, 'old', $2)",
+                {m, t0});
+            const id f = c->query(
+                              "INSERT INTO attachments (stored_name, original_filename, "
+                              "content_type, size, uploaded_by, created_at) "
+                              "VALUES ($1, 'f.txt', 'text/plain', 3, $2, $3) RETURNING id",
+                              {"uploads/" + std::to_string(ch) + ".txt", w.b, t0})[0]
+                             .get_int(0);
+            c->exec(
+                "INSERT INTO message_attachments (message_id, attachment_id, position) "
+                "VALUES ($1, $2, 0)",
+                {m, f});
+            if (ch == w.group) {
+                w.message = m;
+                w.reply = r;
+                w.attachment = f;
+            }
+        }
+        return w;
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, SqlStoreCascade, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(SqlStoreCascade, DeleteTeamRemovesEverythingBelowIt) {
+    const auto w = build();
+    write([&](tx& t) { t.delete_team(w.team); });
+    auto c = raw();
+    for (const char* table :
+         {"teams", "team_members", "channels", "channel_members", "dm_pairs", "invitations",
+          "messages", "reactions", "message_edits", "message_attachments"}) {
+        EXPECT_EQ(count(*c, std::string("SELECT COUNT(*) FROM ") + table), 0) << table;
+    }
+    // Files stay until the orphan sweep; their unlink time starts its clock.
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM attachments WHERE unlinked_at IS NOT NULL"), 2);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM users"), 2);
+}
+
+TEST_P(SqlStoreCascade, DeleteChannelRemovesItsRowsOnly) {
+    const auto w = build();
+    write([&](tx& t) { t.delete_channel(w.dm); });
+    auto c = raw();
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM dm_pairs"), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM channel_members WHERE channel_id = $1", {w.dm}), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM messages"), 2);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM reactions"), 1);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM message_edits"), 1);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM message_attachments"), 1);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM attachments WHERE unlinked_at IS NULL"), 1);
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.channel_by_id(w.group, false); }));
+}
+
+TEST_P(SqlStoreCascade, DeleteMessageNullsRepliesAndUnlinksFiles) {
+    const auto w = build();
+    auto c = raw();
+    c->exec("DELETE FROM messages WHERE id = $1", {w.message});
+    EXPECT_TRUE(c->query("SELECT reply_to FROM messages WHERE id = $1", {w.reply})[0].is_null(0));
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM reactions WHERE message_id = $1", {w.message}), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM message_edits WHERE message_id = $1", {w.message}),
+              0);
+    const auto unlinked =
+        c->query("SELECT unlinked_at FROM attachments WHERE id = $1", {w.attachment});
+    ASSERT_EQ(unlinked.size(), 1u);
+    EXPECT_GT(unlinked[0].get_int(0), t0);  // the real clock, well after the fixed t0
+}
+
+TEST_P(SqlStoreCascade, DeleteUserCascadesAndNeverOrphansTeams) {
+    const auto w = build();
+    auto c = raw();
+    // The owner cannot be deleted while owning a team.
+    EXPECT_THROW(c->exec("DELETE FROM users WHERE id = $1", {w.a}), sql::constraint_violation);
+    c->exec("DELETE FROM users WHERE id = $1", {w.b});
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM team_members WHERE user_id = $1", {w.b}), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM invitations"), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM attachments"), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM reactions"), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM messages WHERE sender_id = $1", {w.b}), 0);
+    // Their DM channel goes with them; the group channel stays.
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM channels WHERE id = $1", {w.dm}), 0);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM channels WHERE id = $1", {w.group}), 1);
+
+    // A deleted channel creator leaves created_by null.
+    const id z = add_user("z");
+    write([&](tx& t) { t.add_team_member(w.team, z); });
+    const id zs = add_channel(w.team, z, false, "z's");
+    c->exec("DELETE FROM users WHERE id = $1", {z});
+    const auto ch = store_->read([&](tx& t) { return t.channel_by_id(zs, false); });
+    ASSERT_TRUE(ch);
+    EXPECT_FALSE(ch->created_by);
+}
+
+// ---- failure modes
+
+TEST(PostgresStore, UnreachableServerThrowsUnavailable) {
+    const auto url = "postgres://parley:parley@127.0.0.1:" + std::to_string(closed_port()) + "/x";
+    auto s = postgres::open(url, 2);  // lazy: opening does not connect
+    EXPECT_FALSE(s->ping());
+    EXPECT_THROW(s->run(false, [](tx&) { return true; }), unavailable);
+    EXPECT_THROW(static_cast<void>(s->pending_migrations()), unavailable);
+    EXPECT_THROW(s->migrate(), unavailable);
+    EXPECT_GE(s->stats().errors, 3u);
+    EXPECT_EQ(s->stats().in_use_connections, 0);
+    try {
+        s->run(false, [](tx&) { return true; });
+    } catch (const unavailable& e) {
+        EXPECT_EQ(std::string(e.what()).find("parley:parley"), std::string::npos);
+    }
+}
+
+TEST(PostgresStore, MalformedUrlIsRejectedAtOpen) {
+    EXPECT_THROW(postgres::open("postgres://[bad", 2), std::invalid_argument);
+    EXPECT_NO_THROW(postgres::open("postgresql://u:p@127.0.0.1:1/db", 2));
+}
+
+TEST(PostgresStore, RecoversWhenServerDropsConnections) {
+    const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+    if (!url || !*url) GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set";
+    // Its own application_name, so that only this store's connections are killed and tests
+    // running beside it (ctest -j) are untouched; the URL's value wins over the driver default.
+    const std::string app = "parley_kill_test_" + unique_suffix();
+    const std::string base = url;
+    auto s = postgres::open(
+        base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app, 3);
+    // Fill the pool: three transactions open at once need three connections.
+    std::latch all_open(3);
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 3; ++i) {
+        threads.emplace_back([&] {
+            s->run(false, [&](tx&) {
+                all_open.arrive_and_wait();
+                return true;
+            });
+        });
+    }
+    for (auto& th : threads) th.join();
+    ASSERT_EQ(s->stats().idle_connections, 3);
+
+    // What a server restart or an administrator does to every session.
+    auto admin = postgres::connect(base);
+    const sql::params p{app};
+    EXPECT_EQ(count(*admin,
+                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                    "pg_stat_activity WHERE application_name = $1) AS killed",
+                    p),
+              3);
+    for (int i = 0; i < 500 && count(*admin,
+                                     "SELECT COUNT(*) FROM pg_stat_activity "
+                                     "WHERE application_name = $1",
+                                     p) > 0;
+         ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+
+    // The first transaction meets a dead connection before any statement ran, retries on a
+    // fresh one and succeeds; the other stale connections were dropped with the first.
+    EXPECT_NO_THROW(s->run(false, [](tx&) { return true; }));
+    EXPECT_TRUE(s->ping());
+    EXPECT_EQ(s->stats().idle_connections, 1);
+    EXPECT_EQ(s->stats().errors, 0u);
+}
+
+TEST(SqliteStore, UnopenablePathThrowsUnavailable) {
+    EXPECT_THROW(sqlite::open("/proc/parley-cannot-exist/db.sqlite3", 2), unavailable);
+}
+
+TEST(SqliteStore, CreatesParentDirectoryAndInMemoryWorks) {
+    const auto dir = fs::temp_directory_path() / ("parley-store-test-" + unique_suffix());
+    {
+        auto s = sqlite::open((dir / "a" / "b" / "parley.sqlite3").string(), 2);
+        s->migrate();
+        EXPECT_TRUE(fs::exists(dir / "a" / "b" / "parley.sqlite3"));
+    }
+    fs::remove_all(dir);
+    auto mem = sqlite::open(":memory:", 4);
+    mem->migrate();
+    EXPECT_TRUE(mem->pending_migrations().empty());
+}
+
+}  // namespace
+}  // namespace parley::store
