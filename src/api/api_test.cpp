@@ -6,8 +6,8 @@
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
 
-#include <boost/json.hpp>
 #include <gtest/gtest.h>
+#include <boost/json.hpp>
 
 #include <algorithm>
 #include <set>
@@ -88,8 +88,7 @@ TEST(Router, KnownPathWithOtherMethodListsAllowed) {
 
 TEST(Router, UnknownPaths) {
     for (const auto* path : {"/api/chat/", "/api/chat", "/admin/", "/api/chat/teams/7/nope/",
-                             "/api/chat//teams/", "", "api/chat/teams/",
-                             "/api/chat/teams.json"}) {
+                             "/api/chat//teams/", "", "api/chat/teams/", "/api/chat/teams.json"}) {
         EXPECT_FALSE(find("GET", path).path_known) << path;
     }
 }
@@ -138,8 +137,14 @@ struct pipeline {
     chat::user_service users{db};
     chat::team_service teams{db, settings.limits};
     chat::channel_service channels{db};
+    chat::local_rate_limiter limiter;
+    chat::null_event_sink events;
+    chat::local_idempotency_store dedupe;
+    chat::message_service messages{db, events, limiter, dedupe, settings.limits};
     std::atomic<bool> shutting_down{false};
-    services s{auth, users, teams, channels, settings, [] { return true; }, shutting_down};
+    services s{auth,         users,   teams,    channels,
+               messages,     limiter, settings, [] { return true; },
+               shutting_down};
     application app{s};
 
     response call(std::string method, std::string path) {
@@ -169,8 +174,7 @@ TEST(Pipeline, OtherMethodIs405WithAllow) {
     for (const auto* path : {"/api/chat/teams/7/", "/api/chat/teams/7"}) {
         const auto r = p.call("POST", path);
         EXPECT_EQ(r.status, 405);
-        EXPECT_EQ(json::parse(r.body),
-                  json::parse(R"({"detail": "Method \"POST\" not allowed.",
+        EXPECT_EQ(json::parse(r.body), json::parse(R"({"detail": "Method \"POST\" not allowed.",
                                   "code": "method_not_allowed"})"));
         EXPECT_EQ(header(r, "Allow"), "GET, PUT, PATCH, DELETE, OPTIONS");
     }
@@ -196,10 +200,10 @@ TEST(ToId, AcceptsIntegersAndDigitStrings) {
 }
 
 TEST(ToId, RefusesEverythingElse) {
-    for (const auto* text : {"0", "-1", "1.5", "1.0", "true", "false", "null", "\"7a\"", "\"\"",
-                             "\"0\"", "\"-1\"", "\" 7\"", "\"1.5\"", "[7]", "{}",
-                             "9223372036854775808", "18446744073709551615",
-                             "\"9223372036854775808\"", "1e3"}) {
+    for (const auto* text :
+         {"0", "-1", "1.5", "1.0", "true", "false", "null", "\"7a\"", "\"\"", "\"0\"", "\"-1\"",
+          "\" 7\"", "\"1.5\"", "[7]", "{}", "9223372036854775808", "18446744073709551615",
+          "\"9223372036854775808\"", "1e3"}) {
         EXPECT_EQ(to_id(json::parse(text)), std::nullopt) << text;
     }
 }
@@ -272,8 +276,8 @@ TEST(ParseBody, NestingLimitIs64) {
 
 TEST(ParseBody, InvalidUtf8IsParseError) {
     for (const std::string& text : {std::string("{\"a\": \"\xff\"}"),
-                                   std::string("{\"a\": \"\xc0\xaf\"}"),     // overlong
-                                   std::string("{\"a\": \"\xed\xa0\x80\"}")}) {  // surrogate
+                                    std::string("{\"a\": \"\xc0\xaf\"}"),         // overlong
+                                    std::string("{\"a\": \"\xed\xa0\x80\"}")}) {  // surrogate
         const auto o = parse_body(body_request(text));
         ASSERT_FALSE(o);
         EXPECT_EQ(o.error().code, core::errc::parse_error);
@@ -282,7 +286,9 @@ TEST(ParseBody, InvalidUtf8IsParseError) {
 
 // ---- field_reader (§0.6 DRF messages) -----------------------------------------------------
 
-json::object obj(std::string_view text) { return json::parse(text).as_object(); }
+json::object obj(std::string_view text) {
+    return json::parse(text).as_object();
+}
 
 // The single message recorded for `key`.
 std::string only_message(const field_reader& f, std::string_view key) {
@@ -293,8 +299,8 @@ std::string only_message(const field_reader& f, std::string_view key) {
     return "<none>";
 }
 
-const text_rule name{.required = true, .allow_blank = false, .allow_null = false, .trim = true,
-                     .max_chars = 100};
+const text_rule name{
+    .required = true, .allow_blank = false, .allow_null = false, .trim = true, .max_chars = 100};
 
 TEST(FieldReader, TextRequiredNullBlankType) {
     struct row {
@@ -333,13 +339,15 @@ TEST(FieldReader, TextTrimsAndCountsCodePoints) {
     o["name"] = hundred_e_acute + "x";
     field_reader too_long(o);
     EXPECT_EQ(too_long.text("name", name), std::nullopt);
-    EXPECT_EQ(only_message(too_long, "name"),
-              "Ensure this field has no more than 100 characters.");
+    EXPECT_EQ(only_message(too_long, "name"), "Ensure this field has no more than 100 characters.");
 }
 
 TEST(FieldReader, OptionalTextAllowsAbsenceAndBlank) {
-    const text_rule description{.required = false, .allow_blank = true, .allow_null = false,
-                                .trim = true, .max_chars = 2000};
+    const text_rule description{.required = false,
+                                .allow_blank = true,
+                                .allow_null = false,
+                                .trim = true,
+                                .max_chars = 2000};
     auto o = obj("{}");
     field_reader absent(o);
     EXPECT_EQ(absent.text("description", description), std::nullopt);

@@ -5,6 +5,7 @@
 #include "api/json.hpp"
 #include "chat/auth_service.hpp"
 #include "chat/channel_service.hpp"
+#include "chat/message_service.hpp"
 #include "chat/rate_limiter.hpp"
 #include "chat/team_service.hpp"
 #include "chat/user_service.hpp"
@@ -21,6 +22,7 @@ struct services {
     chat::user_service& users;
     chat::team_service& teams;
     chat::channel_service& channels;
+    chat::message_service& messages;
     chat::rate_limiter& limiter;
     const config::settings& settings;
     std::function<bool()> database_ready;  // /readyz probe (§10.3)

@@ -1,6 +1,8 @@
 // Start-up sequence and `parley check`: settings, secret key, store, services.
 #include "app/bootstrap.hpp"
 
+#include "api/ws/publisher.hpp"
+
 #include "auth/random.hpp"
 #include "core/log.hpp"
 #include "store/postgres/postgres_store.hpp"
@@ -144,13 +146,23 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->teams_ = std::make_unique<chat::team_service>(*rt->store, rt->settings.limits);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store);
     rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
+    // Without Redis the streams live in this process: a new epoch each start (API.md §8.8).
+    rt->bus_ = std::make_unique<fanout::local_bus>();
+    rt->streams_ = std::make_unique<fanout::channel_streams>(auth::random_code(8));
+    rt->presence_ = std::make_unique<fanout::local_presence>();
+    rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
+    rt->events_ = std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_,
+                                                         rt->presence_.get());
+    rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
+    rt->messages_ = std::make_unique<chat::message_service>(
+        *rt->store, *rt->events_, *rt->limiter_, *rt->dedupe_, rt->settings.limits);
     return rt;
 }
 
 api::services runtime::api_services(const std::atomic<bool>& shutting_down) {
     store::store* db = store.get();
-    return api::services{*auth_,    *users_,   *teams_,
-                         *channels_, *limiter_, settings,
+    return api::services{*auth_,     *users_,    *teams_,  *channels_,
+                         *messages_, *limiter_, settings,
                          [db] { return db->ping(); }, shutting_down};
 }
 

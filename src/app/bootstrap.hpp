@@ -6,10 +6,16 @@
 #include "auth/password.hpp"
 #include "chat/auth_service.hpp"
 #include "chat/channel_service.hpp"
+#include "chat/events.hpp"
+#include "chat/message_service.hpp"
+#include "chat/realtime_service.hpp"
 #include "chat/team_service.hpp"
 #include "chat/user_service.hpp"
 #include "config/loader.hpp"
 #include "config/settings.hpp"
+#include "fanout/local_bus.hpp"
+#include "fanout/presence.hpp"
+#include "fanout/streams.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -38,6 +44,14 @@ public:
     [[nodiscard]] chat::auth_service& auth() { return *auth_; }
     [[nodiscard]] api::services api_services(const std::atomic<bool>& shutting_down);
 
+    // Real-time delivery (API.md §8): the in-process bus, channel streams (a new epoch per
+    // start), presence counts, the publisher every service emits to, and the transport queries.
+    [[nodiscard]] fanout::bus& bus() { return *bus_; }
+    [[nodiscard]] fanout::channel_streams& streams() { return *streams_; }
+    [[nodiscard]] fanout::presence_tracker& presence() { return *presence_; }
+    [[nodiscard]] chat::event_sink& events() { return *events_; }
+    [[nodiscard]] chat::realtime_service& realtime() { return *realtime_; }
+
     config::settings settings;
     std::unique_ptr<store::store> store;
 
@@ -51,6 +65,13 @@ private:
     std::unique_ptr<chat::team_service> teams_;
     std::unique_ptr<chat::channel_service> channels_;
     std::unique_ptr<chat::rate_limiter> limiter_;
+    std::unique_ptr<fanout::local_bus> bus_;
+    std::unique_ptr<fanout::channel_streams> streams_;
+    std::unique_ptr<fanout::local_presence> presence_;
+    std::unique_ptr<chat::realtime_service> realtime_;
+    std::unique_ptr<chat::event_sink> events_;  // the WebSocket publisher
+    std::unique_ptr<chat::idempotency_store> dedupe_;
+    std::unique_ptr<chat::message_service> messages_;
 };
 
 // Opens the store named by settings.database_url (sqlite:///path or postgres://...).

@@ -1,6 +1,7 @@
 // parley: the command line (API.md §10.1) and the wiring of every layer. The only place that
 // names a backend or reads configuration.
 #include "api/application.hpp"
+#include "api/ws/hub.hpp"
 #include "app/bootstrap.hpp"
 #include "chat/auth_service.hpp"
 #include "core/log.hpp"
@@ -52,12 +53,16 @@ int serve(app::runtime& rt) {
     std::atomic<bool> shutting_down{false};
     api::services svc = rt.api_services(shutting_down);
     api::application application(svc);
-    net::server server(rt.settings.http, application);
+    // The WebSocket protocol (API.md §8); declared before the server, which calls into it.
+    api::ws_hub hub(svc, application, rt.realtime(), rt.bus(), rt.streams(), rt.presence(),
+                    rt.events());
+    net::server server(rt.settings.http, application, &hub, rt.settings.ws);
     server.on_shutdown([&] { shutting_down = true; });
     server.listen();
     spdlog::info("parley {} listening on http://{}:{}/ ({} store)", PARLEY_VERSION,
                  rt.settings.http.host, server.port(), rt.store->backend());
     server.run();
+    hub.stop();  // after the sockets closed: timers off, pending last_seen recorded
     spdlog::info("parley stopped");
     return 0;
 }

@@ -21,6 +21,8 @@ enum class frame_kind : std::uint8_t {
 struct frame {
     frame_kind kind = frame_kind::event;
     bytes data;
+    // Not delivered to this user's sockets (0: nobody skipped). typing skips its sender (§8.10).
+    std::int64_t except_user = 0;
 };
 
 // Group names: "c:<channel id>", "t:<team id>", "u:<user id>".

@@ -11,7 +11,15 @@ std::shared_ptr<channel_streams::stream> channel_streams::get(std::int64_t chann
 }
 
 std::int64_t channel_streams::current(std::int64_t channel_id) {
-    const auto s = get(channel_id);
+    // A lookup, not get(): reading the position of any id a client names must not create a
+    // stream (memory would grow with every unknown id asked about).
+    std::shared_ptr<stream> s;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = streams_.find(channel_id);
+        if (it == streams_.end()) return 0;
+        s = it->second;
+    }
     std::lock_guard lock(s->mutex);
     return s->offset;
 }

@@ -2,6 +2,7 @@
 // run the api handler on the worker pool, write the response, repeat while keep-alive holds.
 #include "net/http_text.hpp"
 #include "net/session.hpp"
+#include "net/ws_session.hpp"
 
 #include "core/error.hpp"
 #include "core/log.hpp"
@@ -60,6 +61,11 @@ struct refusal {
 // Runs on a worker thread; the session co_awaits it and resumes on its own strand.
 asio::awaitable<api::response> call_handler(api::http_handler* handler, api::request req) {
     co_return handler->handle(std::move(req));
+}
+
+// The WebSocket handshake decision (API.md §8.1), on a worker thread like any handler call.
+asio::awaitable<api::ws_accept> call_accept(api::ws_handler* handler, api::request req) {
+    co_return handler->accept(req);
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -135,13 +141,14 @@ public:
             const bool keep_alive = co_await self->serve_one();
             if (!keep_alive) break;
         }
-        co_await self->close_connection();
+        if (!self->handed_off_) co_await self->close_connection();
     }
 
     [[nodiscard]] asio::any_io_executor executor() { return stream_.get_executor(); }
 
     void begin_shutdown() override {
         asio::post(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->handed_off_) return;  // the ws session has the socket now
             self->closing_ = true;
             // Idle keep-alive connections close now; the others after their response.
             if (self->phase_ == phase::idle) self->stream_.cancel();
@@ -150,6 +157,7 @@ public:
 
     void force_close() override {
         asio::post(stream_.get_executor(), [self = shared_from_this()] {
+            if (self->handed_off_) return;
             self->closing_ = true;
             beast::error_code ec;
             self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -205,10 +213,10 @@ private:
         }
         parser.body_limit(limit);  // chunked bodies are counted as they arrive
 
-        if (is_websocket_upgrade(req)) {
-            // TODO(#4): websocket upgrade. Once the api layer has accepted the handshake, hand
-            // stream_, buffer_ and parser.release() to a ws_session here and return false. Until
-            // then the handshake goes to the handler like any request (the api layer answers it).
+        if (ctx_.ws_handler != nullptr && msg.method() == http::verb::get && parser.is_done() &&
+            is_websocket_upgrade(req)) {
+            co_await upgrade(parser, std::move(req));
+            co_return false;  // the socket now belongs to a ws session, or is closing
         }
 
         if (!parser.is_done()) {
@@ -257,6 +265,41 @@ private:
         }
         buffer_.commit(n);
         co_return true;
+    }
+
+    // A WebSocket upgrade (API.md §8.1): the api layer decides on the worker pool; a refusal is
+    // written as a JSON response and the connection closes; an acceptance hands the socket and
+    // the request to a ws session (the 101 answer is the ws session's).
+    asio::awaitable<void> upgrade(request_parser& parser, api::request req) {
+        const unsigned version = parser.get().version() == 10 ? 10 : 11;
+        const std::string method = req.method;
+        const std::string target = req.target;
+        const std::string remote = req.remote_addr;
+        phase_ = phase::handling;
+        auto call = call_accept(ctx_.ws_handler, req);
+        auto [failure, decision] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+        if (failure) {
+            log_failure{"websocket accept"}(failure);
+            decision = api::ws_accept{};
+            decision.refusal =
+                safe_reject(req, core::detail(core::errc::server_error, "A server error occurred."));
+            decision.refusal.status = 500;
+        }
+        if (decision.accepted && closing_) {
+            decision = api::ws_accept{};
+            decision.refusal = safe_reject(req, core::detail(core::errc::service_unavailable,
+                                                             "Service temporarily unavailable."));
+        }
+        if (!decision.accepted) {
+            co_await write_response(std::move(decision.refusal), version, false, false, remote,
+                                    method, target);
+            co_return;
+        }
+        access_log(remote, method, target, 101, 0, "-");
+        handed_off_ = true;
+        stream_.expires_never();  // the websocket keeps its own deadlines
+        start_ws_session(std::move(stream_), parser.release(), std::move(decision), peer_addr_,
+                         ctx_);
     }
 
     // Reads the body; each read gets its own read_timeout, so the deadline is an idle limit
@@ -438,6 +481,7 @@ private:
     phase phase_ = phase::idle;  // only touched on the session's strand, like everything here
     bool closing_ = false;       // shutdown started: no further request on this connection
     bool linger_ = false;        // a refusal was sent: drain before closing
+    bool handed_off_ = false;    // the socket moved to a ws session
 };
 
 }  // namespace

@@ -98,20 +98,23 @@ void log_failure::operator()(std::exception_ptr e) const {
 // Member order is destruction order reversed: the worker pool goes before the io_context (its
 // abandoned completions post to it), and both before the registry the sessions point to.
 struct server::impl {
-    impl(const config::http_settings& s, api::http_handler& h)
+    impl(const config::http_settings& s, api::http_handler& h, api::ws_handler* w,
+         config::ws_settings ws)
         : settings(s),
           handler(h),
+          ws_settings(std::move(ws)),
           registry([this] { on_sessions_empty(); }),
           io_threads(io_thread_count(s.threads)),
           ioc(static_cast<int>(io_threads)),
           strand(asio::make_strand(ioc)),
           workers(std::max(min_worker_threads, worker_threads_per_core * hardware_threads())),
-          context{settings, handler, workers, registry},
+          context{settings, handler, workers, registry, w, ws_settings},
           acceptor(strand),
           drain_timer(strand) {}
 
     const config::http_settings& settings;
     api::http_handler& handler;
+    config::ws_settings ws_settings;
     std::function<void()> shutdown_hook;
     detail::session_registry registry;
     std::atomic<bool> shutting_down{false};
@@ -283,8 +286,9 @@ struct server::impl {
     }
 };
 
-server::server(const config::http_settings& s, api::http_handler& handler)
-    : impl_(std::make_unique<impl>(s, handler)) {}
+server::server(const config::http_settings& s, api::http_handler& handler, api::ws_handler* ws,
+               config::ws_settings ws_settings)
+    : impl_(std::make_unique<impl>(s, handler, ws, std::move(ws_settings))) {}
 
 server::~server() = default;
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api/http.hpp"
+#include "api/ws.hpp"
 #include "config/settings.hpp"
 
 #include <cstdint>
@@ -13,8 +14,11 @@ namespace parley::net {
 
 class server {
 public:
-    // Keeps references to `s` and `handler`; both must outlive the server.
-    server(const config::http_settings& s, api::http_handler& handler);
+    // Keeps references to `s`, `handler` and `ws`; they must outlive the server. With `ws`,
+    // upgrades on /ws/chat/ become WebSocket sessions (API.md §8) configured by `ws_settings`;
+    // without it they go to `handler` like any request.
+    server(const config::http_settings& s, api::http_handler& handler,
+           api::ws_handler* ws = nullptr, config::ws_settings ws_settings = {});
     ~server();
     server(const server&) = delete;
     server& operator=(const server&) = delete;
@@ -31,7 +35,8 @@ public:
     void run();
 
     // Starts the shutdown sequence: on_shutdown hook, close the listener, close idle keep-alive
-    // connections, let in-flight requests finish for up to shutdown_timeout, then cut the rest.
+    // connections and WebSockets (1001), let in-flight requests finish for up to
+    // shutdown_timeout, then cut the rest.
     // Callable from any thread, any number of times.
     void stop();
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "api/http.hpp"
+#include "api/ws.hpp"
 #include "config/settings.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
@@ -18,12 +19,12 @@
 
 namespace parley::net::detail {
 
-// A live connection the server must reach during shutdown: HTTP now, WebSocket later (#4).
+// A live connection the server must reach during shutdown: an HTTP or a WebSocket session.
 class session {
 public:
     virtual ~session() = default;
-    // Shutdown started: close now when idle between requests, else after the current response.
-    // Any thread (posts to the session's strand).
+    // Shutdown started: HTTP closes now when idle between requests, else after the current
+    // response; WebSocket starts a 1001 close (API.md §10.1). Any thread (posts to the strand).
     virtual void begin_shutdown() = 0;
     // shutdown_timeout passed: close the socket whatever the session is doing. Any thread.
     virtual void force_close() = 0;
@@ -53,6 +54,8 @@ struct session_context {
     api::http_handler& handler;
     boost::asio::thread_pool& workers;  // where handler calls run (they may block)
     session_registry& registry;
+    api::ws_handler* ws_handler = nullptr;  // null: upgrades go to `handler` like any request
+    const config::ws_settings& ws;
 };
 
 // Serves HTTP/1.1 on an accepted socket whose executor is the connection's own strand.

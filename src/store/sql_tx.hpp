@@ -28,6 +28,8 @@ public:
     void blacklist_jti(std::string_view jti, timestamp expires_at) override;
     bool is_blacklisted(std::string_view jti) override;
     void purge_blacklist(timestamp now) override;
+    std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
+    std::vector<id> inactive_among(const std::vector<id>& users) override;
 
     // teams, invitations (sql_tx_teams.cpp)
     id insert_team(std::string_view name, std::string_view description, id owner,
@@ -39,9 +41,12 @@ public:
     void set_team_owner(id team, id owner, timestamp now) override;
     void delete_team(id team) override;
     bool is_team_member(id team, id user) override;
+    bool lock_team(id team) override;
     bool add_team_member(id team, id user) override;
     bool remove_team_member(id team, id user) override;
     std::vector<model::user_ref> team_members(id team) override;
+    std::vector<std::pair<model::user_ref, std::optional<timestamp>>> team_members_last_seen(
+        id team) override;
     std::optional<id> insert_invitation(const model::invitation& inv) override;
     std::optional<model::invitation> invitation_by_code(std::string_view code) override;
     std::optional<model::invitation> invitation_by_id(id invitation) override;
@@ -65,7 +70,32 @@ public:
     bool insert_dm_pair(id team, id user_low, id user_high, id channel) override;
     std::vector<model::dm_partner> dm_partners(id user, id team) override;
 
+    // messages, reactions, pins, edit history (sql_tx_messages.cpp)
+    std::vector<id> shared_teams(id a, id b) override;
+    id insert_message(const model::message& m) override;
+    std::optional<model::message> message_by_id(id message) override;
+    std::vector<model::message> message_page(const message_query& q) override;
+    bool lock_message(id message) override;
+    bool lock_channel(id channel) override;
+    bool message_in_channel(id message, id channel) override;
+    void edit_message(id message, std::string_view content,
+                      const std::optional<model::link_preview>& preview, timestamp at,
+                      const model::edit_entry& replaced, std::size_t keep) override;
+    bool delete_message(id message) override;
+    std::optional<std::string> reaction_of(id message, id user) override;
+    void set_reaction(id message, id user, std::string_view value, timestamp now) override;
+    bool remove_reaction(id message, id user) override;
+    std::vector<model::reaction> reactions(id message) override;
+    std::optional<id> pinned_message(id channel) override;
+    void set_pinned(id message, bool pinned) override;
+    std::vector<model::attachment> uploads_of(id user, const std::vector<id>& ids) override;
+
 private:
+    // Fills reactions and attachments of `page` (ids ascending) from two statements over the
+    // page's id range under the same scope predicate.
+    void load_page_details(std::vector<model::message>& page, std::string_view scope_sql,
+                           const params& scope_params);
+
     connection& c_;
 };
 

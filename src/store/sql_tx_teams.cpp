@@ -137,6 +137,20 @@ std::vector<model::user_ref> sql_tx::team_members(id team) {
                      {team});
 }
 
+// One statement.
+std::vector<std::pair<model::user_ref, std::optional<timestamp>>> sql_tx::team_members_last_seen(
+    id team) {
+    const auto rs = c_.query(
+        "SELECT u.id, u.username, u.email, u.last_seen FROM team_members m "
+        "JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 ORDER BY u.id",
+        {team});
+    std::vector<std::pair<model::user_ref, std::optional<timestamp>>> out;
+    out.reserve(rs.size());
+    for (std::size_t i = 0; i < rs.size(); ++i)
+        out.emplace_back(user_ref_from(rs[i], 0), rs[i].get_opt_int(3));
+    return out;
+}
+
 std::optional<id> sql_tx::insert_invitation(const model::invitation& inv) {
     // Only a code collision is swallowed; a missing team or user still fails loudly.
     const auto rs = c_.query(
@@ -188,6 +202,10 @@ bool sql_tx::consume_invitation(id invitation, timestamp now) {
 
 void sql_tx::deactivate_invitation(id invitation) {
     c_.exec("UPDATE invitations SET is_active = FALSE WHERE id = $1", {invitation});
+}
+
+bool sql_tx::lock_team(id team) {
+    return c_.exec("UPDATE teams SET updated_at = updated_at WHERE id = $1", {team}) == 1;
 }
 
 }  // namespace parley::store::sql

@@ -1,6 +1,9 @@
 // Users and the token blacklist (API.md §1.1, §1.2, §2.3): portable SQL for both backends.
 #include "store/sql_tx.hpp"
 
+#include <algorithm>
+#include <string>
+
 namespace parley::store::sql {
 
 namespace {
@@ -138,6 +141,56 @@ bool sql_tx::is_blacklisted(std::string_view jti) {
 
 void sql_tx::purge_blacklist(timestamp now) {
     c_.exec("DELETE FROM token_blacklist WHERE expires_at <= $1", {now});
+}
+
+namespace {
+
+// IN lists are bound as fixed-size chunks padded with a value that matches nothing, so each
+// connection prepares one statement text however many values a sweep has.
+constexpr std::size_t in_chunk = 64;
+
+std::string in_placeholders() {
+    std::string out;
+    for (std::size_t i = 1; i <= in_chunk; ++i) {
+        if (i > 1) out += ", ";
+        out += "$" + std::to_string(i);
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> sql_tx::blacklisted_among(const std::vector<std::string>& jtis) {
+    static const std::string sql =
+        "SELECT jti FROM token_blacklist WHERE jti IN (" + in_placeholders() + ")";
+    std::vector<std::string> out;
+    for (std::size_t at = 0; at < jtis.size(); at += in_chunk) {
+        params p;
+        for (std::size_t i = 0; i < in_chunk; ++i)
+            p.emplace_back(at + i < jtis.size() ? std::string_view(jtis[at + i])
+                                                : std::string_view(""));
+        const auto rs = c_.query(sql, p);
+        for (std::size_t i = 0; i < rs.size(); ++i) out.push_back(rs[i].get_text(0));
+    }
+    return out;
+}
+
+std::vector<id> sql_tx::inactive_among(const std::vector<id>& users) {
+    static const std::string sql =
+        "SELECT id FROM users WHERE is_active AND id IN (" + in_placeholders() + ")";
+    std::vector<id> out;
+    for (std::size_t at = 0; at < users.size(); at += in_chunk) {
+        params p;
+        for (std::size_t i = 0; i < in_chunk; ++i)
+            p.emplace_back(at + i < users.size() ? users[at + i] : std::int64_t{0});
+        const auto rs = c_.query(sql, p);
+        std::vector<id> active;
+        for (std::size_t i = 0; i < rs.size(); ++i) active.push_back(rs[i].get_int(0));
+        for (std::size_t i = at; i < std::min(users.size(), at + in_chunk); ++i)
+            if (std::find(active.begin(), active.end(), users[i]) == active.end())
+                out.push_back(users[i]);
+    }
+    return out;
 }
 
 }  // namespace parley::store::sql

@@ -12,6 +12,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace parley::store {
@@ -24,6 +25,26 @@ using model::id;
 class unavailable : public core::unavailable {
 public:
     using core::unavailable::unavailable;
+};
+
+// Which messages a history page is drawn from (API.md §0.11, §6.2, §6.11), and the page.
+struct message_query {
+    enum class kind {
+        channel,  // one channel (`channel`)
+        visible,  // every channel `viewer` is a member of, of a team they are a member of (§1.2)
+        direct,   // the DM channels of `viewer` and `other` (in `team` when set) that `viewer`
+                  // can see
+    };
+    kind scope = kind::channel;
+    id channel = 0;
+    id viewer = 0;
+    id other = 0;
+    std::optional<id> team;
+    // §0.11: no cursor or `before` only → the newest `limit` below `before`; with `after` → the
+    // oldest `limit` above `after` (and below `before`). Returned oldest first either way.
+    std::optional<id> before;
+    std::optional<id> after;
+    std::int64_t limit = 100;
 };
 
 // One open transaction. Methods throw store::unavailable on database failure.
@@ -56,6 +77,11 @@ public:
     virtual void blacklist_jti(std::string_view jti, timestamp expires_at) = 0;
     virtual bool is_blacklisted(std::string_view jti) = 0;
     virtual void purge_blacklist(timestamp now) = 0;
+    // The blacklisted jtis among `jtis` (the WebSocket revocation sweep, §2.3); a constant
+    // number of statements per 64 jtis.
+    virtual std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) = 0;
+    // The ids among `users` that are inactive or no longer exist (same sweep).
+    virtual std::vector<id> inactive_among(const std::vector<id>& users) = 0;
 
     // ---- teams (§4)
     // Inserts the team and makes the owner its first member (§1.3); returns the team id.
@@ -71,11 +97,17 @@ public:
     // Deletes the team and everything below it (§1.4).
     virtual void delete_team(id team) = 0;
     virtual bool is_team_member(id team, id user) = 0;
+    // Locks the team row until the transaction ends, serializing membership changes with group
+    // channel creation in that team (§1.3 under READ COMMITTED). False when no such team.
+    virtual bool lock_team(id team) = 0;
     // Returns false when the user already was a member.
     virtual bool add_team_member(id team, id user) = 0;
     // Returns false when the user was not a member.
     virtual bool remove_team_member(id team, id user) = 0;
     virtual std::vector<model::user_ref> team_members(id team) = 0;
+    // The team's members with their last_seen (presence, §8.9), by id. One statement.
+    virtual std::vector<std::pair<model::user_ref, std::optional<timestamp>>>
+    team_members_last_seen(id team) = 0;
 
     // ---- invitations (§4)
     // nullopt when the code collides with an existing one (the caller draws a new code).
@@ -112,6 +144,46 @@ public:
     virtual bool insert_dm_pair(id team, id user_low, id user_high, id channel) = 0;
     // Users with whom `user` has a DM channel in `team` and who are still team members.
     virtual std::vector<model::dm_partner> dm_partners(id user, id team) = 0;
+    // Teams both users are members of, by id.
+    virtual std::vector<id> shared_teams(id a, id b) = 0;
+
+    // ---- messages (§6). Loaded messages carry sender, team, channel kind, recipient_id (DM
+    // channels), replied_content, reactions (by user id) and attachments (in attach order).
+    // Inserts channel, sender.id, content, reply_to, link_preview, is_forwarded and created_at,
+    // links m.attachments in order, and returns the new id. Text must not contain U+0000.
+    virtual id insert_message(const model::message& m) = 0;
+    // Four statements: the message, its reactions, its edit history (oldest first), its
+    // attachments.
+    virtual std::optional<model::message> message_by_id(id message) = 0;
+    // At most three statements whatever the page size: the page, then the reactions and the
+    // attachments of all its messages (edit_history is left empty: no page shape carries it).
+    virtual std::vector<model::message> message_page(const message_query& q) = 0;
+    // Row locks for read-modify-write use cases (a no-op UPDATE: PostgreSQL locks the row until
+    // commit; SQLite already serializes writers). False when the row does not exist.
+    virtual bool lock_message(id message) = 0;  // edits: one history entry per edit
+    virtual bool lock_channel(id channel) = 0;  // pins: one pinned message per channel
+    // True when `message` exists and belongs to `channel` (reply_to, §6.1).
+    virtual bool message_in_channel(id message, id channel) = 0;
+    // An edit (§6.9): sets content, link_preview, is_edited and edited_at = `at`, and appends
+    // `replaced` to the history keeping the newest `keep` entries.
+    virtual void edit_message(id message, std::string_view content,
+                              const std::optional<model::link_preview>& preview, timestamp at,
+                              const model::edit_entry& replaced, std::size_t keep) = 0;
+    // Deletes the message (cascades per §1.4); false when it did not exist.
+    virtual bool delete_message(id message) = 0;
+    // The user's reaction to the message, if any.
+    virtual std::optional<std::string> reaction_of(id message, id user) = 0;
+    // Sets (inserts or replaces) the user's reaction.
+    virtual void set_reaction(id message, id user, std::string_view value, timestamp now) = 0;
+    // False when the user had no reaction.
+    virtual bool remove_reaction(id message, id user) = 0;
+    // The message's reactions by user id, with current usernames. One statement.
+    virtual std::vector<model::reaction> reactions(id message) = 0;
+    // The pinned message of the channel, if any (at most one, §6.10).
+    virtual std::optional<id> pinned_message(id channel) = 0;
+    virtual void set_pinned(id message, bool pinned) = 0;
+    // Those of `ids` that are uploads of `user`, in no particular order. One statement.
+    virtual std::vector<model::attachment> uploads_of(id user, const std::vector<id>& ids) = 0;
 };
 
 // A database: migrations, health and transactions. Thread-safe; each call takes a connection.

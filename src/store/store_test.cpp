@@ -1,5 +1,6 @@
 // Store tests: every tx primitive, migrations, cascades and failure modes, on SQLite always and on
 // PostgreSQL when PARLEY_TEST_DATABASE_URL is set (scripts/with-postgres sets it).
+#include "store/link_preview_codec.hpp"
 #include "store/postgres/postgres_connection.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_connection.hpp"
@@ -710,6 +711,297 @@ TEST_P(SqlStore, DmPairsAreUniquePerTeam) {
     partners = store_->read([&](tx& t) { return t.dm_partners(a, team); });
     ASSERT_EQ(partners.size(), 1u);
     EXPECT_EQ(partners[0].user.id, c);
+}
+
+// ---- messages (§6): insert/load, pages and their scopes, edits, reactions, pins, uploads
+
+// A team (owner a, member b) with a group channel and the DM channel of a and b.
+struct chat_world {
+    id a = 0, b = 0, team = 0, group = 0, dm = 0;
+};
+
+class SqlStoreMessages : public SqlStore {
+protected:
+    chat_world build() {
+        chat_world w;
+        w.a = add_user("ma");
+        w.b = add_user("mb");
+        w.team = add_team(w.a);
+        w.group = add_channel(w.team, w.a, false, "general");
+        w.dm = add_channel(w.team, w.a, true, "DM: ma and mb");
+        write([&](tx& t) {
+            t.add_team_member(w.team, w.b);
+            t.add_team_members_to_channel(w.group, w.team);
+            t.add_channel_member(w.dm, w.a);
+            t.add_channel_member(w.dm, w.b);
+            EXPECT_TRUE(t.insert_dm_pair(w.team, w.a, w.b, w.dm));
+        });
+        return w;
+    }
+
+    id post(id channel, id sender, const std::string& content,
+            std::optional<id> reply_to = std::nullopt, timestamp at = t0) {
+        model::message m;
+        m.channel = channel;
+        m.sender.id = sender;
+        m.content = content;
+        m.reply_to = reply_to;
+        m.created_at = at;
+        id out = 0;
+        write([&](tx& t) { out = t.insert_message(m); });
+        return out;
+    }
+
+    id upload(id by, const std::string& name) {
+        return raw()
+            ->query(
+                "INSERT INTO attachments (stored_name, original_filename, content_type, "
+                "size, uploaded_by, created_at) VALUES ($1, $2, 'text/plain', 5, $3, $4) "
+                "RETURNING id",
+                {"uploads/" + name, name, by, t0})[0]
+            .get_int(0);
+    }
+
+    std::vector<id> page_ids(const message_query& q) {
+        std::vector<id> out;
+        for (const auto& m : store_->read([&](tx& t) { return t.message_page(q); }))
+            out.push_back(m.id);
+        return out;
+    }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, SqlStoreMessages, ::testing::Values("sqlite", "postgres"),
+                         [](const auto& info) { return info.param; });
+
+TEST_P(SqlStoreMessages, InsertAndLoadCarryEverything) {
+    const auto w = build();
+    const id first = post(w.group, w.b, "first");
+    const id f1 = upload(w.a, "one.txt");
+    const id f2 = upload(w.a, "two.txt");
+    model::message m;
+    m.channel = w.group;
+    m.sender.id = w.a;
+    m.content = "hello \"world\" \\ é 👍\n\ttab";
+    m.reply_to = first;
+    m.link_preview = model::link_preview{"https://example.com/a?b=\"c\"", "Tïtle \x01",
+                                         std::nullopt, "https://example.com/i.png", "example.com"};
+    m.is_forwarded = true;
+    m.created_at = t0 + 5;
+    m.attachments = {model::attachment{.id = f2}, model::attachment{.id = f1}};
+    id made = 0;
+    write([&](tx& t) {
+        made = t.insert_message(m);
+        t.set_reaction(made, w.b, "👍", t0);
+        t.set_reaction(made, w.a, "x", t0);
+    });
+    const auto got = store_->read([&](tx& t) { return t.message_by_id(made); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->channel, w.group);
+    EXPECT_EQ(got->team, w.team);
+    EXPECT_FALSE(got->channel_is_direct);
+    EXPECT_FALSE(got->recipient_id);
+    EXPECT_EQ(got->sender.username, "ma");
+    EXPECT_EQ(got->sender.email, "ma@example.com");
+    EXPECT_EQ(got->content, m.content);
+    EXPECT_EQ(got->reply_to, first);
+    EXPECT_EQ(got->replied_content, "first");
+    ASSERT_TRUE(got->link_preview);
+    EXPECT_EQ(got->link_preview->url, m.link_preview->url);
+    EXPECT_EQ(got->link_preview->title, m.link_preview->title);
+    EXPECT_EQ(got->link_preview->description, std::nullopt);
+    EXPECT_EQ(got->link_preview->image, m.link_preview->image);
+    EXPECT_EQ(got->link_preview->site_name, "example.com");
+    EXPECT_TRUE(got->is_forwarded);
+    EXPECT_FALSE(got->is_pinned);
+    EXPECT_FALSE(got->is_edited);
+    EXPECT_EQ(got->edited_at, std::nullopt);
+    EXPECT_EQ(got->created_at, t0 + 5);
+    ASSERT_EQ(got->reactions.size(), 2u);  // by user id
+    EXPECT_EQ(got->reactions[0].username, "ma");
+    EXPECT_EQ(got->reactions[0].value, "x");
+    EXPECT_EQ(got->reactions[1].username, "mb");
+    EXPECT_EQ(got->reactions[1].value, "👍");
+    ASSERT_EQ(got->attachments.size(), 2u);  // in attach order
+    EXPECT_EQ(got->attachments[0].id, f2);
+    EXPECT_EQ(got->attachments[0].original_filename, "two.txt");
+    EXPECT_EQ(got->attachments[1].id, f1);
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.message_in_channel(made, w.group); }));
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.message_in_channel(made, w.dm); }));
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.message_by_id(made + 100); }));
+
+    // DM messages know their recipient; a deleted reply target leaves replied_content null.
+    const id d = post(w.dm, w.b, "psst", std::nullopt);
+    const auto dm = store_->read([&](tx& t) { return t.message_by_id(d); });
+    ASSERT_TRUE(dm);
+    EXPECT_TRUE(dm->channel_is_direct);
+    EXPECT_EQ(dm->recipient_id, w.a);
+    write([&](tx& t) { EXPECT_TRUE(t.delete_message(first)); });
+    write([&](tx& t) { EXPECT_FALSE(t.delete_message(first)); });
+    const auto orphan = store_->read([&](tx& t) { return t.message_by_id(made); });
+    EXPECT_EQ(orphan->reply_to, std::nullopt);
+    EXPECT_EQ(orphan->replied_content, std::nullopt);
+}
+
+TEST_P(SqlStoreMessages, PagesFollowCursorsAndComeOldestFirst) {
+    const auto w = build();
+    std::vector<id> ids;
+    for (int i = 0; i < 6; ++i) ids.push_back(post(w.group, w.a, "m" + std::to_string(i)));
+    post(w.dm, w.a, "elsewhere");
+    message_query q;
+    q.channel = w.group;
+    q.limit = 3;
+    EXPECT_EQ(page_ids(q), (std::vector<id>{ids[3], ids[4], ids[5]}));  // the newest
+    q.before = ids[3];
+    EXPECT_EQ(page_ids(q), (std::vector<id>{ids[0], ids[1], ids[2]}));
+    q.before.reset();
+    q.after = ids[0];
+    EXPECT_EQ(page_ids(q), (std::vector<id>{ids[1], ids[2], ids[3]}));  // the oldest above
+    q.before = ids[3];
+    EXPECT_EQ(page_ids(q), (std::vector<id>{ids[1], ids[2]}));  // strictly between
+    q.after = ids[5];
+    q.before.reset();
+    EXPECT_TRUE(page_ids(q).empty());
+
+    // Reactions and attachments of a whole page come from one statement each.
+    write([&](tx& t) {
+        t.set_reaction(ids[4], w.b, "a", t0);
+        t.set_reaction(ids[5], w.a, "b", t0);
+    });
+    message_query all;
+    all.channel = w.group;
+    const auto page = store_->read([&](tx& t) { return t.message_page(all); });
+    ASSERT_EQ(page.size(), 6u);
+    EXPECT_TRUE(page[3].reactions.empty());
+    ASSERT_EQ(page[4].reactions.size(), 1u);
+    EXPECT_EQ(page[4].reactions[0].value, "a");
+    ASSERT_EQ(page[5].reactions.size(), 1u);
+    EXPECT_EQ(page[5].reactions[0].username, "ma");
+}
+
+TEST_P(SqlStoreMessages, VisibleAndDirectScopesFollowMembership) {
+    const auto w = build();
+    const id other_team = add_team(w.b, "other");
+    const id foreign = add_channel(other_team, w.b, false, "foreign");
+    write([&](tx& t) { t.add_team_members_to_channel(foreign, other_team); });
+    const id g = post(w.group, w.a, "group");
+    const id d = post(w.dm, w.b, "dm");
+    const id f = post(foreign, w.b, "foreign");
+
+    message_query visible;
+    visible.scope = message_query::kind::visible;
+    visible.viewer = w.a;
+    EXPECT_EQ(page_ids(visible), (std::vector<id>{g, d}));
+    visible.viewer = w.b;
+    EXPECT_EQ(page_ids(visible), (std::vector<id>{g, d, f}));
+
+    message_query direct;
+    direct.scope = message_query::kind::direct;
+    direct.viewer = w.a;
+    direct.other = w.b;
+    EXPECT_EQ(page_ids(direct), (std::vector<id>{d}));
+    direct.team = other_team;
+    EXPECT_TRUE(page_ids(direct).empty());
+    direct.team = w.team;
+    direct.viewer = w.b;  // either side of the pair
+    direct.other = w.a;
+    EXPECT_EQ(page_ids(direct), (std::vector<id>{d}));
+
+    // Leaving the team hides its channels, DM included, though the DM membership stays.
+    write([&](tx& t) {
+        t.remove_team_member(w.team, w.b);
+        t.remove_user_from_group_channels(w.team, w.b);
+    });
+    visible.viewer = w.b;
+    EXPECT_EQ(page_ids(visible), (std::vector<id>{f}));
+    EXPECT_TRUE(page_ids(direct).empty());
+    direct.viewer = w.a;
+    direct.other = w.b;
+    EXPECT_EQ(page_ids(direct), (std::vector<id>{d}));  // the remaining participant still reads
+
+    EXPECT_EQ(store_->read([&](tx& t) { return t.shared_teams(w.a, w.b); }), std::vector<id>{});
+    EXPECT_EQ(store_->read([&](tx& t) { return t.shared_teams(w.b, w.b); }),
+              std::vector<id>{other_team});
+}
+
+TEST_P(SqlStoreMessages, EditsKeepTheNewestHundredEntries) {
+    const auto w = build();
+    const id m = post(w.group, w.a, "v0");
+    write([&](tx& t) {
+        EXPECT_TRUE(t.lock_message(m));
+        EXPECT_FALSE(t.lock_message(m + 100));
+        for (int i = 1; i <= 105; ++i) {
+            t.edit_message(m, "v" + std::to_string(i),
+                           i == 105 ? std::optional<model::link_preview>(
+                                          model::link_preview{"http://x.example", {}, {}, {}, {}})
+                                    : std::nullopt,
+                           t0 + i, {"v" + std::to_string(i - 1), t0 + i - 1}, 100);
+        }
+    });
+    const auto got = store_->read([&](tx& t) { return t.message_by_id(m); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->content, "v105");
+    EXPECT_TRUE(got->is_edited);
+    EXPECT_EQ(got->edited_at, t0 + 105);
+    ASSERT_TRUE(got->link_preview);
+    EXPECT_EQ(got->link_preview->url, "http://x.example");
+    ASSERT_EQ(got->edit_history.size(), 100u);
+    EXPECT_EQ(got->edit_history.front().content, "v5");  // v0..v4 dropped
+    EXPECT_EQ(got->edit_history.front().edited_at, t0 + 5);
+    EXPECT_EQ(got->edit_history.back().content, "v104");
+}
+
+TEST_P(SqlStoreMessages, ReactionsPinsAndUploads) {
+    const auto w = build();
+    const id m = post(w.group, w.a, "x");
+    const id n = post(w.group, w.a, "y");
+    write([&](tx& t) {
+        EXPECT_EQ(t.reaction_of(m, w.b), std::nullopt);
+        t.set_reaction(m, w.b, "a", t0);
+        t.set_reaction(m, w.b, "b", t0);  // replaces
+        EXPECT_EQ(t.reaction_of(m, w.b), "b");
+        EXPECT_EQ(t.reactions(m).size(), 1u);
+        EXPECT_TRUE(t.remove_reaction(m, w.b));
+        EXPECT_FALSE(t.remove_reaction(m, w.b));
+        EXPECT_TRUE(t.reactions(m).empty());
+
+        EXPECT_TRUE(t.lock_channel(w.group));
+        EXPECT_FALSE(t.lock_channel(w.group + 100));
+        EXPECT_EQ(t.pinned_message(w.group), std::nullopt);
+        t.set_pinned(n, true);
+        EXPECT_EQ(t.pinned_message(w.group), n);
+        EXPECT_EQ(t.pinned_message(w.dm), std::nullopt);
+        t.set_pinned(n, false);
+        EXPECT_EQ(t.pinned_message(w.group), std::nullopt);
+    });
+    const id mine = upload(w.a, "mine.txt");
+    const id theirs = upload(w.b, "theirs.txt");
+    const auto got = store_->read([&](tx& t) {
+        return t.uploads_of(w.a, {theirs, mine, mine + 1000});
+    });
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].id, mine);
+    EXPECT_EQ(got[0].uploaded_by, w.a);
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.uploads_of(w.a, {}); }).empty());
+}
+
+TEST(LinkPreviewCodec, RoundTripsAndRejectsGarbage) {
+    const model::link_preview p{"https://e.x/\"q\"\\", "a\nb\x01", "d", std::nullopt, "s"};
+    const auto text = encode_link_preview(p);
+    const auto back = decode_link_preview(text);
+    ASSERT_TRUE(back);
+    EXPECT_EQ(back->url, p.url);
+    EXPECT_EQ(back->title, p.title);
+    EXPECT_EQ(back->description, "d");
+    EXPECT_EQ(back->image, std::nullopt);
+    EXPECT_EQ(back->site_name, "s");
+    const auto escaped =
+        decode_link_preview(R"({"url": "u", "title": "\u00e9\ud83d\udc4d", "x": null})");
+    ASSERT_TRUE(escaped);
+    EXPECT_EQ(escaped->title, "é👍");
+    for (const auto* bad : {"", "{}", "[]", "{\"url\": null}", "{\"url\": \"u\"", "{\"url\": 1}",
+                            "{\"url\": \"u\"} x"}) {
+        EXPECT_FALSE(decode_link_preview(bad)) << bad;
+    }
 }
 
 // ---- cascades (§1.4), checked through raw SQL for the tables later features will use

@@ -102,3 +102,22 @@ def test_parallel_adds_and_channel_creation_keep_membership_consistent(server):
     # Every group channel ends up with every team member, whichever committed first (§1.3).
     for ch in assert_json(api(server, owner["access"]).get(CHANNELS), 200):
         assert sorted(m["id"] for m in ch["members"]) == everyone, ch
+
+
+def test_parallel_leaves_and_channel_creation_keep_membership_consistent(server):
+    owner = register(server)
+    t = create_team(server, owner)
+    leaving = [register(server) for _ in range(5)]
+    staying = [register(server) for _ in range(2)]
+    for u in leaving + staying:
+        add_member(server, owner, t["id"], u)
+    calls = [lambda u=u: api(server, u["access"]).post(f"{TEAMS}{t['id']}/leave/")
+             for u in leaving]
+    calls += [lambda i=i: api(server, owner["access"]).post(
+        CHANNELS, json={"name": f"c{i}", "team": t["id"]}) for i in range(4)]
+    race(calls)
+    remaining = sorted([owner["id"]] + [u["id"] for u in staying])
+    channels = assert_json(api(server, owner["access"]).get(CHANNELS), 200)
+    assert len(channels) == 4
+    for ch in channels:
+        assert sorted(m["id"] for m in ch["members"]) == remaining, ch

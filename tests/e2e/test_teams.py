@@ -7,8 +7,8 @@ import pytest
 from support.client import (NOT_AUTHENTICATED, NOT_FOUND, TIMESTAMP, api, assert_401,
                             assert_json, register)
 from support.teams import (CHANNELS, FORBIDDEN, NOT_TEAM_MEMBER, OWNER_CANNOT_LEAVE, TEAM_KEYS,
-                           TEAMS, add_member, create_channel, create_team, invalid_id, invite,
-                           join, members, public, required, team_with)
+                           TEAMS, add_member, create_channel, create_team, db_exec, invalid_id,
+                           invite, join, members, public, required, team_with)
 
 
 # --- list and create ------------------------------------------------------------------------------
@@ -293,6 +293,17 @@ def test_add_unknown_user_is_404(server, user):
     t = create_team(server, user)
     assert_json(api(server, user["access"]).post(f"{TEAMS}{t['id']}/add_member/",
                                                  json={"user_id": 2 ** 62}), 404, NOT_FOUND)
+
+
+def test_add_inactive_user_is_404(server):
+    alice, bob = register(server), register(server)
+    t = create_team(server, alice)
+    # No endpoint deactivates users (§1.4: database administration only).
+    db_exec(server, "UPDATE users SET is_active = FALSE WHERE id = ?", (bob["id"],))
+    assert_json(api(server, alice["access"]).post(f"{TEAMS}{t['id']}/add_member/",
+                                                  json={"user_id": bob["id"]}), 404, NOT_FOUND)
+    got = assert_json(api(server, alice["access"]).get(f"{TEAMS}{t['id']}/"), 200)
+    assert got["members"] == members(alice)
 
 
 def test_add_member_to_invisible_team_is_404(server):

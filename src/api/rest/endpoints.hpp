@@ -48,6 +48,22 @@ outcome channels_patch(services& s, context& c);
 outcome channels_delete(services& s, context& c);
 outcome channels_by_team(services& s, context& c);
 outcome channels_create_or_get_dm(services& s, context& c);
+outcome channels_messages(services& s, context& c);
+
+// §6 messages (messages_endpoints.cpp)
+outcome messages_list(services& s, context& c);
+outcome messages_create(services& s, context& c);
+outcome messages_direct(services& s, context& c);
+outcome messages_get(services& s, context& c);
+outcome messages_put(services& s, context& c);
+outcome messages_patch(services& s, context& c);
+outcome messages_delete(services& s, context& c);
+outcome messages_delete_message(services& s, context& c);
+outcome messages_react(services& s, context& c);
+outcome messages_remove_reaction(services& s, context& c);
+outcome messages_edit_message(services& s, context& c);
+outcome messages_pin(services& s, context& c);
+outcome messages_unpin(services& s, context& c);
 
 // §10.3 operations, §8.1 plain GET on the WebSocket path
 outcome healthz(services& s, context& c);

@@ -1,0 +1,110 @@
+// The frame handlers of API.md §8.4 and the helpers they share (private to api/ws). The table
+// that maps `message_type` to a handler is in protocol.cpp; the handlers live in
+// frames_messages.cpp (message requests), frames_teams.cpp (team requests) and
+// frames_history.cpp (history and resume).
+#pragma once
+
+#include "api/json.hpp"
+#include "api/ws/protocol.hpp"
+#include "core/error.hpp"
+#include "model/records.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace parley::api::ws_frames {
+
+// One client request whose envelope passed §8.3 (a JSON object with a known string
+// `message_type` and a valid or absent `request_id`).
+struct request {
+    ws_session_context& ctx;
+    const json::object& frame;
+    const json::value& message_type;  // a string
+    const json::value* request_id;    // validated, or nullptr
+
+    [[nodiscard]] const model::user& user() const noexcept { return ctx.user; }
+    [[nodiscard]] services& svc() const noexcept { return ctx.svc; }
+};
+
+using handler = void (*)(request& r);
+
+// ---- answers (§8.3)
+
+// A reply frame of `type` carrying the request_id when given; the caller adds its keys.
+[[nodiscard]] json::object reply_frame(const request& r, std::string_view type);
+
+// Queues a reply frame (reply_frame + keys) for this socket.
+void send_reply(const request& r, const json::object& frame);
+
+// On success: {"type": "ack", "message_type", "request_id", extras...}, only when the request
+// carried a request_id (without one, success is silent).
+void send_ack(const request& r, const json::object& extras = {});
+
+// The error frame for a failed request. A service's REST `throttled` becomes the WebSocket's
+// `rate_limited` (§0.9); `extra` keys (forward_message's `channel_id`) are appended.
+void send_failure(const request& r, core::error e, const json::object& extra = {});
+
+// ---- reading keys
+
+// The key a request used for a value with an original-era alias: `primary` unless it is missing
+// (§0.4: absent, null or "") and `alias` is not.
+[[nodiscard]] std::string_view pick_key(const json::object& o, std::string_view primary,
+                                        std::string_view alias) noexcept;
+
+// The §0.4 texts for a present value that is not a valid id: `Incorrect type. Expected pk value,
+// received {type}.` for a wrong JSON type or a non-digit string, else `Invalid pk "{v}" - object
+// does not exist.`
+[[nodiscard]] std::string invalid_id_text(const json::value& v);
+
+// An optional id (§0.4): nullopt when missing; `invalid` with `field` = key when present but
+// not a valid id.
+[[nodiscard]] core::result<std::optional<model::id>> optional_id(const json::object& o,
+                                                                 std::string_view key);
+
+// A required id (§8.4 "(R)"): `required` ("This field is required.") when missing, else as
+// optional_id.
+[[nodiscard]] core::result<model::id> required_id(const json::object& o, std::string_view key);
+
+// The error with `from` renamed to `to` (in `field` and the field-shape entries): a request
+// that used an alias (`channel_id` for `channel`) hears of the key it sent.
+[[nodiscard]] core::error renamed(core::error e, std::string_view from, std::string_view to);
+
+// The error with `field` set when the service left it empty (a plain 404 of a team lookup).
+[[nodiscard]] core::error at_field(core::error e, std::string_view field);
+
+// A field-shape error built by a door; code `required` when its first text says a value is
+// missing, null or blank (§13.6), else `invalid`.
+[[nodiscard]] core::error door_fields(core::error e);
+
+// The idempotency key of a request (§8.3): its request_id as text, or nullopt.
+[[nodiscard]] std::optional<std::string> dedupe_key(const request& r);
+
+// ---- handlers (§8.4)
+
+// frames_messages.cpp
+void channel_message(request& r);
+void direct_message(request& r);
+void forward_message(request& r);
+void delete_message(request& r);
+void edit_message(request& r);
+void reaction(request& r);
+void pin_message(request& r);
+void unpin_message(request& r);
+void typing(request& r);
+
+// frames_teams.cpp
+void team_notification(request& r);
+void create_channel(request& r);
+void add_team_member(request& r);
+void get_team_channels(request& r);
+void get_team_members(request& r);
+void get_interacted_users(request& r);
+void get_user_presences(request& r);
+
+// frames_history.cpp
+void get_channel_messages(request& r);
+void get_direct_messages(request& r);
+void resume(request& r);
+
+}  // namespace parley::api::ws_frames

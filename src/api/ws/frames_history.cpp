@@ -1,0 +1,300 @@
+// History and resume (API.md §8.5, §8.8): get_channel_messages, get_direct_messages and
+// resume. A history reply's offset/epoch is the stream position read BEFORE the history query,
+// so the history reflects at least every frame up to it.
+#include "api/message_json.hpp"
+#include "api/ws/frames.hpp"
+
+#include <boost/json/serialize.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace parley::api::ws_frames {
+
+namespace {
+
+constexpr std::size_t max_resume_channels = 1000;  // §8.4
+
+// The stream position a history reply reports (§8.8).
+struct position {
+    std::int64_t offset = 0;
+    std::string epoch;
+};
+
+position stream_position(request& r, model::id channel) {
+    return {r.ctx.streams.current(channel), r.ctx.streams.epoch()};
+}
+
+// One page of a channel as WS Messages, oldest first; `recipient` (username) added to each when
+// given (the original-era get_direct_messages form).
+json::array messages_json(const std::vector<model::message>& messages,
+                          const model::user_ref* me, const model::user_ref* other) {
+    json::array out;
+    out.reserve(messages.size());
+    for (const auto& m : messages) {
+        json::object o = ws_message(m);
+        if (me && other) o["recipient"] = m.sender.id == me->id ? other->username : me->username;
+        out.push_back(std::move(o));
+    }
+    return out;
+}
+
+// A history reply (§8.5): {type, request_id?, [user_id], channel_id, messages, has_more, offset,
+// epoch}.
+json::object history_reply(const request& r, std::string_view type, model::id channel,
+                           const chat::message_page& page, const position& at,
+                           json::array messages) {
+    json::object f = reply_frame(r, type);
+    f["channel_id"] = channel;
+    f["messages"] = std::move(messages);
+    f["has_more"] = page.has_more;
+    f["offset"] = at.offset;
+    f["epoch"] = at.epoch;
+    return f;
+}
+
+// channel_id form of both history requests.
+void channel_history(request& r, std::string_view type, model::id channel) {
+    const auto page = read_page_query(r.frame);
+    const position at = stream_position(r, channel);  // before the query (§8.8)
+    auto found = r.svc().messages.list_channel(r.user(), channel, page);
+    if (!found) {
+        send_failure(r, at_field(found.error(), "channel_id"));
+        return;
+    }
+    send_reply(r, history_reply(r, type, channel, *found, at,
+                                messages_json(found->messages, nullptr, nullptr)));
+}
+
+// The §0.11 ranges the service applies to a page (limit 1..max, cursors >= 1), for the
+// original-era form that may have no channel to page through: the first problem, or nullopt.
+std::optional<core::error> page_error(const request& r, const chat::page_query& page) {
+    if (!page.errors.empty()) return door_fields(core::field_shape(page.errors));
+    const auto max = r.svc().settings.limits.message_page_max;
+    if (page.limit && *page.limit < 1)
+        return core::field_shape("limit", "Ensure this value is greater than or equal to 1.");
+    if (page.limit && *page.limit > max)
+        return core::field_shape("limit", "Ensure this value is less than or equal to " +
+                                              std::to_string(max) + ".");
+    for (const auto& [key, v] : {std::pair{"before", page.before}, std::pair{"after", page.after}})
+        if (v && *v < 1)
+            return core::field_shape(key, "Ensure this value is greater than or equal to 1.");
+    return std::nullopt;
+}
+
+// The original-era get_direct_messages {user_id, team_id?}: the pair's DM channel chosen as in
+// §6.3's direct form, never created; nulls and [] when there is none.
+void direct_history_of_user(request& r, model::id other, std::optional<model::id> team) {
+    const auto none = [&] {
+        json::object f = reply_frame(r, "direct_messages");
+        f["user_id"] = other;
+        f["channel_id"] = nullptr;
+        f["messages"] = json::array();
+        f["has_more"] = false;
+        f["offset"] = nullptr;
+        f["epoch"] = nullptr;
+        send_reply(r, f);
+    };
+    const auto page = read_page_query(r.frame);
+    if (auto bad = page_error(r, page)) {
+        // Page parameters are checked whether or not a channel exists.
+        send_failure(r, std::move(*bad));
+        return;
+    }
+    const auto channel = r.svc().messages.find_direct_channel(r.user(), other, team);
+    if (!channel) {
+        none();
+        return;
+    }
+    auto dm = r.svc().channels.get(r.user(), *channel);
+    if (!dm) {
+        none();
+        return;
+    }
+    const position at = stream_position(r, *channel);  // before the query (§8.8)
+    auto found = r.svc().messages.list_channel(r.user(), *channel, page);
+    if (!found) {
+        if (found.error().code == core::errc::not_found) {
+            none();
+        } else {
+            send_failure(r, found.error());
+        }
+        return;
+    }
+    const model::user_ref me{r.user().id, r.user().username, r.user().email};
+    model::user_ref partner{other, {}, {}};
+    for (const auto& m : dm->members)
+        if (m.id == other) partner = m;
+    json::object f = reply_frame(r, "direct_messages");
+    f["user_id"] = other;
+    for (auto& kv : history_reply(r, "direct_messages", *channel, *found, at,
+                                  messages_json(found->messages, &me, &partner)))
+        if (kv.key() != "type" && kv.key() != "request_id") f[kv.key()] = std::move(kv.value());
+    send_reply(r, f);
+}
+
+}  // namespace
+
+// {channel_id (R), limit, before, after} → channel_messages.
+void get_channel_messages(request& r) {
+    const auto channel = required_id(r.frame, "channel_id");
+    if (!channel) {
+        send_failure(r, channel.error());
+        return;
+    }
+    channel_history(r, "channel_messages", *channel);
+}
+
+// {channel_id (R)} or the original-era {user_id (R), team_id} → direct_messages.
+void get_direct_messages(request& r) {
+    const auto& o = r.frame;
+    if (!is_missing(o, "channel_id") || is_missing(o, "user_id")) {
+        const auto channel = required_id(o, "channel_id");
+        if (!channel) {
+            send_failure(r, channel.error());
+            return;
+        }
+        channel_history(r, "direct_messages", *channel);
+        return;
+    }
+    const auto other = required_id(o, "user_id");
+    if (!other) {
+        send_failure(r, other.error());
+        return;
+    }
+    const auto team = optional_id(o, "team_id");
+    if (!team) {
+        send_failure(r, team.error());
+        return;
+    }
+    direct_history_of_user(r, *other, *team);
+}
+
+namespace {
+
+// One channel of a resume request: the position the client holds.
+struct resume_entry {
+    std::string key;  // as sent, echoed in `resumed`
+    model::id channel = 0;
+    std::int64_t offset = 0;
+    std::optional<std::string> epoch;  // nullopt: the current epoch
+};
+
+core::error invalid_channels(std::string message) {
+    return core::error_shape(core::errc::invalid, std::move(message), "channels");
+}
+
+// An offset: a JSON integer >= 0.
+std::optional<std::int64_t> offset_of(const json::value& v) {
+    if (v.is_int64() && v.get_int64() >= 0) return v.get_int64();
+    return std::nullopt;
+}
+
+// The `channels` object of §8.8, all of it valid, or the one `invalid` error.
+core::result<std::vector<resume_entry>> read_resume(const json::object& o) {
+    const json::value* v = o.if_contains("channels");
+    if (v == nullptr || v->is_null())
+        return core::error_shape(core::errc::required, "This field is required.", "channels");
+    if (!v->is_object())
+        return invalid_channels("Expected a dictionary of items but got type \"" +
+                                std::string(py_type(*v)) + "\".");
+    const auto& channels = v->get_object();
+    if (channels.size() > max_resume_channels)
+        return invalid_channels("Ensure this field has no more than 1000 elements.");
+    std::vector<resume_entry> out;
+    out.reserve(channels.size());
+    for (const auto& kv : channels) {
+        resume_entry e;
+        e.key = std::string(kv.key());
+        const auto id = to_id(json::value(kv.key()));
+        if (!id) return invalid_channels("Invalid channel id \"" + e.key + "\".");
+        e.channel = *id;
+        const json::value& pos = kv.value();
+        if (const auto bare = offset_of(pos)) {
+            e.offset = *bare;
+        } else if (pos.is_object()) {
+            const auto& p = pos.get_object();
+            const json::value* off = p.if_contains("offset");
+            const auto offset = off ? offset_of(*off) : std::nullopt;
+            if (!offset)
+                return invalid_channels("Channel " + e.key +
+                                        ": offset must be an integer greater than or equal to "
+                                        "0.");
+            e.offset = *offset;
+            if (const json::value* ep = p.if_contains("epoch"); ep && !ep->is_null()) {
+                if (!ep->is_string())
+                    return invalid_channels("Channel " + e.key + ": epoch must be a string.");
+                e.epoch = std::string(ep->get_string());
+            }
+        } else {
+            return invalid_channels("Channel " + e.key +
+                                    ": expected {\"offset\", \"epoch\"} or an offset.");
+        }
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+json::object status_of(std::string_view status, const position& at) {
+    return {{"status", status}, {"offset", at.offset}, {"epoch", at.epoch}};
+}
+
+}  // namespace
+
+// {channels (R)}: per channel in request order, recovered / resync_required / not_found (§8.8);
+// one resync_required frame per channel that needs it, then `resumed`.
+void resume(request& r) {
+    auto entries = read_resume(r.frame);
+    if (!entries) {
+        send_failure(r, entries.error());
+        return;
+    }
+    // Visibility: the caller's channels in one read; staff also see the others (§1.2).
+    std::set<model::id> visible;
+    if (!entries->empty()) {
+        for (const auto& c : r.svc().channels.list(r.user())) visible.insert(c.id);
+    }
+    const auto can_see = [&](model::id channel) {
+        if (visible.contains(channel)) return true;
+        return r.user().staff() && r.svc().channels.get(r.user(), channel).has_value();
+    };
+    json::object summary;
+    for (const auto& e : *entries) {
+        if (!can_see(e.channel)) {
+            summary[e.key] = json::object{{"status", "not_found"}};
+            continue;
+        }
+        const position at = stream_position(r, e.channel);
+        std::optional<std::string_view> reason;
+        if (e.epoch && *e.epoch != at.epoch) {
+            reason = "epoch_changed";
+        } else if (e.offset > at.offset) {
+            reason = "offset_ahead";
+        } else if (e.offset < at.offset) {
+            // TODO(#8): replay from retained history; until then nothing is retained.
+            reason = "out_of_window";
+        }
+        if (!reason) {
+            json::object s = status_of("recovered", at);
+            s["replayed"] = 0;
+            summary[e.key] = std::move(s);
+            continue;
+        }
+        // §13.7: resync_required frames carry no request_id.
+        send_json(*r.ctx.conn, json::object{{"type", "resync_required"},
+                                            {"channel_id", e.channel},
+                                            {"offset", at.offset},
+                                            {"epoch", at.epoch},
+                                            {"reason", *reason}});
+        summary[e.key] = status_of("resync_required", at);
+    }
+    json::object f = reply_frame(r, "resumed");
+    f["channels"] = std::move(summary);
+    send_reply(r, f);
+}
+
+}  // namespace parley::api::ws_frames

@@ -1,0 +1,325 @@
+// Handshake, subscriptions, presence and revocation of the WebSocket (API.md §8.1, §8.7, §8.9,
+// §2.3). Frames themselves are protocol.cpp's.
+#include "api/ws/hub.hpp"
+
+#include "api/errors.hpp"
+#include "api/json.hpp"
+#include "api/ws/protocol.hpp"
+#include "core/text.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <optional>
+#include <string_view>
+#include <utility>
+
+namespace parley::api {
+
+namespace {
+
+constexpr std::uint16_t close_revoked = 4001;  // §8.2
+constexpr int protocol_version = 1;  // the `protocol` of hello (§8.1)
+
+// Where the access token came from (§8.1 precedence).
+struct token_source {
+    std::optional<std::string> token;
+    bool malformed = false;    // a token was offered in a form that cannot be valid
+    bool subprotocol = false;  // answered with Sec-WebSocket-Protocol: bearer
+};
+
+std::vector<std::string_view> split_ws(std::string_view s) {
+    std::vector<std::string_view> out;
+    std::size_t i = 0;
+    while (i < s.size()) {
+        while (i < s.size() && (s[i] == ' ' || s[i] == '\t')) ++i;
+        const std::size_t start = i;
+        while (i < s.size() && s[i] != ' ' && s[i] != '\t') ++i;
+        if (i > start) out.push_back(s.substr(start, i - start));
+    }
+    return out;
+}
+
+token_source find_token(const request& req) {
+    token_source src;
+    // 1. Authorization: Bearer <token>; another scheme is ignored (§2.2).
+    if (const auto header = req.header("authorization")) {
+        const auto parts = split_ws(*header);
+        if (!parts.empty() && core::ascii_lower(parts[0]) == "bearer") {
+            if (parts.size() == 2) {
+                src.token = std::string(parts[1]);
+            } else {
+                src.malformed = true;
+            }
+            return src;
+        }
+    }
+    // 2. Sec-WebSocket-Protocol offering exactly "bearer, <token>".
+    if (const auto protocols = req.header("sec-websocket-protocol")) {
+        std::vector<std::string_view> offered;
+        std::string_view rest = *protocols;
+        while (!rest.empty()) {
+            const auto comma = rest.find(',');
+            offered.push_back(core::trim(rest.substr(0, comma)));
+            rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+        }
+        if (offered.size() == 2 && offered[0] == "bearer" && !offered[1].empty()) {
+            src.token = std::string(offered[1]);
+            src.subprotocol = true;
+            return src;
+        }
+    }
+    // 3. ?token=<token> (the SynQ frontend).
+    if (auto q = query_param(req.query, "token"); q && !q->empty()) src.token = std::move(q);
+    return src;
+}
+
+std::string join_groups(const std::vector<model::id>& ids, char sign, const char* prefix) {
+    std::string out;
+    for (const auto id : ids) {
+        if (!out.empty()) out += ' ';
+        out += sign;
+        out += prefix;
+        out += std::to_string(id);
+    }
+    return out;
+}
+
+}  // namespace
+
+ws_hub::ws_hub(services& svc, http_handler& http, chat::realtime_service& realtime,
+               fanout::bus& bus, fanout::channel_streams& streams,
+               fanout::presence_tracker& tracker, chat::event_sink& events)
+    : svc_(svc),
+      http_(http),
+      realtime_(realtime),
+      bus_(bus),
+      streams_(streams),
+      presence_(realtime, tracker, events, timers_, svc.settings.ws.presence_offline_delay) {
+    timers_.every(revocation_sweep_interval, [this] { sweep_revoked(); });
+}
+
+ws_hub::~ws_hub() { stop(); }
+
+void ws_hub::stop() {
+    timers_.stop();
+    presence_.flush();
+}
+
+response ws_hub::refuse(const request& req, const core::error& e) {
+    return http_.reject(req, e);
+}
+
+ws_accept ws_hub::accept(const request& upgrade) {
+    ws_accept out;
+    try {
+        const token_source src = find_token(upgrade);
+        if (!src.token && !src.malformed) {
+            out.refusal = refuse(upgrade, core::detail(core::errc::not_authenticated,
+                                                       "Authentication credentials were not "
+                                                       "provided."));
+            return out;
+        }
+        // One body for every bad token, user included, without SimpleJWT's messages (§8.1).
+        const auto bad_token =
+            core::detail(core::errc::token_not_valid, "Given token not valid for any token type");
+        if (src.malformed) {
+            out.refusal = refuse(upgrade, bad_token);
+            return out;
+        }
+        auto who = svc_.auth.authenticate_token(*src.token);
+        if (!who) {
+            out.refusal = refuse(upgrade, bad_token);
+            return out;
+        }
+        const auto& allowed = svc_.settings.http.cors_origins;
+        const auto origin = upgrade.header("origin");
+        if (origin && !allowed.empty() &&
+            std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
+            out.refusal = refuse(
+                upgrade, core::detail(core::errc::permission_denied, "Origin not allowed."));
+            return out;
+        }
+        const auto cap = static_cast<std::size_t>(
+            std::max(0, svc_.settings.ws.max_connections_per_user));
+        if (connections_of(who->user.id) >= cap) {
+            out.refusal =
+                refuse(upgrade, core::detail(core::errc::throttled, "Too many connections."));
+            return out;
+        }
+        out.accepted = true;
+        out.user_id = who->user.id;
+        out.username = who->user.username;
+        out.access_jti = who->jti;
+        out.access_exp = who->exp;
+        if (src.subprotocol) out.subprotocol = "bearer";
+    } catch (const core::unavailable& e) {
+        spdlog::warn("websocket handshake: dependency unavailable: {}", e.what());
+        out = ws_accept{};
+        out.refusal = refuse(upgrade, core::detail(core::errc::service_unavailable,
+                                                   "Service temporarily unavailable."));
+    }
+    return out;
+}
+
+std::size_t ws_hub::connections_of(model::id user) const {
+    std::lock_guard lock(mutex_);
+    const auto it = per_user_.find(user);
+    return it == per_user_.end() ? 0 : it->second;
+}
+
+std::shared_ptr<ws_hub::connection_state> ws_hub::find(const ws_connection* conn) const {
+    std::lock_guard lock(mutex_);
+    const auto it = connections_.find(conn);
+    return it == connections_.end() ? nullptr : it->second;
+}
+
+void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
+    const model::id user = conn->user_id();
+    auto st = std::make_shared<connection_state>();
+    st->conn = conn;
+    st->user.id = user;
+    {
+        std::lock_guard lock(mutex_);
+        connections_.emplace(conn.get(), st);
+        ++per_user_[user];
+    }
+    // The user's own group first: a membership change committed while the rest is read arrives
+    // as a control frame and is applied to the same group set (§8.7).
+    apply_control(*st, "+" + fanout::user_group(user));
+    auto subs = realtime_.subscriptions(user);
+    if (!subs) {
+        conn->close(close_revoked, "User not found.");
+        return;
+    }
+    std::string items = join_groups(subs->teams, '+', "t:");
+    const std::string channels = join_groups(subs->channels, '+', "c:");
+    if (!channels.empty()) items += (items.empty() ? "" : " ") + channels;
+    {
+        std::lock_guard lock(st->mutex);
+        st->user = std::move(subs->user);
+    }
+    apply_control(*st, items);
+    // Presence after the subscriptions, so the user's own sockets get the online event; hello
+    // last (§13.2).
+    presence_.opened(user);
+    {
+        std::lock_guard lock(st->mutex);
+        st->counted = true;
+    }
+    json::object hello;
+    hello["type"] = "hello";
+    hello["user_id"] = user;
+    hello["username"] = st->user.username;
+    hello["connection_id"] = conn->connection_id();
+    hello["server_time"] = server_time();
+    hello["protocol"] = protocol_version;
+    send_json(*conn, hello);
+}
+
+void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) {
+    const auto st = find(conn.get());
+    if (!st) return;
+    ws_session_context ctx{svc_, conn, st->user, streams_, presence_};
+    try {
+        handle_text(ctx, text);
+    } catch (const core::unavailable& e) {
+        spdlog::warn("websocket frame: dependency unavailable: {}", e.what());
+        send_error(*conn, json::value(), nullptr,
+                   core::detail(core::errc::service_unavailable,
+                                "Service temporarily unavailable."));
+    } catch (const std::exception& e) {
+        spdlog::error("websocket frame of {} failed: {}", conn->connection_id(), e.what());
+        send_error(*conn, json::value(), nullptr,
+                   core::detail(core::errc::server_error, "A server error occurred."));
+    }
+}
+
+void ws_hub::on_binary(const std::shared_ptr<ws_connection>& conn) {
+    const auto st = find(conn.get());
+    if (!st) return;
+    ws_session_context ctx{svc_, conn, st->user, streams_, presence_};
+    handle_binary(ctx);
+}
+
+void ws_hub::on_control(const std::shared_ptr<ws_connection>& conn, std::string_view items) {
+    if (const auto st = find(conn.get())) apply_control(*st, items);
+}
+
+void ws_hub::apply_control(connection_state& st, std::string_view items) {
+    // Under the socket's mutex, so on_close never misses a group added concurrently. Lock order:
+    // socket, then bus (the bus never calls back into the hub while holding its lock).
+    std::lock_guard lock(st.mutex);
+    if (st.closed) return;
+    for (const auto item : split_ws(items)) {
+        if (item.size() < 2) continue;
+        const std::string group(item.substr(1));
+        if (item[0] == '+') {
+            if (st.groups.insert(group).second) bus_.subscribe(group, st.conn);
+        } else if (item[0] == '-') {
+            if (st.groups.erase(group) > 0) bus_.unsubscribe(group, st.conn.get());
+        }
+    }
+}
+
+void ws_hub::on_close(const std::shared_ptr<ws_connection>& conn) {
+    std::shared_ptr<connection_state> st;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = connections_.find(conn.get());
+        if (it == connections_.end()) return;
+        st = std::move(it->second);
+        connections_.erase(it);
+        const auto u = per_user_.find(conn->user_id());
+        if (u != per_user_.end() && --u->second == 0) per_user_.erase(u);
+    }
+    std::set<std::string> groups;
+    bool counted = false;
+    {
+        std::lock_guard lock(st->mutex);
+        st->closed = true;
+        groups.swap(st->groups);
+        counted = st->counted;
+    }
+    for (const auto& g : groups) bus_.unsubscribe(g, conn.get());
+    if (counted) presence_.closed(conn->user_id());
+}
+
+void ws_hub::sweep_revoked() {
+    std::vector<std::shared_ptr<connection_state>> open;
+    {
+        std::lock_guard lock(mutex_);
+        open.reserve(connections_.size());
+        for (const auto& [key, st] : connections_) open.push_back(st);
+    }
+    if (open.empty()) return;
+    std::vector<std::string> jtis;
+    std::vector<model::id> users;
+    for (const auto& st : open) {
+        jtis.push_back(st->conn->access_jti());
+        users.push_back(st->conn->user_id());
+    }
+    std::sort(jtis.begin(), jtis.end());
+    jtis.erase(std::unique(jtis.begin(), jtis.end()), jtis.end());
+    std::sort(users.begin(), users.end());
+    users.erase(std::unique(users.begin(), users.end()), users.end());
+    chat::revoked_set revoked;
+    try {
+        revoked = realtime_.revoked_among(jtis, users);
+    } catch (const std::exception& e) {
+        spdlog::warn("websocket revocation sweep skipped: {}", e.what());
+        return;
+    }
+    if (revoked.jtis.empty() && revoked.users.empty()) return;
+    for (const auto& st : open) {
+        const auto& jti = st->conn->access_jti();
+        if (std::find(revoked.jtis.begin(), revoked.jtis.end(), jti) != revoked.jtis.end()) {
+            st->conn->close(close_revoked, "Token revoked.");
+        } else if (std::find(revoked.users.begin(), revoked.users.end(),
+                             st->conn->user_id()) != revoked.users.end()) {
+            st->conn->close(close_revoked, "User inactive.");
+        }
+    }
+}
+
+}  // namespace parley::api

@@ -1,0 +1,297 @@
+// The frame pipeline of API.md §8.3: rate bucket, parse, envelope (message_type, request_id),
+// the frame table of §8.4, and the reply helpers every handler uses. Handlers are in
+// frames_*.cpp.
+#include "api/ws/protocol.hpp"
+
+#include "api/ws/frames.hpp"
+#include "chat/rate_limiter.hpp"
+#include "core/time.hpp"
+
+#include <boost/json/serialize.hpp>
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <exception>
+#include <iterator>
+#include <memory>
+#include <string>
+
+namespace parley::api {
+
+namespace {
+
+constexpr std::size_t max_request_id_chars = 64;  // §8.3
+
+void ping(ws_frames::request& r) {
+    json::object f = ws_frames::reply_frame(r, "pong");
+    f["server_time"] = server_time();
+    ws_frames::send_reply(r, f);
+}
+
+struct frame_type {
+    std::string_view message_type;
+    ws_frames::handler run;
+};
+
+// Every client request of §8.4.
+constexpr frame_type frame_table[] = {
+    {"channel_message", ws_frames::channel_message},
+    {"direct_message", ws_frames::direct_message},
+    {"forward_message", ws_frames::forward_message},
+    {"team_notification", ws_frames::team_notification},
+    {"create_channel", ws_frames::create_channel},
+    {"add_team_member", ws_frames::add_team_member},
+    {"get_channel_messages", ws_frames::get_channel_messages},
+    {"get_direct_messages", ws_frames::get_direct_messages},
+    {"get_team_channels", ws_frames::get_team_channels},
+    {"get_team_members", ws_frames::get_team_members},
+    {"get_interacted_users", ws_frames::get_interacted_users},
+    {"get_user_presences", ws_frames::get_user_presences},
+    {"delete_message", ws_frames::delete_message},
+    {"edit_message", ws_frames::edit_message},
+    {"reaction", ws_frames::reaction},
+    {"pin_message", ws_frames::pin_message},
+    {"unpin_message", ws_frames::unpin_message},
+    {"typing", ws_frames::typing},
+    {"ping", ping},
+    {"resume", ws_frames::resume},
+};
+
+const frame_type* find_frame_type(std::string_view name) noexcept {
+    const auto it = std::find_if(std::begin(frame_table), std::end(frame_table),
+                                 [&](const frame_type& t) { return t.message_type == name; });
+    return it == std::end(frame_table) ? nullptr : &*it;
+}
+
+// PARLEY_RATE_WS (§0.9): every frame received counts, bad ones included. Returns the seconds
+// to wait, 0 when allowed. A bucket distinct from REST's "api".
+std::int64_t ws_rate_wait(ws_session_context& ctx) {
+    return ctx.svc.limiter.hit("ws", std::to_string(ctx.user.id), ctx.svc.settings.limits.rate_ws,
+                               core::now_us());
+}
+
+// Runs one handler; a failure of a dependency or a bug answers this request with an error
+// frame that names it, and the socket stays open (STYLE.md: a bad frame never kills the
+// session).
+void run_handler(const frame_type& t, ws_frames::request& r) {
+    try {
+        t.run(r);
+    } catch (const core::unavailable& e) {
+        spdlog::warn("websocket {}: dependency unavailable: {}", t.message_type, e.what());
+        send_error(*r.ctx.conn, r.message_type, r.request_id,
+                   core::detail(core::errc::service_unavailable,
+                                "Service temporarily unavailable."));
+    } catch (const std::exception& e) {
+        spdlog::error("websocket {} of {} failed: {}", t.message_type, r.ctx.conn->connection_id(),
+                      e.what());
+        send_error(*r.ctx.conn, r.message_type, r.request_id,
+                   core::detail(core::errc::server_error, "A server error occurred."));
+    }
+}
+
+}  // namespace
+
+void handle_text(ws_session_context& ctx, std::string_view text) {
+    const json::value no_type;  // null: the request's message_type is unknown
+    const std::int64_t wait = ws_rate_wait(ctx);
+    auto parsed = parse_json(text);
+    if (!parsed) {
+        send_error(*ctx.conn, no_type, nullptr, parsed.error());
+        return;
+    }
+    if (!parsed->is_object()) {
+        send_error(*ctx.conn, no_type, nullptr,
+                   core::detail(core::errc::parse_error, "Expected a JSON object."));
+        return;
+    }
+    const json::object& frame = parsed->as_object();
+    const json::value* type = frame.if_contains("message_type");
+    if (type == nullptr || type->is_null()) {
+        send_error(*ctx.conn, no_type, nullptr,
+                   core::error_shape(core::errc::required, "message_type is required",
+                                     "message_type"));
+        return;
+    }
+    if (!type->is_string()) {
+        // A non-string message_type is echoed as null (§13.6).
+        send_error(*ctx.conn, no_type, nullptr,
+                   core::error_shape(core::errc::invalid, "message_type must be a string",
+                                     "message_type"));
+        return;
+    }
+    const json::value* request_id = frame.if_contains("request_id");
+    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
+    if (request_id != nullptr && !valid_request_id(*request_id)) {
+        // No echo of an invalid request_id (§8.3).
+        send_error(*ctx.conn, *type, nullptr,
+                   core::error_shape(core::errc::invalid,
+                                     "request_id must be a string of 1-64 characters or an "
+                                     "integer",
+                                     "request_id"));
+        return;
+    }
+    const std::string_view name = type->get_string();
+    const frame_type* t = find_frame_type(name);
+    if (t == nullptr) {
+        send_error(*ctx.conn, *type, request_id,
+                   core::error_shape(core::errc::unknown_message_type,
+                                     "Unknown message type: " + std::string(name)));
+        return;
+    }
+    if (wait > 0) {
+        // Over PARLEY_RATE_WS: the request is not executed (§0.9).
+        send_error(*ctx.conn, *type, request_id, chat::rate_limited(wait));
+        return;
+    }
+    ws_frames::request r{ctx, frame, *type, request_id};
+    run_handler(*t, r);
+}
+
+void handle_binary(ws_session_context& ctx) {
+    (void)ws_rate_wait(ctx);  // counts like any frame; the answer is the same either way
+    send_error(*ctx.conn, json::value(), nullptr,
+               core::detail(core::errc::parse_error, "Binary frames are not supported."));
+}
+
+void send_json(ws_connection& conn, const json::object& frame) {
+    conn.send(fanout::frame{fanout::frame_kind::event,
+                            std::make_shared<const std::string>(json::serialize(frame))});
+}
+
+json::object error_frame(const json::value& message_type, const json::value* request_id,
+                         const core::error& e) {
+    std::string message = e.message;
+    std::string field = e.field;
+    if (e.body == core::shape::field && !e.fields.empty()) {
+        if (message.empty() && !e.fields.front().messages.empty())
+            message = e.fields.front().messages.front();
+        if (field.empty()) field = e.fields.front().field;
+    }
+    json::object f;
+    f["type"] = "error";
+    f["message_type"] = message_type.is_string() ? message_type : json::value();
+    if (request_id) f["request_id"] = *request_id;
+    f["error"] = message;
+    f["code"] = core::to_string(e.code);
+    if (!field.empty()) f["field"] = field;
+    if (e.code == core::errc::rate_limited) f["retry_after"] = e.retry_after_s;
+    return f;
+}
+
+void send_error(ws_connection& conn, const json::value& message_type,
+                const json::value* request_id, const core::error& e) {
+    send_json(conn, error_frame(message_type, request_id, e));
+}
+
+bool valid_request_id(const json::value& v) noexcept {
+    if (v.is_int64() || v.is_uint64()) return true;
+    if (!v.is_string()) return false;
+    const auto& s = v.get_string();
+    if (s.empty()) return false;
+    // Characters are code points: count the bytes that do not continue a UTF-8 sequence.
+    std::size_t chars = 0;
+    for (const char c : s)
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++chars;
+    return chars <= max_request_id_chars;
+}
+
+std::string server_time() { return core::iso8601(core::now_us()); }
+
+// ---- helpers shared by the frame handlers (frames.hpp)
+
+namespace ws_frames {
+
+json::object reply_frame(const request& r, std::string_view type) {
+    json::object f;
+    f["type"] = type;
+    if (r.request_id) f["request_id"] = *r.request_id;
+    return f;
+}
+
+void send_reply(const request& r, const json::object& frame) { send_json(*r.ctx.conn, frame); }
+
+void send_ack(const request& r, const json::object& extras) {
+    if (!r.request_id) return;
+    json::object f;
+    f["type"] = "ack";
+    f["message_type"] = r.message_type;
+    f["request_id"] = *r.request_id;
+    for (const auto& kv : extras) f[kv.key()] = kv.value();
+    send_json(*r.ctx.conn, f);
+}
+
+void send_failure(const request& r, core::error e, const json::object& extra) {
+    if (e.code == core::errc::throttled) {
+        std::string field = std::move(e.field);
+        e = chat::rate_limited(e.retry_after_s);
+        e.field = std::move(field);
+    }
+    json::object f = error_frame(r.message_type, r.request_id, e);
+    for (const auto& kv : extra) f[kv.key()] = kv.value();
+    send_json(*r.ctx.conn, f);
+}
+
+std::string_view pick_key(const json::object& o, std::string_view primary,
+                          std::string_view alias) noexcept {
+    if (is_missing(o, primary) && !is_missing(o, alias)) return alias;
+    return primary;
+}
+
+std::string invalid_id_text(const json::value& v) {
+    const bool digits = v.is_string() && !v.get_string().empty() &&
+                        v.get_string().find_first_not_of("0123456789") == std::string_view::npos;
+    if (v.is_int64() || v.is_uint64() || digits) {
+        return "Invalid pk \"" + (v.is_string() ? std::string(v.get_string()) : json::serialize(v)) +
+               "\" - object does not exist.";
+    }
+    return "Incorrect type. Expected pk value, received " + std::string(py_type(v)) + ".";
+}
+
+core::result<std::optional<model::id>> optional_id(const json::object& o, std::string_view key) {
+    if (is_missing(o, key)) return std::optional<model::id>();
+    const json::value& v = o.at(key);
+    if (const auto id = to_id(v)) return std::optional<model::id>(*id);
+    return core::error_shape(core::errc::invalid, invalid_id_text(v), std::string(key));
+}
+
+core::result<model::id> required_id(const json::object& o, std::string_view key) {
+    auto id = optional_id(o, key);
+    if (!id) return id.error();
+    if (!*id)
+        return core::error_shape(core::errc::required, "This field is required.", std::string(key));
+    return **id;
+}
+
+core::error renamed(core::error e, std::string_view from, std::string_view to) {
+    if (from == to) return e;
+    if (e.field == from) e.field = std::string(to);
+    for (auto& f : e.fields)
+        if (f.field == from) f.field = std::string(to);
+    return e;
+}
+
+core::error at_field(core::error e, std::string_view field) {
+    if (e.field.empty() && e.fields.empty()) e.field = std::string(field);
+    return e;
+}
+
+core::error door_fields(core::error e) {
+    if (!e.fields.empty() && !e.fields.front().messages.empty()) {
+        const auto& m = e.fields.front().messages.front();
+        e.code = (m == "This field is required." || m == "This field may not be null." ||
+                  m == "This field may not be blank.")
+                     ? core::errc::required
+                     : core::errc::invalid;
+    }
+    return e;
+}
+
+std::optional<std::string> dedupe_key(const request& r) {
+    if (!r.request_id) return std::nullopt;
+    if (r.request_id->is_string()) return std::string(r.request_id->get_string());
+    return json::serialize(*r.request_id);
+}
+
+}  // namespace ws_frames
+
+}  // namespace parley::api

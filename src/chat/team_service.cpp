@@ -1,0 +1,267 @@
+// Team use cases (API.md §4): each runs in one transaction; membership changes go through
+// chat/membership so that group channels follow the team (§1.3).
+#include "chat/team_service.hpp"
+
+#include "auth/random.hpp"
+#include "chat/membership.hpp"
+#include "chat/permissions.hpp"
+#include "core/time.hpp"
+
+#include <algorithm>
+#include <stdexcept>
+
+namespace parley::chat {
+
+using core::errc;
+
+namespace {
+
+constexpr std::size_t invite_code_chars = 22;      // §1.1
+constexpr std::size_t max_invite_code_chars = 64;  // §4: longer codes are simply unknown
+constexpr int invite_code_attempts = 8;            // a collision of 131 random bits is a bug
+
+core::error invalid_invitation() {
+    return core::error_shape(errc::not_found, "Invalid or expired invitation code");
+}
+
+core::error not_team_member() {
+    return core::error_shape(errc::not_team_member, "User is not a member of this team");
+}
+
+core::error owner_cannot_leave() {
+    return core::error_shape(
+        errc::owner_cannot_leave,
+        "The team owner cannot leave or be removed. Transfer ownership or delete the team.");
+}
+
+bool has_member(const model::team& t, model::id user) {
+    return std::any_of(t.members.begin(), t.members.end(),
+                       [&](const model::user_ref& m) { return m.id == user; });
+}
+
+// The team when the caller can see it (§1.2), else 404. With members the membership test reads
+// the member list instead of issuing one more statement.
+core::result<model::team> visible_team(store::tx& tx, const model::user& caller, model::id id,
+                                       bool with_members) {
+    if (!with_members && !permissions::can_see_team(tx, caller, id)) return core::not_found();
+    auto t = tx.team_by_id(id, with_members);
+    if (!t) return core::not_found();
+    if (with_members && !caller.staff() && !has_member(*t, caller.id)) return core::not_found();
+    return std::move(*t);
+}
+
+model::user_ref ref_of(const model::user& u) {
+    return {u.id, u.username, u.email};
+}
+
+}  // namespace
+
+team_service::team_service(store::store& store, const config::limits_settings& limits)
+    : store_(store), limits_(limits) {}
+
+std::vector<model::team> team_service::list(const model::user& caller) {
+    return store_.read([&](store::tx& tx) { return tx.teams_of_user(caller.id); });
+}
+
+model::team team_service::create(const model::user& caller, const std::string& name,
+                                 const std::string& description) {
+    auto made = store_.write([&](store::tx& tx) -> core::result<model::team> {
+        const auto id = tx.insert_team(name, description, caller.id, core::now_us());
+        auto t = tx.team_by_id(id, true);
+        if (!t) throw std::logic_error("team vanished inside its own transaction");
+        return std::move(*t);
+    });
+    return std::move(made.value());
+}
+
+core::result<model::team> team_service::get(const model::user& caller, model::id team) {
+    return store_.read([&](store::tx& tx) { return visible_team(tx, caller, team, true); });
+}
+
+core::result<team_change> team_service::update(const model::user& caller, model::id team,
+                                               const input<team_fields>& fields) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<team_change> {
+        auto t = visible_team(tx, caller, team, true);
+        if (!t) return t.error();
+        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        if (!fields) return fields.error();
+        team_change out{std::move(*t), false};
+        const std::string name = fields->name.value_or(out.team.name);
+        const std::string description = fields->description.value_or(out.team.description);
+        if (name != out.team.name || description != out.team.description) {
+            tx.update_team(team, name, description, core::now_us());
+            out.team.name = name;
+            out.team.description = description;
+            out.changed = true;
+        }
+        return out;
+    });
+    // TODO(#4): publish team_updated (when out->changed)
+    return out;
+}
+
+core::result<model::team> team_service::remove(const model::user& caller, model::id team) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<model::team> {
+        auto t = visible_team(tx, caller, team, true);
+        if (!t) return t.error();
+        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        tx.delete_team(team);
+        return t;
+    });
+    // TODO(#4): publish team_deleted (to out->members)
+    return out;
+}
+
+core::result<member_change> team_service::add_member(const model::user& caller, model::id team,
+                                                     const input<model::id>& user) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
+        auto t = visible_team(tx, caller, team, false);
+        if (!t) return t.error();
+        if (!user) return user.error();
+        const auto u = tx.user_by_id(*user);
+        if (!u || !u->is_active) return core::not_found();
+        return member_change{std::move(*t), ref_of(*u), join_team(tx, team, u->id)};
+    });
+    // TODO(#4): publish member_added (when out->changed)
+    return out;
+}
+
+core::result<member_change> team_service::remove_member(const model::user& caller, model::id team,
+                                                        const input<model::id>& user) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
+        auto t = visible_team(tx, caller, team, false);
+        if (!t) return t.error();
+        if (!user) return user.error();
+        if (!tx.is_team_member(team, *user)) return not_team_member();
+        if (*user != caller.id && !permissions::can_manage_team(caller, *t))
+            return core::permission_denied();
+        if (*user == t->created_by) return owner_cannot_leave();
+        const auto u = tx.user_by_id(*user);
+        if (!u) return not_team_member();  // a member row always has its user (foreign key)
+        return member_change{std::move(*t), ref_of(*u), leave_team(tx, team, u->id)};
+    });
+    // TODO(#4): publish member_removed (when out->changed)
+    return out;
+}
+
+core::result<member_change> team_service::leave(const model::user& caller, model::id team) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
+        auto t = visible_team(tx, caller, team, false);
+        if (!t) return t.error();
+        // Non-staff callers passed visibility as members; staff may see teams they are not in.
+        if (caller.staff() && !tx.is_team_member(team, caller.id)) return not_team_member();
+        if (caller.id == t->created_by) return owner_cannot_leave();
+        return member_change{std::move(*t), ref_of(caller), leave_team(tx, team, caller.id)};
+    });
+    // TODO(#4): publish member_removed (when out->changed)
+    return out;
+}
+
+core::result<team_change> team_service::transfer_ownership(const model::user& caller,
+                                                           model::id team,
+                                                           const input<model::id>& user) {
+    auto out = store_.write([&](store::tx& tx) -> core::result<team_change> {
+        auto t = visible_team(tx, caller, team, true);
+        if (!t) return t.error();
+        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        if (!user) return user.error();
+        if (!has_member(*t, *user)) return not_team_member();
+        team_change out{std::move(*t), false};
+        if (*user != out.team.created_by) {
+            tx.set_team_owner(team, *user, core::now_us());
+            out.team.created_by = *user;
+            out.changed = true;
+        }
+        return out;
+    });
+    // TODO(#4): publish team_updated (when out->changed)
+    return out;
+}
+
+core::result<model::invitation> team_service::create_invitation(
+    const model::user& caller, model::id team, const input<invitation_terms>& terms) {
+    return store_.write([&](store::tx& tx) -> core::result<model::invitation> {
+        auto t = visible_team(tx, caller, team, false);
+        if (!t) return t.error();
+        if (!terms) return terms.error();
+        const auto hours = terms->expires_in_hours.value_or(limits_.invite_default_hours);
+        model::invitation inv;
+        inv.team = team;
+        inv.created_by = caller.id;
+        inv.created_at = core::now_us();
+        inv.expires_at = inv.created_at + hours * 3600 * 1000000;
+        inv.is_active = true;
+        inv.max_uses = terms->max_uses;
+        inv.uses = 0;
+        for (int attempt = 0; attempt < invite_code_attempts; ++attempt) {
+            inv.invite_code = auth::random_code(invite_code_chars);
+            if (const auto id = tx.insert_invitation(inv)) {
+                inv.id = *id;
+                return inv;
+            }
+        }
+        throw std::runtime_error("could not draw a unique invitation code");
+    });
+}
+
+core::result<std::vector<model::invitation>> team_service::invitations(const model::user& caller,
+                                                                       model::id team) {
+    return store_.read([&](store::tx& tx) -> core::result<std::vector<model::invitation>> {
+        // A membership row implies the team exists; only staff need the existence check.
+        if (!permissions::can_see_team(tx, caller, team)) return core::not_found();
+        if (caller.staff() && !tx.team_by_id(team, false)) return core::not_found();
+        return tx.usable_invitations(team, core::now_us());
+    });
+}
+
+core::result<model::invitation> team_service::revoke_invitation(
+    const model::user& caller, model::id team,
+    const input<std::optional<std::string>>& code_or_error) {
+    return store_.write([&](store::tx& tx) -> core::result<model::invitation> {
+        auto t = visible_team(tx, caller, team, false);
+        if (!t) return t.error();
+        if (!code_or_error) return code_or_error.error();
+        const auto& code = *code_or_error;
+        if (!code || code->empty())
+            return core::error_shape(errc::required, "Invitation code is required", "invite_code");
+        std::optional<model::invitation> inv;
+        if (code->size() <= max_invite_code_chars) inv = tx.invitation_by_code(*code);
+        if (!inv || inv->team != team || !inv->is_active)
+            return core::error_shape(errc::not_found, "Invalid invitation code");
+        if (inv->created_by != caller.id && !permissions::can_manage_team(caller, *t))
+            return core::error_shape(
+                errc::permission_denied,
+                "You do not have permission to revoke invitations for this team");
+        tx.deactivate_invitation(inv->id);
+        inv->is_active = false;
+        return std::move(*inv);
+    });
+}
+
+core::result<member_change> team_service::join_via_invitation(
+    const model::user& caller, const std::optional<std::string>& code) {
+    if (!code || code->empty())
+        return core::error_shape(errc::required, "Invitation code is required", "invite_code");
+    if (code->size() > max_invite_code_chars) return invalid_invitation();
+    auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
+        const auto now = core::now_us();
+        const auto inv = tx.invitation_by_code(*code);
+        if (!inv || !inv->usable(now)) return invalid_invitation();
+        const auto already =
+            core::error_shape(errc::already_member, "You are already a member of this team");
+        // Checked before consuming, so an existing member's attempt takes no use (§12.8).
+        if (tx.is_team_member(inv->team, caller.id)) return already;
+        // The usability test and the increment are one statement: two callers cannot both take
+        // the last use.
+        if (!tx.consume_invitation(inv->id, now)) return invalid_invitation();
+        // A concurrent join of the same user won: roll back the use just taken.
+        if (!join_team(tx, inv->team, caller.id)) return already;
+        auto t = tx.team_by_id(inv->team, true);
+        if (!t) return invalid_invitation();
+        return member_change{std::move(*t), ref_of(caller), true};
+    });
+    // TODO(#4): publish member_added
+    return out;
+}
+
+}  // namespace parley::chat

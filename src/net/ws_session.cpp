@@ -1,0 +1,423 @@
+// One WebSocket connection (API.md §8.1, §8.2): the handshake answer, the read loop (one message
+// at a time through the api handler on the worker pool), the bounded outbox drained by one writer
+// on the connection's strand, pings and the idle limit, close codes, and shutdown (1001).
+#include "net/ws_session.hpp"
+
+#include "core/log.hpp"
+
+#include <spdlog/spdlog.h>
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/buffers_to_string.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/websocket/stream.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string>
+#include <utility>
+
+namespace parley::net::detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+
+// How long the 101 answer, and a close handshake we start, may take before the socket is cut.
+// A slow consumer closed with 4008 gets this long to take the backlog and the close frame.
+constexpr auto close_timeout = 5s;
+
+constexpr std::uint16_t close_going_away = 1001;  // server shutting down (§10.1)
+constexpr std::uint16_t close_server_error = 1011;
+constexpr std::uint16_t close_slow_consumer = 4008;  // §8.2
+
+// "c_" + 8 random hex digits (§8.1 hello).
+std::string new_connection_id() {
+    thread_local std::mt19937_64 rng{std::random_device{}()};
+    static constexpr char hex[] = "0123456789abcdef";
+    std::uint64_t bits = rng();
+    std::string id = "c_";
+    for (int i = 0; i < 8; ++i, bits >>= 4) id.push_back(hex[bits & 0xF]);
+    return id;
+}
+
+class ws_session;
+
+// Handler calls run on a worker thread; the session co_awaits them and resumes on its strand.
+// By-value parameters: the coroutine frame owns what it uses (STYLE.md, g++ 12).
+asio::awaitable<void> call_open(api::ws_handler* h, std::shared_ptr<api::ws_connection> c) {
+    h->on_open(c);
+    co_return;
+}
+
+asio::awaitable<void> call_text(api::ws_handler* h, std::shared_ptr<api::ws_connection> c,
+                                std::string text) {
+    h->on_text(c, text);
+    co_return;
+}
+
+asio::awaitable<void> call_binary(api::ws_handler* h, std::shared_ptr<api::ws_connection> c) {
+    h->on_binary(c);
+    co_return;
+}
+
+asio::awaitable<void> call_close(api::ws_handler* h, std::shared_ptr<api::ws_connection> c) {
+    h->on_close(c);
+    co_return;
+}
+
+class ws_session final : public api::ws_connection,
+                         public session,
+                         public std::enable_shared_from_this<ws_session> {
+public:
+    ws_session(beast::tcp_stream stream, api::ws_accept who, std::string peer,
+               session_context& ctx)
+        : ctx_(ctx),
+          handler_(*ctx.ws_handler),
+          ws_(std::move(stream)),
+          who_(std::move(who)),
+          peer_(std::move(peer)),
+          connection_id_(new_connection_id()),
+          keepalive_timer_(ws_.get_executor()),
+          close_timer_(ws_.get_executor()) {}
+
+    [[nodiscard]] asio::any_io_executor executor() { return ws_.get_executor(); }
+
+    // The connection's coroutine; `self` keeps the session alive until it returns.
+    static asio::awaitable<void> run(std::shared_ptr<ws_session> self,
+                                     http::request<http::string_body> upgrade) {
+        const bool open = co_await self->handshake(std::move(upgrade));
+        if (!open) co_return;
+        co_await self->open();
+        asio::co_spawn(self->executor(), keepalive(self), log_failure{"websocket keepalive"});
+        co_await self->read_loop();
+        self->ended_ = true;
+        self->keepalive_timer_.cancel();
+        self->close_timer_.cancel();
+        co_await self->finish();
+    }
+
+    // ---- api::ws_connection (any thread)
+
+    const std::string& connection_id() const noexcept override { return connection_id_; }
+    model::id user_id() const noexcept override { return who_.user_id; }
+    const std::string& access_jti() const noexcept override { return who_.access_jti; }
+
+    void send(const fanout::frame& f) override { enqueue(f); }
+
+    void deliver(const fanout::frame& f) override {
+        if (!f.data) return;
+        if (f.kind == fanout::frame_kind::control) {
+            // Synchronously, so subscription changes keep the bus's delivery order (§8.7).
+            handler_.on_control(shared_from_this(), *f.data);
+            return;
+        }
+        if (f.except_user != 0 && f.except_user == who_.user_id) return;
+        enqueue(f);
+    }
+
+    void close(std::uint16_t code, std::string_view reason) override {
+        bool start_writer = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (close_requested_) return;
+            close_requested_ = true;
+            queue_.clear();  // frames not yet written are discarded with the socket (§8.2)
+            queued_bytes_ = 0;
+            pending_close_ = websocket::close_reason(
+                static_cast<websocket::close_code>(code), beast::string_view(reason.data(), reason.size()));
+            start_writer = !writer_running_;
+            writer_running_ = true;
+        }
+        asio::post(executor(), [self = shared_from_this(), start_writer, code] {
+            self->close_code_ = code;
+            // Neither a write stuck on a peer that does not read nor a close handshake the peer
+            // does not answer may keep the socket: cut it after close_timeout.
+            self->close_timer_.expires_after(close_timeout);
+            self->close_timer_.async_wait([self](beast::error_code ec) {
+                if (!ec && !self->ended_) beast::get_lowest_layer(self->ws_).close();
+            });
+            if (start_writer)
+                asio::co_spawn(self->executor(), write_loop(self),
+                               log_failure{"websocket writer"});
+        });
+    }
+
+    // ---- session (any thread)
+
+    void begin_shutdown() override { close(close_going_away, "Server shutting down."); }
+
+    void force_close() override {
+        asio::post(executor(), [self = shared_from_this()] {
+            beast::get_lowest_layer(self->ws_).close();
+        });
+    }
+
+private:
+    // Answers the upgrade (101, with the subprotocol when the token came in it). False when the
+    // handshake failed; Beast has then answered it (400 for a malformed handshake).
+    asio::awaitable<bool> handshake(http::request<http::string_body> upgrade) {
+        websocket::stream_base::timeout limits{};
+        limits.handshake_timeout = close_timeout;
+        limits.idle_timeout = websocket::stream_base::none();  // our own pings (keepalive)
+        limits.keep_alive_pings = false;
+        ws_.set_option(limits);
+        std::string subprotocol = who_.subprotocol;
+        ws_.set_option(websocket::stream_base::decorator(
+            [subprotocol](websocket::response_type& res) {
+                if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
+            }));
+        ws_.read_message_max(ctx_.ws.max_frame_bytes);  // over it: Beast closes with 1009
+        ws_.auto_fragment(false);
+        // Pongs (and pings) count as activity for the idle limit. Runs inside reads, on the strand.
+        ws_.control_callback([this](websocket::frame_type, beast::string_view) {
+            last_activity_ = std::chrono::steady_clock::now();
+        });
+        auto [ec] = co_await ws_.async_accept(upgrade, use_tuple);
+        if (ec) {
+            spdlog::debug("ws {} handshake failed: {}", peer_, ec.message());
+            co_return false;
+        }
+        last_activity_ = std::chrono::steady_clock::now();
+        spdlog::debug("ws {} {} open for user {}", peer_, connection_id_, who_.user_id);
+        co_return true;
+    }
+
+    // on_open on the worker pool: hello, subscriptions, presence. A failure closes with 1011.
+    asio::awaitable<void> open() {
+        auto call = call_open(&handler_, shared_from_this());
+        auto [failure] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+        if (failure) {
+            log_failure{"websocket on_open"}(failure);
+            close(close_server_error, "Server error.");
+        }
+    }
+
+    // Reads complete messages and hands each to the handler, waiting for it before reading the
+    // next (frames of one connection are handled in order, §8.3). Ends when the socket closes.
+    asio::awaitable<void> read_loop() {
+        for (;;) {
+            buffer_.clear();
+            auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
+            if (ec) {
+                log_end(ec);
+                co_return;
+            }
+            last_activity_ = std::chrono::steady_clock::now();
+            if (closing()) continue;  // after our close frame: read until the peer's answer
+            const bool text = ws_.got_text();
+            std::string data = beast::buffers_to_string(buffer_.data());
+            buffer_.clear();
+            std::exception_ptr failure;
+            if (text) {
+                auto call = call_text(&handler_, shared_from_this(), std::move(data));
+                auto [e] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+                failure = e;
+            } else {
+                auto call = call_binary(&handler_, shared_from_this());
+                auto [e] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+                failure = e;
+            }
+            if (failure) log_failure{"websocket frame"}(failure);
+        }
+    }
+
+    // on_close on the worker pool, exactly once per opened socket.
+    asio::awaitable<void> finish() {
+        {
+            // Nothing is queued or written after the end.
+            std::lock_guard lock(mutex_);
+            close_requested_ = true;
+            queue_.clear();
+            queued_bytes_ = 0;
+        }
+        auto call = call_close(&handler_, shared_from_this());
+        auto [failure] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+        if (failure) log_failure{"websocket on_close"}(failure);
+        spdlog::debug("ws {} {} closed", peer_, connection_id_);
+    }
+
+    [[nodiscard]] bool closing() {
+        std::lock_guard lock(mutex_);
+        return close_requested_;
+    }
+
+    // Any thread. Ephemeral frames are dropped once the outbox holds half its budget; any other
+    // frame that does not fit closes the socket with 4008 (§8.2): never silently skipped.
+    void enqueue(const fanout::frame& f) {
+        if (!f.data) return;
+        const std::size_t size = f.data->size();
+        const std::size_t budget = ctx_.ws.send_queue_bytes;
+        bool start_writer = false;
+        bool overflow = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (close_requested_) return;
+            const std::size_t held = queued_bytes_ + inflight_bytes_;
+            if (f.kind == fanout::frame_kind::ephemeral && held + size > budget / 2) return;
+            if (held + size > budget) {
+                overflow = true;
+            } else {
+                queue_.push_back(f.data);
+                queued_bytes_ += size;
+                start_writer = !writer_running_;
+                writer_running_ = true;
+            }
+        }
+        if (overflow) {
+            spdlog::info("ws {} {}: more than {} bytes waiting, closing (slow consumer)", peer_,
+                         connection_id_, budget);
+            close(close_slow_consumer, "Slow consumer.");
+            return;
+        }
+        if (start_writer)
+            asio::co_spawn(executor(), write_loop(shared_from_this()),
+                           log_failure{"websocket writer"});
+    }
+
+    // The only writer: drains the queue one message at a time, then performs a requested close.
+    // Exactly one runs at a time (writer_running_); it ends when the queue is empty.
+    static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self) {
+        for (;;) {
+            fanout::bytes next;
+            std::optional<websocket::close_reason> close_with;
+            {
+                std::lock_guard lock(self->mutex_);
+                if (self->pending_close_) {
+                    close_with = std::move(self->pending_close_);
+                    self->pending_close_.reset();
+                } else if (self->queue_.empty() || self->write_failed_) {
+                    self->writer_running_ = false;
+                    co_return;
+                } else {
+                    next = std::move(self->queue_.front());
+                    self->queue_.pop_front();
+                    self->queued_bytes_ -= next->size();
+                    self->inflight_bytes_ = next->size();
+                }
+            }
+            if (close_with) {
+                // writer_running_ stays true: nothing is written after the close frame.
+                if (self->write_failed_ || self->ended_) co_return;
+                auto [ec] = co_await self->ws_.async_close(*close_with, use_tuple);
+                if (ec) spdlog::debug("ws {} close: {}", self->peer_, ec.message());
+                co_return;
+            }
+            self->ws_.text(true);
+            auto [ec, n] = co_await self->ws_.async_write(asio::buffer(*next), use_tuple);
+            {
+                std::lock_guard lock(self->mutex_);
+                self->inflight_bytes_ = 0;
+                if (ec) {
+                    self->write_failed_ = true;
+                    self->queue_.clear();
+                    self->queued_bytes_ = 0;
+                }
+            }
+            if (ec) {
+                spdlog::debug("ws {} write failed: {}", self->peer_, ec.message());
+                // The read loop sees the broken socket and ends the session.
+                beast::get_lowest_layer(self->ws_).close();
+            }
+        }
+    }
+
+    // Pings every ping_interval and drops the socket after idle_timeout without a frame or a
+    // pong (§8.2). Ends with the session.
+    static asio::awaitable<void> keepalive(std::shared_ptr<ws_session> self) {
+        const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            self->ctx_.ws.ping_interval);
+        const auto idle = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+            self->ctx_.ws.idle_timeout);
+        auto next_ping = std::chrono::steady_clock::now() + interval;
+        while (!self->ended_) {
+            self->keepalive_timer_.expires_at(std::min(next_ping, self->last_activity_ + idle));
+            [[maybe_unused]] auto [ec] = co_await self->keepalive_timer_.async_wait(use_tuple);
+            if (self->ended_) co_return;
+            const auto now = std::chrono::steady_clock::now();
+            if (now >= self->last_activity_ + idle) {
+                spdlog::debug("ws {} {} idle for {} s: dropped", self->peer_,
+                              self->connection_id_, self->ctx_.ws.idle_timeout.count());
+                beast::get_lowest_layer(self->ws_).close();
+                co_return;
+            }
+            if (now >= next_ping) {
+                next_ping = now + interval;
+                if (!self->ping_in_flight_ && !self->closing()) {
+                    self->ping_in_flight_ = true;
+                    self->ws_.async_ping({}, [self](beast::error_code) {
+                        self->ping_in_flight_ = false;
+                    });
+                }
+            }
+        }
+    }
+
+    void log_end(const beast::error_code& ec) const {
+        if (ec == websocket::error::closed) {
+            spdlog::debug("ws {} {} closed by peer ({})", peer_, connection_id_,
+                          static_cast<int>(ws_.reason().code));
+        } else {
+            spdlog::debug("ws {} {} ended: {} (our close code {})", peer_, connection_id_,
+                          ec.message(), close_code_);
+        }
+    }
+
+    session_context& ctx_;
+    api::ws_handler& handler_;
+    websocket::stream<beast::tcp_stream> ws_;
+    beast::flat_buffer buffer_;
+    api::ws_accept who_;
+    std::string peer_;
+    std::string connection_id_;
+
+    // Strand-only state.
+    asio::steady_timer keepalive_timer_;
+    asio::steady_timer close_timer_;  // cuts a close that does not finish (close_timeout)
+    std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
+    bool ping_in_flight_ = false;
+    bool ended_ = false;           // the read loop returned
+    std::uint16_t close_code_ = 0;  // the code of the close we started, for the log
+
+    // The outbox, shared with any thread that sends or delivers.
+    std::mutex mutex_;
+    std::deque<fanout::bytes> queue_;
+    std::size_t queued_bytes_ = 0;    // bytes in queue_
+    std::size_t inflight_bytes_ = 0;  // the message being written
+    bool writer_running_ = false;
+    bool write_failed_ = false;
+    bool close_requested_ = false;
+    std::optional<websocket::close_reason> pending_close_;
+};
+
+}  // namespace
+
+void start_ws_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
+                      api::ws_accept who, std::string peer_addr, session_context& ctx) {
+    auto s = std::make_shared<ws_session>(std::move(stream), std::move(who), std::move(peer_addr),
+                                          ctx);
+    const std::uint64_t id = ctx.registry.add(s);
+    auto executor = s->executor();
+    asio::co_spawn(executor, ws_session::run(std::move(s), std::move(upgrade)),
+                   [&registry = ctx.registry, id](std::exception_ptr e) {
+                       log_failure{"websocket session"}(e);
+                       registry.remove(id);
+                   });
+}
+
+}  // namespace parley::net::detail
