@@ -715,10 +715,14 @@ task<void> run_s1(run_ctx& ctx) {
             const std::int64_t t0 = interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
             intended += interval_ns;
             const bool is_get = (i + w) % 2 == 0;
-            auto reply = is_get ? co_await client.call(http::verb::get, "/api/chat/teams/", token, "")
-                                : co_await client.call(http::verb::post,
-                                                       "/api/chat/channels/team_id/", token,
-                                                       team_body);
+            // (if/else, not ?: : GCC 12 destroys a co_await result of ?: twice)
+            http_reply reply;
+            if (is_get) {
+                reply = co_await client.call(http::verb::get, "/api/chat/teams/", token, "");
+            } else {
+                reply = co_await client.call(http::verb::post, "/api/chat/channels/team_id/", token,
+                                             team_body);
+            }
             const std::int64_t t1 = now_ns();
             const bool ok = !reply.ec && reply.status == 200;
             if (!ok) {

@@ -69,11 +69,13 @@ int main(int argc, char** argv) {
         ->capture_default_str();
     cli.add_option("--connections", o.connections,
                    "S1 HTTP connections, S4 idle sockets, S5 concurrent connectors");
-    cli.add_option("--members", o.members, "channel members, one socket each (S2 S3 S6 S7)");
+    cli.add_option("--members", o.members,
+                   "channel members, one socket each (S2 S3 S6 S7); S1: users");
     cli.add_option("--senders", o.senders, "members that post (S2 S3 S6 S7)");
     cli.add_option("--rate", o.rate,
                    "offered load per second (messages, S1 requests, S5 connections); 0 = max");
-    cli.add_option("--window", o.window, "in-flight requests per sender (per connection for S1)");
+    cli.add_option("--window", o.window,
+                   "in-flight channel_message requests per sender (S1: one per connection)");
     cli.add_option("--lag", o.lag,
                    "max messages per sender not yet delivered to every member (max-rate runs)");
     cli.add_option("--conns-per-user", o.conns_per_user,

@@ -156,15 +156,24 @@ std::string show(const value& v) {
     return std::get<std::string>(v);
 }
 
-boost::json::value to_json(const value& v) {
+// JSON text of one value: numbers in plain decimal notation with at most three decimals
+// (Boost.JSON would print doubles as 7.188E3).
+std::string to_json(const value& v) {
     if (const auto* d = std::get_if<double>(&v)) {
-        if (!std::isfinite(*d)) return nullptr;
-        return std::round(*d * 1000.0) / 1000.0;  // three decimals are plenty
+        if (!std::isfinite(*d)) return "null";
+        char buf[64];
+        std::snprintf(buf, sizeof buf, "%.3f", *d);
+        std::string text = buf;
+        while (!text.empty() && text.back() == '0') text.pop_back();
+        if (!text.empty() && text.back() == '.') text.pop_back();
+        return text == "-0" ? "0" : text;
     }
-    if (const auto* i = std::get_if<std::int64_t>(&v)) return *i;
-    if (const auto* b = std::get_if<bool>(&v)) return *b;
-    return boost::json::string(std::get<std::string>(v));
+    if (const auto* i = std::get_if<std::int64_t>(&v)) return std::to_string(*i);
+    if (const auto* b = std::get_if<bool>(&v)) return *b ? "true" : "false";
+    return boost::json::serialize(boost::json::string(std::get<std::string>(v)));
 }
+
+std::string quote(const std::string& s) { return boost::json::serialize(boost::json::string(s)); }
 
 }  // namespace
 
@@ -183,20 +192,28 @@ void print_report(const options& o, const result& r) {
     for (const auto& n : r.notes) std::printf("  note: %s\n", n.c_str());
     for (const auto& p : r.problems) std::printf("  PROBLEM: %s\n", p.c_str());
 
-    boost::json::object line;
-    line["scenario"] = o.scenario;
-    line["backend"] = o.backend.empty() ? "unknown" : o.backend;
-    for (const auto& [k, v] : r.items) line[k] = to_json(v);
-    line["ok"] = ok;
+    // One JSON object per run; keys in report order. A key given twice (--meta) keeps the first.
+    std::vector<std::string> keys;
+    std::string text = "{";
+    const auto add = [&](const std::string& key, const std::string& json_value) {
+        if (std::find(keys.begin(), keys.end(), key) != keys.end()) return;
+        keys.push_back(key);
+        if (text.size() > 1) text += ",";
+        text += quote(key) + ":" + json_value;
+    };
+    add("scenario", quote(o.scenario));
+    add("backend", quote(o.backend.empty() ? "unknown" : o.backend));
+    for (const auto& [k, v] : r.items) add(k, to_json(v));
+    add("ok", ok ? "true" : "false");
     if (!ok) {
-        boost::json::array problems;
-        for (const auto& p : r.problems) problems.emplace_back(p);
-        line["problems"] = std::move(problems);
+        std::string problems = "[";
+        for (const auto& p : r.problems) problems += (problems.size() > 1 ? "," : "") + quote(p);
+        add("problems", problems + "]");
     }
-    line["smoke"] = o.smoke;
-    line["time"] = utc_now();
-    for (const auto& [k, v] : o.meta) line[k] = v;
-    const std::string text = boost::json::serialize(line);
+    add("smoke", o.smoke ? "true" : "false");
+    add("time", quote(utc_now()));
+    for (const auto& [k, v] : o.meta) add(k, quote(v));
+    text += "}";
     std::printf("%s\n", text.c_str());
     std::fflush(stdout);
     if (!o.json_out.empty()) {

@@ -27,13 +27,16 @@ struct services {
     const config::settings& settings;
     std::function<bool()> database_ready;  // /readyz probe (§10.3)
     const std::atomic<bool>& shutting_down;
+    // /readyz Redis probe (§10.3): Redis answers and the fan-out is connected (2 s at most);
+    // unset without REDIS_URL.
+    std::function<bool()> redis_ready = {};
 };
 
 // One request as an endpoint sees it.
 struct context {
     const request& req;
-    std::span<const model::id> ids;          // path parameters in template order
-    const chat::principal* who = nullptr;    // set on auth_mode::user routes
+    std::span<const model::id> ids;        // path parameters in template order
+    const chat::principal* who = nullptr;  // set on auth_mode::user routes
 
     [[nodiscard]] const model::user& user() const { return who->user; }
     [[nodiscard]] core::result<json::object> body() const { return parse_body(req); }

@@ -143,16 +143,17 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
                                                      rt->settings.auth);
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
-    rt->teams_ = std::make_unique<chat::team_service>(*rt->store, rt->settings.limits);
-    rt->channels_ = std::make_unique<chat::channel_service>(*rt->store);
     rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
     // Without Redis the streams live in this process: a new epoch each start (API.md §8.8).
     rt->bus_ = std::make_unique<fanout::local_bus>();
     rt->streams_ = std::make_unique<fanout::channel_streams>(auth::random_code(8));
     rt->presence_ = std::make_unique<fanout::local_presence>();
     rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
-    rt->events_ = std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_,
-                                                         rt->presence_.get());
+    rt->events_ =
+        std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_, rt->presence_.get());
+    rt->teams_ =
+        std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
+    rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);
     rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
     rt->messages_ = std::make_unique<chat::message_service>(
         *rt->store, *rt->events_, *rt->limiter_, *rt->dedupe_, rt->settings.limits);

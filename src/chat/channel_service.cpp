@@ -111,7 +111,8 @@ core::result<model::channel> channel_service::create(const model::user& caller, 
         if (!made) throw std::logic_error("channel vanished inside its own transaction");
         return std::move(*made);
     });
-    // TODO(#4): publish channel_created (and subscribe every member's sockets)
+    // The publisher subscribes the team's sockets before they hear of it (§8.7).
+    if (out) events_.emit(events::channel_created{*out, std::nullopt});
     return out;
 }
 
@@ -136,7 +137,7 @@ core::result<channel_change> channel_service::update(const model::user& caller, 
         }
         return out;
     });
-    // TODO(#4): publish channel_updated (when out->changed)
+    if (out && out->changed) events_.emit(events::channel_updated{out->channel});
     return out;
 }
 
@@ -147,7 +148,7 @@ core::result<model::channel> channel_service::remove(const model::user& caller, 
         tx.delete_channel(channel);
         return c;
     });
-    // TODO(#4): publish channel_deleted (to out->members)
+    if (out) events_.emit(events::channel_deleted{out->id, out->team});
     return out;
 }
 
@@ -194,7 +195,8 @@ core::result<dm_channel> channel_service::create_or_get_dm(const model::user& ca
         return dm_channel{std::move(*created), true};
     });
     if (made || !lost_race) {
-        // TODO(#4): publish channel_created to the other participant (when made->created)
+        // To the other participant only; both participants' sockets join it (§8.5, §12.9).
+        if (made && made->created) events_.emit(events::channel_created{made->channel, caller.id});
         return made;
     }
 

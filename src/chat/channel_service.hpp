@@ -2,6 +2,7 @@
 // permissions of §9. One service for the REST and WebSocket doors.
 #pragma once
 
+#include "chat/events.hpp"
 #include "chat/team_service.hpp"
 #include "core/error.hpp"
 #include "model/records.hpp"
@@ -34,7 +35,11 @@ struct dm_channel {
 
 class channel_service {
 public:
-    explicit channel_service(store::store& store) : store_(store) {}
+    // Without `events` nothing is published (CLI commands, unit tests).
+    explicit channel_service(store::store& store) : store_(store), events_(no_events_) {}
+    // Every committed change is emitted to `events` (channel_created, channel_updated,
+    // channel_deleted; API.md §8.5).
+    channel_service(store::store& store, event_sink& events) : store_(store), events_(events) {}
 
     // GET /channels/: the caller's channels (member of team and channel), all teams, by id.
     [[nodiscard]] std::vector<model::channel> list(const model::user& caller);
@@ -72,6 +77,8 @@ public:
 
 private:
     store::store& store_;
+    null_event_sink no_events_;
+    event_sink& events_;
 };
 
 }  // namespace parley::chat

@@ -222,7 +222,8 @@ public:
 
     // POST /messages/ (§6.3) and WS channel_message. Checks in order: channel (REST: required /
     // invalid pk, listed with the other field errors; WS: required / not_found), visibility (REST
-    // 400 `You are not a member of this channel.`; WS not_found), can_post (403 error shape
+    // 400 `You are not a member of this channel.`; WS not_found), staff outside the channel's
+    // team (400 not_team_member, §13.13), can_post (403 error shape
     // `The other participant is no longer a member of this team.`), §6.1 field rules, then the
     // PARLEY_RATE_MESSAGES bucket (chat::throttled). With a key, a repeat within 5 minutes returns
     // the original message with duplicate = true and does nothing else. Emits message_created.

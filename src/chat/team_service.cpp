@@ -50,6 +50,26 @@ core::result<model::team> visible_team(store::tx& tx, const model::user& caller,
     return std::move(*t);
 }
 
+// The user's channels of the team (group and DM): what their sockets join or leave with the
+// team (§8.7).
+std::vector<model::id> channel_ids_of(store::tx& tx, model::id user, model::id team) {
+    std::vector<model::id> ids;
+    for (const auto& c : tx.channels_of_user(user, team)) ids.push_back(c.id);
+    return ids;
+}
+
+// Every channel of the team that has a member in it (group channels, and DM channels of
+// current members): the streams that end with the team (§1.4, §8.7).
+std::vector<model::id> team_channel_ids(store::tx& tx, const model::team& t) {
+    std::vector<model::id> ids;
+    for (const auto& m : t.members) {
+        for (const auto c : channel_ids_of(tx, m.id, t.id)) ids.push_back(c);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
 model::user_ref ref_of(const model::user& u) {
     return {u.id, u.username, u.email};
 }
@@ -57,7 +77,11 @@ model::user_ref ref_of(const model::user& u) {
 }  // namespace
 
 team_service::team_service(store::store& store, const config::limits_settings& limits)
-    : store_(store), limits_(limits) {}
+    : store_(store), limits_(limits), events_(no_events_) {}
+
+team_service::team_service(store::store& store, const config::limits_settings& limits,
+                           event_sink& events)
+    : store_(store), limits_(limits), events_(events) {}
 
 std::vector<model::team> team_service::list(const model::user& caller) {
     return store_.read([&](store::tx& tx) { return tx.teams_of_user(caller.id); });
@@ -96,38 +120,45 @@ core::result<team_change> team_service::update(const model::user& caller, model:
         }
         return out;
     });
-    // TODO(#4): publish team_updated (when out->changed)
+    if (out && out->changed) events_.emit(events::team_updated{out->team});
     return out;
 }
 
 core::result<model::team> team_service::remove(const model::user& caller, model::id team) {
+    std::vector<model::id> channels;
     auto out = store_.write([&](store::tx& tx) -> core::result<model::team> {
         auto t = visible_team(tx, caller, team, true);
         if (!t) return t.error();
         if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        channels = team_channel_ids(tx, *t);
         tx.delete_team(team);
         return t;
     });
-    // TODO(#4): publish team_deleted (to out->members)
+    if (out) events_.emit(events::team_deleted{team, std::move(channels)});
     return out;
 }
 
 core::result<member_change> team_service::add_member(const model::user& caller, model::id team,
                                                      const input<model::id>& user) {
+    std::vector<model::id> channels;  // the user's channels of the team after joining
     auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
         auto t = visible_team(tx, caller, team, false);
         if (!t) return t.error();
         if (!user) return user.error();
         const auto u = tx.user_by_id(*user);
         if (!u || !u->is_active) return core::not_found();
-        return member_change{std::move(*t), ref_of(*u), join_team(tx, team, u->id)};
+        member_change out{std::move(*t), ref_of(*u), join_team(tx, team, u->id)};
+        if (out.changed) channels = channel_ids_of(tx, u->id, team);
+        return out;
     });
-    // TODO(#4): publish member_added (when out->changed)
+    if (out && out->changed)
+        events_.emit(events::member_added{team, out->user, std::move(channels)});
     return out;
 }
 
 core::result<member_change> team_service::remove_member(const model::user& caller, model::id team,
                                                         const input<model::id>& user) {
+    std::vector<model::id> channels;  // the user's channels of the team before leaving
     auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
         auto t = visible_team(tx, caller, team, false);
         if (!t) return t.error();
@@ -138,22 +169,27 @@ core::result<member_change> team_service::remove_member(const model::user& calle
         if (*user == t->created_by) return owner_cannot_leave();
         const auto u = tx.user_by_id(*user);
         if (!u) return not_team_member();  // a member row always has its user (foreign key)
+        channels = channel_ids_of(tx, u->id, team);
         return member_change{std::move(*t), ref_of(*u), leave_team(tx, team, u->id)};
     });
-    // TODO(#4): publish member_removed (when out->changed)
+    if (out && out->changed)
+        events_.emit(events::member_removed{team, out->user, std::move(channels)});
     return out;
 }
 
 core::result<member_change> team_service::leave(const model::user& caller, model::id team) {
+    std::vector<model::id> channels;  // the caller's channels of the team before leaving
     auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
         auto t = visible_team(tx, caller, team, false);
         if (!t) return t.error();
         // Non-staff callers passed visibility as members; staff may see teams they are not in.
         if (caller.staff() && !tx.is_team_member(team, caller.id)) return not_team_member();
         if (caller.id == t->created_by) return owner_cannot_leave();
+        channels = channel_ids_of(tx, caller.id, team);
         return member_change{std::move(*t), ref_of(caller), leave_team(tx, team, caller.id)};
     });
-    // TODO(#4): publish member_removed (when out->changed)
+    if (out && out->changed)
+        events_.emit(events::member_removed{team, out->user, std::move(channels)});
     return out;
 }
 
@@ -174,7 +210,7 @@ core::result<team_change> team_service::transfer_ownership(const model::user& ca
         }
         return out;
     });
-    // TODO(#4): publish team_updated (when out->changed)
+    if (out && out->changed) events_.emit(events::team_updated{out->team});
     return out;
 }
 
@@ -243,6 +279,7 @@ core::result<member_change> team_service::join_via_invitation(
     if (!code || code->empty())
         return core::error_shape(errc::required, "Invitation code is required", "invite_code");
     if (code->size() > max_invite_code_chars) return invalid_invitation();
+    std::vector<model::id> channels;  // the caller's channels of the team after joining
     auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
         const auto now = core::now_us();
         const auto inv = tx.invitation_by_code(*code);
@@ -258,9 +295,10 @@ core::result<member_change> team_service::join_via_invitation(
         if (!join_team(tx, inv->team, caller.id)) return already;
         auto t = tx.team_by_id(inv->team, true);
         if (!t) return invalid_invitation();
+        channels = channel_ids_of(tx, caller.id, inv->team);
         return member_change{std::move(*t), ref_of(caller), true};
     });
-    // TODO(#4): publish member_added
+    if (out) events_.emit(events::member_added{out->team.id, out->user, std::move(channels)});
     return out;
 }
 

@@ -2,6 +2,7 @@
 // rules of §1.3 and the permissions of §9. One service for the REST and WebSocket doors.
 #pragma once
 
+#include "chat/events.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
 #include "model/records.hpp"
@@ -47,7 +48,11 @@ using input = core::result<T>;
 
 class team_service {
 public:
+    // Without `events` nothing is published (CLI commands, unit tests).
     team_service(store::store& store, const config::limits_settings& limits);
+    // Every committed change is emitted to `events` (team_updated, team_deleted, member_added,
+    // member_removed; API.md §8.5).
+    team_service(store::store& store, const config::limits_settings& limits, event_sink& events);
 
     // GET /teams/: the caller's teams with members, by id; scoped by membership for staff too.
     [[nodiscard]] std::vector<model::team> list(const model::user& caller);
@@ -110,6 +115,8 @@ public:
 private:
     store::store& store_;
     const config::limits_settings& limits_;
+    null_event_sink no_events_;
+    event_sink& events_;
 };
 
 }  // namespace parley::chat

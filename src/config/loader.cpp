@@ -42,6 +42,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_WS_PING_INTERVAL", "30s", "server ping interval"},
         {"PARLEY_WS_IDLE_TIMEOUT", "90s", "drop silent sockets after"},
         {"PARLEY_PRESENCE_OFFLINE_DELAY", "10s", "offline debounce"},
+        {"PARLEY_PRESENCE_TTL", "90s", "with Redis: expiry of an instance's connection counts"},
         {"PARLEY_CHANNEL_HISTORY_SIZE", "1000", "resume window (frames)"},
         {"PARLEY_CHANNEL_HISTORY_TTL", "10m", "resume window (time)"},
         {"PARLEY_INVITE_DEFAULT_HOURS", "168", "invitation lifetime"},
@@ -266,6 +267,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     duration("PARLEY_WS_PING_INTERVAL", w.ping_interval);
     duration("PARLEY_WS_IDLE_TIMEOUT", w.idle_timeout);
     duration("PARLEY_PRESENCE_OFFLINE_DELAY", w.presence_offline_delay);
+    duration("PARLEY_PRESENCE_TTL", w.presence_ttl);
     integer("PARLEY_CHANNEL_HISTORY_SIZE", w.channel_history_size, 1, 10000000);
     duration("PARLEY_CHANNEL_HISTORY_TTL", w.channel_history_ttl);
 

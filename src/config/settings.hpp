@@ -39,6 +39,7 @@ struct ws_settings {
     seconds ping_interval{30};
     seconds idle_timeout{90};
     seconds presence_offline_delay{10};
+    seconds presence_ttl{90};  // with Redis: a crashed instance's sockets stop counting after it
     std::size_t channel_history_size = 1000;
     seconds channel_history_ttl{600};
 };

@@ -1,10 +1,17 @@
 // Unit tests of core helpers: timestamps, UTF-8, ids, redaction.
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/scheduler.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
 
 #include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <mutex>
+#include <thread>
+#include <vector>
 
 using namespace parley::core;
 
@@ -57,4 +64,36 @@ TEST(Log, RedactsTokensInTargets) {
 TEST(Error, EveryCodeHasAName) {
     for (int c = 0; c <= static_cast<int>(errc::service_unavailable); ++c)
         EXPECT_STRNE(to_string(static_cast<errc>(c)), "") << c;
+}
+
+TEST(Scheduler, RunsJobsInDueOrderRepeatsAndCancels) {
+    using namespace std::chrono_literals;
+    parley::core::scheduler s;
+    std::mutex m;
+    std::vector<int> order;
+    std::atomic<int> ticks{0};
+    s.after(60ms, [&] {
+        std::lock_guard lock(m);
+        order.push_back(2);
+    });
+    s.after(20ms, [&] {
+        std::lock_guard lock(m);
+        order.push_back(1);
+    });
+    const auto cancelled = s.after(40ms, [&] {
+        std::lock_guard lock(m);
+        order.push_back(99);
+    });
+    s.cancel(cancelled);
+    const auto every = s.every(10ms, [&] { ++ticks; });
+    s.after(30ms, [] { throw std::runtime_error("logged, not fatal"); });
+    std::this_thread::sleep_for(150ms);
+    s.cancel(every);
+    const int seen = ticks.load();
+    std::this_thread::sleep_for(50ms);
+    EXPECT_LE(ticks.load(), seen + 1);
+    EXPECT_GE(seen, 5);
+    s.stop();
+    std::lock_guard lock(m);
+    EXPECT_EQ(order, (std::vector<int>{1, 2}));
 }

@@ -7,7 +7,9 @@ namespace parley::core {
 
 scheduler::scheduler() : thread_([this] { run(); }) {}
 
-scheduler::~scheduler() { stop(); }
+scheduler::~scheduler() {
+    stop();
+}
 
 scheduler::ticket scheduler::after(clock::duration delay, job fn) {
     return add(delay, clock::duration{0}, std::move(fn));

@@ -22,7 +22,8 @@ public:
     // At least one open socket anywhere.
     [[nodiscard]] virtual bool online(model::id user) = 0;
     // The online users among `users`, in the given order.
-    [[nodiscard]] virtual std::vector<model::id> online_among(const std::vector<model::id>& users) = 0;
+    [[nodiscard]] virtual std::vector<model::id> online_among(
+        const std::vector<model::id>& users) = 0;
 };
 
 class local_presence final : public presence_tracker {

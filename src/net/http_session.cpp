@@ -277,12 +277,13 @@ private:
         const std::string remote = req.remote_addr;
         phase_ = phase::handling;
         auto call = call_accept(ctx_.ws_handler, req);
-        auto [failure, decision] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+        auto [failure, decision] =
+            co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
         if (failure) {
             log_failure{"websocket accept"}(failure);
             decision = api::ws_accept{};
-            decision.refusal =
-                safe_reject(req, core::detail(core::errc::server_error, "A server error occurred."));
+            decision.refusal = safe_reject(
+                req, core::detail(core::errc::server_error, "A server error occurred."));
             decision.refusal.status = 500;
         }
         if (decision.accepted && closing_) {

@@ -2,6 +2,7 @@
 // Threading: one io_context run by N threads, a strand per connection (docs/decisions/0001).
 #include "net/server.hpp"
 
+#include "net/event_loop.hpp"
 #include "net/session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -107,6 +108,7 @@ struct server::impl {
           io_threads(io_thread_count(s.threads)),
           ioc(static_cast<int>(io_threads)),
           strand(asio::make_strand(ioc)),
+          loop(ioc),
           workers(std::max(min_worker_threads, worker_threads_per_core * hardware_threads())),
           context{settings, handler, workers, registry, w, ws_settings},
           acceptor(strand),
@@ -123,6 +125,8 @@ struct server::impl {
     asio::io_context ioc;
     // Server-level work (accept, signals, the shutdown sequence) runs on this strand.
     asio::strand<asio::io_context::executor_type> strand;
+    // Client libraries' sockets (Redis): on the I/O threads, stopped by finish().
+    detail::asio_event_loop loop;
     asio::thread_pool workers;
     detail::session_context context;
     tcp::acceptor acceptor;
@@ -274,6 +278,7 @@ struct server::impl {
     // On `strand`: the last server-level waits end so io_context::run() can return.
     void finish() {
         stopped = true;
+        loop.stop();
         boost::system::error_code ec;
         if (signals) signals->cancel(ec);
         drain_timer.cancel();
@@ -310,6 +315,10 @@ void server::stop() {
 
 void server::on_shutdown(std::function<void()> fn) {
     impl_->shutdown_hook = std::move(fn);
+}
+
+fanout::event_loop& server::event_loop() {
+    return impl_->loop;
 }
 
 }  // namespace parley::net

@@ -5,6 +5,7 @@
 #include "api/http.hpp"
 #include "api/ws.hpp"
 #include "config/settings.hpp"
+#include "fanout/event_loop.hpp"
 
 #include <cstdint>
 #include <functional>
@@ -43,6 +44,11 @@ public:
     // Called once, on an I/O thread, when shutdown starts (the app flags /readyz). Set before
     // run().
     void on_shutdown(std::function<void()> fn);
+
+    // An event loop on the I/O threads for client libraries with their own sockets (the Redis
+    // fan-out, docs/decisions/0002-redis.md). It runs once run() runs and stops when shutdown
+    // completes (after the last connection closed); the server must outlive its users' activity.
+    [[nodiscard]] fanout::event_loop& event_loop();
 
 private:
     struct impl;

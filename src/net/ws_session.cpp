@@ -85,8 +85,7 @@ class ws_session final : public api::ws_connection,
                          public session,
                          public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(beast::tcp_stream stream, api::ws_accept who, std::string peer,
-               session_context& ctx)
+    ws_session(beast::tcp_stream stream, api::ws_accept who, std::string peer, session_context& ctx)
         : ctx_(ctx),
           handler_(*ctx.ws_handler),
           ws_(std::move(stream)),
@@ -102,7 +101,14 @@ public:
     static asio::awaitable<void> run(std::shared_ptr<ws_session> self,
                                      http::request<http::string_body> upgrade) {
         const bool open = co_await self->handshake(std::move(upgrade));
-        if (!open) co_return;
+        self->handshake_done_ = true;
+        if (!open) {
+            self->ended_ = true;
+            self->close_timer_.cancel();
+            co_return;
+        }
+        if (self->close_after_handshake_)  // close() came during the handshake (shutdown)
+            asio::co_spawn(self->executor(), write_loop(self), log_failure{"websocket writer"});
         co_await self->open();
         asio::co_spawn(self->executor(), keepalive(self), log_failure{"websocket keepalive"});
         co_await self->read_loop();
@@ -139,8 +145,9 @@ public:
             close_requested_ = true;
             queue_.clear();  // frames not yet written are discarded with the socket (§8.2)
             queued_bytes_ = 0;
-            pending_close_ = websocket::close_reason(
-                static_cast<websocket::close_code>(code), beast::string_view(reason.data(), reason.size()));
+            pending_close_ =
+                websocket::close_reason(static_cast<websocket::close_code>(code),
+                                        beast::string_view(reason.data(), reason.size()));
             start_writer = !writer_running_;
             writer_running_ = true;
         }
@@ -152,9 +159,12 @@ public:
             self->close_timer_.async_wait([self](beast::error_code ec) {
                 if (!ec && !self->ended_) beast::get_lowest_layer(self->ws_).close();
             });
-            if (start_writer)
-                asio::co_spawn(self->executor(), write_loop(self),
-                               log_failure{"websocket writer"});
+            if (!start_writer) return;
+            // The close frame may only follow the 101: until then run() starts the writer.
+            if (self->handshake_done_)
+                asio::co_spawn(self->executor(), write_loop(self), log_failure{"websocket writer"});
+            else
+                self->close_after_handshake_ = true;
         });
     }
 
@@ -163,9 +173,8 @@ public:
     void begin_shutdown() override { close(close_going_away, "Server shutting down."); }
 
     void force_close() override {
-        asio::post(executor(), [self = shared_from_this()] {
-            beast::get_lowest_layer(self->ws_).close();
-        });
+        asio::post(executor(),
+                   [self = shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
     }
 
 private:
@@ -178,8 +187,8 @@ private:
         limits.keep_alive_pings = false;
         ws_.set_option(limits);
         std::string subprotocol = who_.subprotocol;
-        ws_.set_option(websocket::stream_base::decorator(
-            [subprotocol](websocket::response_type& res) {
+        ws_.set_option(
+            websocket::stream_base::decorator([subprotocol](websocket::response_type& res) {
                 if (!subprotocol.empty()) res.set(http::field::sec_websocket_protocol, subprotocol);
             }));
         ws_.read_message_max(ctx_.ws.max_frame_bytes);  // over it: Beast closes with 1009
@@ -351,8 +360,8 @@ private:
             if (self->ended_) co_return;
             const auto now = std::chrono::steady_clock::now();
             if (now >= self->last_activity_ + idle) {
-                spdlog::debug("ws {} {} idle for {} s: dropped", self->peer_,
-                              self->connection_id_, self->ctx_.ws.idle_timeout.count());
+                spdlog::debug("ws {} {} idle for {} s: dropped", self->peer_, self->connection_id_,
+                              self->ctx_.ws.idle_timeout.count());
                 beast::get_lowest_layer(self->ws_).close();
                 co_return;
             }
@@ -360,9 +369,8 @@ private:
                 next_ping = now + interval;
                 if (!self->ping_in_flight_ && !self->closing()) {
                     self->ping_in_flight_ = true;
-                    self->ws_.async_ping({}, [self](beast::error_code) {
-                        self->ping_in_flight_ = false;
-                    });
+                    self->ws_.async_ping(
+                        {}, [self](beast::error_code) { self->ping_in_flight_ = false; });
                 }
             }
         }
@@ -391,8 +399,10 @@ private:
     asio::steady_timer close_timer_;  // cuts a close that does not finish (close_timeout)
     std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
     bool ping_in_flight_ = false;
-    bool ended_ = false;           // the read loop returned
-    std::uint16_t close_code_ = 0;  // the code of the close we started, for the log
+    bool handshake_done_ = false;         // async_accept finished (either way)
+    bool close_after_handshake_ = false;  // a close was requested during the handshake
+    bool ended_ = false;                  // the read loop returned
+    std::uint16_t close_code_ = 0;        // the code of the close we started, for the log
 
     // The outbox, shared with any thread that sends or delivers.
     std::mutex mutex_;
@@ -409,8 +419,8 @@ private:
 
 void start_ws_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
                       api::ws_accept who, std::string peer_addr, session_context& ctx) {
-    auto s = std::make_shared<ws_session>(std::move(stream), std::move(who), std::move(peer_addr),
-                                          ctx);
+    auto s =
+        std::make_shared<ws_session>(std::move(stream), std::move(who), std::move(peer_addr), ctx);
     const std::uint64_t id = ctx.registry.add(s);
     auto executor = s->executor();
     asio::co_spawn(executor, ws_session::run(std::move(s), std::move(upgrade)),

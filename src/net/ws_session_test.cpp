@@ -361,7 +361,7 @@ TEST(WsSession, UpgradesSendsHelloAndEchoesThroughOnText) {
     EXPECT_EQ(hello->opcode, 1);
     ASSERT_EQ(hello->payload.substr(0, 8), "hello c_");
     EXPECT_EQ(hello->payload.size(), 16u);  // "hello " + "c_" + 8 hex
-    c.send_text("slow");  // handled before the next one, in order
+    c.send_text("slow");                    // handled before the next one, in order
     c.send_text("abc");
     EXPECT_EQ(c.read_message()->payload, "echo:slow");
     EXPECT_EQ(c.read_message()->payload, "echo:abc");

@@ -247,6 +247,7 @@ def test_reconnecting_within_the_delay_does_not_flap(fresh_server):
     team_with(srv, alice, bob)
     watcher = connect(srv, bob["access"])
     try:
+        watcher.frames(0.3)  # bob's own online event
         a1 = connect(srv, alice["access"])
         watcher.recv_type("user_presence")
         a1.close()
@@ -296,6 +297,7 @@ def test_sigterm_closes_sockets_with_1001(fresh_server):
 
 
 # --- REST-made changes reach open sockets (§8.5, §8.7) --------------------------------------------
+
 
 def test_channel_created_reaches_the_team_and_subscribes_it(server):
     alice, bob = register(server), register(server)
@@ -353,10 +355,38 @@ def test_member_added_subscribes_and_member_removed_unsubscribes(server):
         assert_json(r, 200)
         f = sock.recv_type("member_removed")
         assert (f["team_id"], f["user_id"]) == (team["id"], carol["id"])
+        sock.frames(0.2)  # drop what came before (carol's own presence in the team)
         post_message(server, alice, general["id"], "gone")
         assert sock.frames(1.0) == []
     finally:
         sock.close()
+
+
+LIVE_KEYS = {"type", "message_type", "id", "sender", "sender_id", "content", "timestamp",
+             "channel_id", "team_id", "reply_to", "replied_message", "link_preview", "attachments",
+             "reactions", "is_forwarded", "is_pinned", "is_edited", "edited_at", "offset", "epoch"}
+
+
+def test_rest_messages_reach_channel_members_in_offset_order(server):
+    alice, bob = register(server), register(server)
+    team = team_with(server, alice, bob)
+    ch = create_channel(server, alice, team["id"], name="general")
+    a = connect(server, alice["access"])
+    b = connect(server, bob["access"])
+    try:
+        m1 = post_message(server, alice, ch["id"], "one")
+        m2 = post_message(server, alice, ch["id"], "two")
+        for sock in (a, b):
+            f1, f2 = sock.recv_type("channels"), sock.recv_type("channels")
+            assert set(f1) == LIVE_KEYS
+            assert (f1["id"], f1["offset"], f1["message_type"]) == (m1["id"], 1, "channels")
+            assert (f2["id"], f2["offset"]) == (m2["id"], 2)
+            assert f1["epoch"] == f2["epoch"] and re.match(r"^[A-Za-z0-9_-]{1,32}$", f1["epoch"])
+            assert (f1["sender"], f1["sender_id"], f1["team_id"]) == (
+                alice["username"], alice["id"], team["id"])
+    finally:
+        a.close()
+        b.close()
 
 
 def test_frames_are_not_sent_to_non_members(server):

@@ -121,7 +121,7 @@ class Server:
 
     everyone: "list[Server]" = []  # every server of this test run, for failure reports
 
-    def __init__(self, env=None, args=(), name=None):
+    def __init__(self, env=None, args=(), name=None, database_url=None):
         self.name = name or f"parley-{next(_counter)}"
         self.root = pathlib.Path(tempfile.mkdtemp(prefix=f"parley-e2e-{self.name}-"))
         self.data_dir = self.root / "data"
@@ -138,7 +138,10 @@ class Server:
         self.env.update(DEFAULT_ENV)
         # Both serve (--data-dir below) and the CLI commands find the data folder through this.
         self.env["PARLEY_DATA_DIR"] = str(self.data_dir)
-        if backend() == "postgres":
+        if database_url is not None:
+            # Another server's database (several instances of one deployment); not dropped here.
+            self.env["DATABASE_URL"] = database_url
+        elif backend() == "postgres":
             self._database = f"parley_e2e_{_RUN_ID}_{next(_counter)}"
             admin_url = os.environ["DATABASE_URL"]
             _psql(admin_url, f'CREATE DATABASE "{self._database}"')

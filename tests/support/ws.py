@@ -189,6 +189,10 @@ class WsClient:
         """Everything pending or arriving within `seconds` (the backlog is emptied)."""
         return self.collect(seconds)
 
+    def drain(self, seconds=0.2) -> list:
+        """Discards what is pending and what arrives within `seconds`; returns it."""
+        return self.collect(seconds)
+
     def request(self, frame, reply_type=None, timeout=DEFAULT_TIMEOUT_S) -> dict:
         """Sends a request and returns its answer: the first frame of `reply_type` (default: any
         reply of §8.3) or `error` whose request_id is the request's (when it has one)."""

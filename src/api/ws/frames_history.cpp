@@ -31,8 +31,8 @@ position stream_position(request& r, model::id channel) {
 
 // One page of a channel as WS Messages, oldest first; `recipient` (username) added to each when
 // given (the original-era get_direct_messages form).
-json::array messages_json(const std::vector<model::message>& messages,
-                          const model::user_ref* me, const model::user_ref* other) {
+json::array messages_json(const std::vector<model::message>& messages, const model::user_ref* me,
+                          const model::user_ref* other) {
     json::array out;
     out.reserve(messages.size());
     for (const auto& m : messages) {
@@ -78,8 +78,8 @@ std::optional<core::error> page_error(const request& r, const chat::page_query& 
     if (page.limit && *page.limit < 1)
         return core::field_shape("limit", "Ensure this value is greater than or equal to 1.");
     if (page.limit && *page.limit > max)
-        return core::field_shape("limit", "Ensure this value is less than or equal to " +
-                                              std::to_string(max) + ".");
+        return core::field_shape(
+            "limit", "Ensure this value is less than or equal to " + std::to_string(max) + ".");
     for (const auto& [key, v] : {std::pair{"before", page.before}, std::pair{"after", page.after}})
         if (v && *v < 1)
             return core::field_shape(key, "Ensure this value is greater than or equal to 1.");

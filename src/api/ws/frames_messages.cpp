@@ -48,7 +48,9 @@ std::optional<model::id> message_id_of(request& r) {
     return *id;
 }
 
-json::object message_ack(model::id message) { return {{"message_id", message}}; }
+json::object message_ack(model::id message) {
+    return {{"message_id", message}};
+}
 
 }  // namespace
 
@@ -96,8 +98,8 @@ void forward_message(request& r) {
     std::vector<model::id> channels;
     const json::value* list = o.if_contains("channels");
     if (list == nullptr || list->is_null()) {
-        send_failure(r, core::error_shape(core::errc::required, "This field is required.",
-                                          "channels"));
+        send_failure(
+            r, core::error_shape(core::errc::required, "This field is required.", "channels"));
         return;
     }
     if (!list->is_array()) {
@@ -110,8 +112,8 @@ void forward_message(request& r) {
     for (const auto& item : list->get_array()) {
         const auto id = to_id(item);
         if (!id) {
-            send_failure(r, core::error_shape(core::errc::invalid, invalid_id_text(item),
-                                              "channels"));
+            send_failure(r,
+                         core::error_shape(core::errc::invalid, invalid_id_text(item), "channels"));
             return;
         }
         channels.push_back(*id);
@@ -185,12 +187,13 @@ void reaction(request& r) {
     if (is_missing(r.frame, "reaction")) {
         done = messages.unreact(r.user(), *id, false);
     } else if (const auto& v = r.frame.at("reaction"); v.is_string()) {
-        done = messages.react(r.user(), *id, std::optional<std::string>(std::string(v.get_string())));
+        done =
+            messages.react(r.user(), *id, std::optional<std::string>(std::string(v.get_string())));
     } else {
         // Reported after the visibility check, by the service.
-        done = messages.react(r.user(), *id,
-                              core::error_shape(core::errc::invalid, "Not a valid string.",
-                                                "reaction"));
+        done = messages.react(
+            r.user(), *id,
+            core::error_shape(core::errc::invalid, "Not a valid string.", "reaction"));
     }
     if (!done) {
         send_failure(r, done.error());
@@ -241,8 +244,8 @@ void typing(request& r) {
                 send_failure(r, at_field(c.error(), key));
                 return;
             }
-            send_failure(r, core::error_shape(core::errc::invalid, "Must be a valid boolean.",
-                                              "is_typing"));
+            send_failure(
+                r, core::error_shape(core::errc::invalid, "Must be a valid boolean.", "is_typing"));
             return;
         }
         is_typing = v->get_bool();

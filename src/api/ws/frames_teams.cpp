@@ -26,7 +26,9 @@ std::optional<model::id> team_id_of(request& r) {
     return *id;
 }
 
-json::object user_key(const model::user_ref& u) { return {{"id", u.id}, {"username", u.username}}; }
+json::object user_key(const model::user_ref& u) {
+    return {{"id", u.id}, {"username", u.username}};
+}
 
 }  // namespace
 

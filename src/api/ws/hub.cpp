@@ -19,7 +19,7 @@ namespace parley::api {
 namespace {
 
 constexpr std::uint16_t close_revoked = 4001;  // §8.2
-constexpr int protocol_version = 1;  // the `protocol` of hello (§8.1)
+constexpr int protocol_version = 1;            // the `protocol` of hello (§8.1)
 
 // Where the access token came from (§8.1 precedence).
 struct token_source {
@@ -99,7 +99,9 @@ ws_hub::ws_hub(services& svc, http_handler& http, chat::realtime_service& realti
     timers_.every(revocation_sweep_interval, [this] { sweep_revoked(); });
 }
 
-ws_hub::~ws_hub() { stop(); }
+ws_hub::~ws_hub() {
+    stop();
+}
 
 void ws_hub::stop() {
     timers_.stop();
@@ -136,12 +138,12 @@ ws_accept ws_hub::accept(const request& upgrade) {
         const auto origin = upgrade.header("origin");
         if (origin && !allowed.empty() &&
             std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
-            out.refusal = refuse(
-                upgrade, core::detail(core::errc::permission_denied, "Origin not allowed."));
+            out.refusal =
+                refuse(upgrade, core::detail(core::errc::permission_denied, "Origin not allowed."));
             return out;
         }
-        const auto cap = static_cast<std::size_t>(
-            std::max(0, svc_.settings.ws.max_connections_per_user));
+        const auto cap =
+            static_cast<std::size_t>(std::max(0, svc_.settings.ws.max_connections_per_user));
         if (connections_of(who->user.id) >= cap) {
             out.refusal =
                 refuse(upgrade, core::detail(core::errc::throttled, "Too many connections."));
@@ -225,9 +227,9 @@ void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_vie
         handle_text(ctx, text);
     } catch (const core::unavailable& e) {
         spdlog::warn("websocket frame: dependency unavailable: {}", e.what());
-        send_error(*conn, json::value(), nullptr,
-                   core::detail(core::errc::service_unavailable,
-                                "Service temporarily unavailable."));
+        send_error(
+            *conn, json::value(), nullptr,
+            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
     } catch (const std::exception& e) {
         spdlog::error("websocket frame of {} failed: {}", conn->connection_id(), e.what());
         send_error(*conn, json::value(), nullptr,
@@ -315,8 +317,8 @@ void ws_hub::sweep_revoked() {
         const auto& jti = st->conn->access_jti();
         if (std::find(revoked.jtis.begin(), revoked.jtis.end(), jti) != revoked.jtis.end()) {
             st->conn->close(close_revoked, "Token revoked.");
-        } else if (std::find(revoked.users.begin(), revoked.users.end(),
-                             st->conn->user_id()) != revoked.users.end()) {
+        } else if (std::find(revoked.users.begin(), revoked.users.end(), st->conn->user_id()) !=
+                   revoked.users.end()) {
             st->conn->close(close_revoked, "User inactive.");
         }
     }

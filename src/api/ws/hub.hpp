@@ -60,11 +60,11 @@ private:
     // One open socket as the hub sees it.
     struct connection_state {
         std::shared_ptr<ws_connection> conn;
-        model::user user;             // loaded in on_open; read by frames after it
-        std::mutex mutex;             // guards groups and closed
-        std::set<std::string> groups; // the bus groups this socket is in
+        model::user user;              // loaded in on_open; read by frames after it
+        std::mutex mutex;              // guards groups and closed
+        std::set<std::string> groups;  // the bus groups this socket is in
         bool closed = false;
-        bool counted = false;         // presence_.opened() ran
+        bool counted = false;  // presence_.opened() ran
     };
 
     [[nodiscard]] std::shared_ptr<connection_state> find(const ws_connection* conn) const;

@@ -52,9 +52,9 @@ public:
 
 private:
     struct state {
-        bool announced = false;          // the last published status was "online"
-        std::uint64_t generation = 0;    // bumped by every open and last close
-        core::timestamp closed_at = 0;   // when the last socket closed
+        bool announced = false;         // the last published status was "online"
+        std::uint64_t generation = 0;   // bumped by every open and last close
+        core::timestamp closed_at = 0;  // when the last socket closed
     };
 
     void offline_check(model::id user, std::uint64_t generation);

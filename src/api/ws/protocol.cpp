@@ -7,8 +7,8 @@
 #include "chat/rate_limiter.hpp"
 #include "core/time.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <exception>
@@ -78,9 +78,9 @@ void run_handler(const frame_type& t, ws_frames::request& r) {
         t.run(r);
     } catch (const core::unavailable& e) {
         spdlog::warn("websocket {}: dependency unavailable: {}", t.message_type, e.what());
-        send_error(*r.ctx.conn, r.message_type, r.request_id,
-                   core::detail(core::errc::service_unavailable,
-                                "Service temporarily unavailable."));
+        send_error(
+            *r.ctx.conn, r.message_type, r.request_id,
+            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
     } catch (const std::exception& e) {
         spdlog::error("websocket {} of {} failed: {}", t.message_type, r.ctx.conn->connection_id(),
                       e.what());
@@ -107,9 +107,9 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
     const json::object& frame = parsed->as_object();
     const json::value* type = frame.if_contains("message_type");
     if (type == nullptr || type->is_null()) {
-        send_error(*ctx.conn, no_type, nullptr,
-                   core::error_shape(core::errc::required, "message_type is required",
-                                     "message_type"));
+        send_error(
+            *ctx.conn, no_type, nullptr,
+            core::error_shape(core::errc::required, "message_type is required", "message_type"));
         return;
     }
     if (!type->is_string()) {
@@ -178,8 +178,8 @@ json::object error_frame(const json::value& message_type, const json::value* req
     return f;
 }
 
-void send_error(ws_connection& conn, const json::value& message_type,
-                const json::value* request_id, const core::error& e) {
+void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
+                const core::error& e) {
     send_json(conn, error_frame(message_type, request_id, e));
 }
 
@@ -195,7 +195,9 @@ bool valid_request_id(const json::value& v) noexcept {
     return chars <= max_request_id_chars;
 }
 
-std::string server_time() { return core::iso8601(core::now_us()); }
+std::string server_time() {
+    return core::iso8601(core::now_us());
+}
 
 // ---- helpers shared by the frame handlers (frames.hpp)
 
@@ -208,7 +210,9 @@ json::object reply_frame(const request& r, std::string_view type) {
     return f;
 }
 
-void send_reply(const request& r, const json::object& frame) { send_json(*r.ctx.conn, frame); }
+void send_reply(const request& r, const json::object& frame) {
+    send_json(*r.ctx.conn, frame);
+}
 
 void send_ack(const request& r, const json::object& extras) {
     if (!r.request_id) return;
@@ -241,7 +245,8 @@ std::string invalid_id_text(const json::value& v) {
     const bool digits = v.is_string() && !v.get_string().empty() &&
                         v.get_string().find_first_not_of("0123456789") == std::string_view::npos;
     if (v.is_int64() || v.is_uint64() || digits) {
-        return "Invalid pk \"" + (v.is_string() ? std::string(v.get_string()) : json::serialize(v)) +
+        return "Invalid pk \"" +
+               (v.is_string() ? std::string(v.get_string()) : json::serialize(v)) +
                "\" - object does not exist.";
     }
     return "Incorrect type. Expected pk value, received " + std::string(py_type(v)) + ".";

@@ -51,8 +51,8 @@ void send_json(ws_connection& conn, const json::object& frame);
                                        const json::value* request_id, const core::error& e);
 
 // Sends error_frame(...) to the socket.
-void send_error(ws_connection& conn, const json::value& message_type,
-                const json::value* request_id, const core::error& e);
+void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
+                const core::error& e);
 
 // A valid request_id (§8.3: a string of 1-64 characters or an integer), or nullopt.
 [[nodiscard]] bool valid_request_id(const json::value& v) noexcept;

@@ -5,8 +5,8 @@
 #include "api/message_json.hpp"
 #include "core/time.hpp"
 
-#include <boost/json/serialize.hpp>
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include <memory>
 #include <string>
@@ -30,7 +30,8 @@ json::object typed(std::string_view type) {
     return o;
 }
 
-std::string groups(char sign, std::optional<model::id> team, const std::vector<model::id>& channels) {
+std::string groups(char sign, std::optional<model::id> team,
+                   const std::vector<model::id>& channels) {
     std::string out;
     if (team) out = std::string(1, sign) + fanout::team_group(*team);
     for (const auto c : channels) {

@@ -1,0 +1,214 @@
+// The WebSocket publisher (API.md §8.5-§8.8): exact frames, stream offsets, and the order of
+// subscription changes around the frames that announce them (§8.7). Plus the envelope errors of
+// protocol.cpp (§8.3).
+#include "api/ws/protocol.hpp"
+#include "api/ws/publisher.hpp"
+#include "fanout/presence.hpp"
+#include "fanout/streams.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/json/parse.hpp>
+
+#include <string>
+#include <vector>
+
+namespace parley::api {
+namespace {
+
+namespace events = chat::events;
+
+// Records every publish in order.
+class recording_bus final : public fanout::bus {
+public:
+    struct entry {
+        std::string group;
+        fanout::frame_kind kind;
+        std::string data;
+        std::int64_t except_user;
+    };
+    void publish(std::string_view group, const fanout::frame& f) override {
+        log.push_back({std::string(group), f.kind, *f.data, f.except_user});
+    }
+    void subscribe(std::string_view, const std::shared_ptr<fanout::subscriber>&) override {}
+    void unsubscribe(std::string_view, const fanout::subscriber*) override {}
+    [[nodiscard]] std::string_view health() const noexcept override { return "disabled"; }
+
+    std::vector<entry> log;
+};
+
+json::object parse(const std::string& s) {
+    return boost::json::parse(s).as_object();
+}
+
+model::user_ref ref(model::id id) {
+    return {id, "u" + std::to_string(id), ""};
+}
+
+class Publisher : public ::testing::Test {
+protected:
+    recording_bus bus;
+    fanout::channel_streams streams{"ep0ch"};
+    fanout::local_presence presence;
+    event_publisher pub{bus, streams, &presence};
+};
+
+TEST_F(Publisher, StreamFramesCarryContiguousOffsetsAndTheEpoch) {
+    pub.emit(events::message_deleted{301, 12, false});
+    pub.emit(events::message_unpinned{301, 12, 1});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(bus.log[0].group, "c:12");
+    EXPECT_EQ(bus.log[0].kind, fanout::frame_kind::event);
+    EXPECT_EQ(parse(bus.log[0].data),
+              parse(R"({"type": "message_deleted", "message_id": 301, "channel_id": 12,
+                        "message_type": "channel", "offset": 1, "epoch": "ep0ch"})"));
+    EXPECT_EQ(parse(bus.log[1].data),
+              parse(R"({"type": "message_unpinned", "message_id": 301, "channel_id": 12,
+                        "user_id": 1, "offset": 2, "epoch": "ep0ch"})"));
+    EXPECT_EQ(streams.current(12), 2);
+}
+
+TEST_F(Publisher, ReactionAndPinFrames) {
+    pub.emit(events::reaction_update{
+        303, 12, {{1, "alice", "🚀"}, {2, "bob", "👍"}}, 2, "bob", std::nullopt});
+    pub.emit(events::message_pinned{303, 12, 1, 299});
+    EXPECT_EQ(parse(bus.log[0].data),
+              parse(R"({"type": "reaction_update", "message_id": 303, "channel_id": 12,
+                        "reactions": {"alice": "🚀", "bob": "👍"}, "user_id": 2,
+                        "username": "bob", "reaction": null, "offset": 1, "epoch": "ep0ch"})"));
+    EXPECT_EQ(parse(bus.log[1].data),
+              parse(R"({"type": "message_pinned", "message_id": 303, "channel_id": 12,
+                        "user_id": 1, "unpinned_message_id": 299, "offset": 2,
+                        "epoch": "ep0ch"})"));
+}
+
+TEST_F(Publisher, MemberAddedSubscribesBeforeAnnouncingAndAnnouncesAnOnlineMember) {
+    presence.add(3);
+    pub.emit(events::member_added{7, ref(3), {12, 15}});
+    ASSERT_EQ(bus.log.size(), 3u);
+    EXPECT_EQ(bus.log[0].group, "u:3");
+    EXPECT_EQ(bus.log[0].kind, fanout::frame_kind::control);
+    EXPECT_EQ(bus.log[0].data, "+t:7 +c:12 +c:15");
+    EXPECT_EQ(bus.log[1].group, "t:7");
+    EXPECT_EQ(parse(bus.log[1].data),
+              parse(R"({"type": "member_added", "team_id": 7, "user_id": 3, "username": "u3"})"));
+    EXPECT_EQ(bus.log[2].group, "t:7");
+    EXPECT_EQ(bus.log[2].kind, fanout::frame_kind::ephemeral);
+    const auto p = parse(bus.log[2].data);
+    EXPECT_EQ(p.at("type"), "user_presence");
+    EXPECT_EQ(p.at("status"), "online");
+    EXPECT_EQ(p.at("team_id"), 7);
+}
+
+TEST_F(Publisher, MemberRemovedAnnouncesBeforeUnsubscribing) {
+    pub.emit(events::member_removed{7, ref(3), {12}});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(bus.log[0].group, "t:7");
+    EXPECT_EQ(parse(bus.log[0].data),
+              parse(R"({"type": "member_removed", "team_id": 7, "user_id": 3,
+                        "username": "u3"})"));
+    EXPECT_EQ(bus.log[1].group, "u:3");
+    EXPECT_EQ(bus.log[1].data, "-t:7 -c:12");
+}
+
+TEST_F(Publisher, GroupChannelCreatedJoinsTheTeamThenTellsIt) {
+    model::channel c;
+    c.id = 17;
+    c.name = "design";
+    c.team = 7;
+    c.created_by = 1;
+    c.members = {ref(1), ref(2)};
+    pub.emit(events::channel_created{c, std::nullopt});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(bus.log[0].group, "t:7");
+    EXPECT_EQ(bus.log[0].data, "+c:17");
+    EXPECT_EQ(bus.log[1].group, "t:7");
+    const auto f = parse(bus.log[1].data);
+    EXPECT_EQ(f.at("type"), "channel_created");
+    EXPECT_EQ(f.at("channel").at("id"), 17);
+    EXPECT_EQ(f.at("channel").at("team_id"), 7);
+    EXPECT_EQ(f.at("channel").at("team"), 7);
+}
+
+TEST_F(Publisher, DmChannelCreatedJoinsBothAndTellsTheOtherOnly) {
+    model::channel c;
+    c.id = 15;
+    c.team = 7;
+    c.is_direct = true;
+    c.members = {ref(1), ref(2)};
+    pub.emit(events::channel_created{c, model::id{1}});
+    ASSERT_EQ(bus.log.size(), 3u);
+    EXPECT_EQ(bus.log[0].group, "u:1");
+    EXPECT_EQ(bus.log[0].data, "+c:15");
+    EXPECT_EQ(bus.log[1].group, "u:2");
+    EXPECT_EQ(bus.log[1].data, "+c:15");
+    EXPECT_EQ(bus.log[2].group, "u:2");
+    EXPECT_EQ(bus.log[2].kind, fanout::frame_kind::event);
+}
+
+TEST_F(Publisher, ChannelAndTeamDeletionEndDelivery) {
+    pub.emit(events::channel_deleted{12, 7});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(parse(bus.log[0].data),
+              parse(R"({"type": "channel_deleted", "channel_id": 12, "team_id": 7, "offset": 1,
+                        "epoch": "ep0ch"})"));
+    EXPECT_EQ(bus.log[1].group, "c:12");
+    EXPECT_EQ(bus.log[1].data, "-c:12");
+    bus.log.clear();
+    pub.emit(events::team_deleted{7, {12, 15}});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(parse(bus.log[0].data), parse(R"({"type": "team_deleted", "team_id": 7})"));
+    EXPECT_EQ(bus.log[1].group, "t:7");
+    EXPECT_EQ(bus.log[1].data, "-t:7 -c:12 -c:15");
+}
+
+TEST_F(Publisher, TypingIsEphemeralAndSkipsTheSender) {
+    pub.emit(events::typing{12, 7, ref(1), true, 0});
+    ASSERT_EQ(bus.log.size(), 1u);
+    EXPECT_EQ(bus.log[0].group, "c:12");
+    EXPECT_EQ(bus.log[0].kind, fanout::frame_kind::ephemeral);
+    EXPECT_EQ(bus.log[0].except_user, 1);
+    EXPECT_EQ(parse(bus.log[0].data),
+              parse(R"({"type": "typing", "channel_id": 12, "team_id": 7, "user_id": 1,
+                        "username": "u1", "is_typing": true,
+                        "timestamp": "1970-01-01T00:00:00.000000Z"})"));
+}
+
+TEST_F(Publisher, PresenceGoesOncePerTeam) {
+    pub.emit(events::user_presence{1, false, 0, {7, 8}});
+    ASSERT_EQ(bus.log.size(), 2u);
+    EXPECT_EQ(bus.log[0].group, "t:7");
+    EXPECT_EQ(bus.log[1].group, "t:8");
+    EXPECT_EQ(parse(bus.log[1].data),
+              parse(R"({"type": "user_presence", "user_id": 1, "status": "offline",
+                        "timestamp": "1970-01-01T00:00:00.000000Z", "team_id": 8})"));
+}
+
+TEST(ErrorFrame, ShapesOfSection83) {
+    const json::value type("edit_message");
+    const json::value rid("r-1");
+    auto f = error_frame(type, &rid,
+                         core::error_shape(core::errc::not_found, "Not found.", "message_id"));
+    EXPECT_EQ(f, parse(R"({"type": "error", "message_type": "edit_message", "request_id": "r-1",
+                           "error": "Not found.", "code": "not_found", "field": "message_id"})"));
+    core::error limited = core::detail(core::errc::rate_limited, "Slow down.");
+    limited.retry_after_s = 12;
+    f = error_frame(json::value(42), nullptr, limited);
+    EXPECT_EQ(f, parse(R"({"type": "error", "message_type": null, "error": "Slow down.",
+                           "code": "rate_limited", "retry_after": 12})"));
+    f = error_frame(type, nullptr, core::field_shape("content", "This field may not be blank."));
+    EXPECT_EQ(f.at("error"), "This field may not be blank.");
+    EXPECT_EQ(f.at("field"), "content");
+}
+
+TEST(RequestId, StringsOfOneTo64CharactersOrIntegers) {
+    EXPECT_TRUE(valid_request_id(json::value(5)));
+    EXPECT_TRUE(valid_request_id(json::value("a")));
+    EXPECT_TRUE(valid_request_id(json::value(std::string(64, 'x'))));
+    EXPECT_FALSE(valid_request_id(json::value(std::string(65, 'x'))));
+    EXPECT_FALSE(valid_request_id(json::value("")));
+    EXPECT_FALSE(valid_request_id(json::value(1.5)));
+    EXPECT_FALSE(valid_request_id(json::value(true)));
+}
+
+}  // namespace
+}  // namespace parley::api

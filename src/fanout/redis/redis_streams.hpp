@@ -1,0 +1,43 @@
+// Channel streams across instances (API.md §8.8; docs/decisions/0002-redis.md): offsets come
+// from Redis (INCR parley:ch:<id>:offset and PUBLISH in one script run by redis_bus), the epoch
+// lives in Redis (parley:epoch, created once with SET NX; a new one only when Redis lost it).
+// While Redis is down, stream frames are still delivered to this instance's sockets, numbered
+// by a local counter under a fallback epoch of this process: a client that sees the epoch
+// change resyncs the channel (§8.8), and does so again when Redis is back.
+#pragma once
+
+#include "fanout/redis/redis_bus.hpp"
+#include "fanout/redis/redis_client.hpp"
+#include "fanout/stream_publisher.hpp"
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+
+namespace parley::fanout::redis {
+
+class redis_streams final : public stream_publisher {
+public:
+    // `fallback_epoch`: 1–32 of [A-Za-z0-9_-], new for each process start.
+    redis_streams(redis_bus& bus, redis_client& client, std::string fallback_epoch);
+
+    // Redis up: MGET of the epoch and the channel's counter (2 s timeout). Down: the fallback.
+    [[nodiscard]] stream_position position(std::int64_t channel_id) override;
+    void publish(std::int64_t channel_id, std::string body) override;
+    void drop(std::int64_t channel_id) override;
+
+    [[nodiscard]] const std::string& fallback_epoch() const noexcept { return fallback_epoch_; }
+
+private:
+    // On the loop: the frame could not go through Redis.
+    void publish_locally(std::int64_t channel_id, const std::string& body);
+
+    redis_bus& bus_;
+    redis_client& client_;
+    std::string fallback_epoch_;
+    std::mutex mutex_;
+    std::unordered_map<std::int64_t, std::int64_t> fallback_offsets_;
+};
+
+}  // namespace parley::fanout::redis
