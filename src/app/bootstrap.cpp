@@ -2,20 +2,26 @@
 #include "app/bootstrap.hpp"
 
 #include "api/ws/publisher.hpp"
+#include "app/redis_adapters.hpp"
 
 #include "auth/random.hpp"
 #include "core/log.hpp"
+#include "fanout/local_bus.hpp"
+#include "fanout/redis/redis_presence.hpp"
+#include "fanout/redis/redis_streams.hpp"
+#include "fanout/redis/redis_url.hpp"
+#include "fanout/streams.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
 #include <spdlog/spdlog.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-#include <sys/stat.h>
-#include <unistd.h>
 
 namespace parley::app {
 
@@ -23,8 +29,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr std::size_t min_production_key_bytes = 32;   // §2.1
-constexpr std::size_t generated_key_bytes = 64;        // §2.1
+constexpr std::size_t min_production_key_bytes = 32;  // §2.1
+constexpr std::size_t generated_key_bytes = 64;       // §2.1
 
 // The development key in <data dir>/secret_key: read it, or create it once with mode 0600.
 std::optional<std::string> development_key(const std::string& data_dir, std::string& error) {
@@ -104,7 +110,8 @@ std::optional<config::settings> load_settings(const options& opts) {
         std::fprintf(stderr, "Error: --env-file %s does not exist\n", env_path.c_str());
         return std::nullopt;
     }
-    auto s = config::to_settings(config::merge(opts.flags, config::read_environment(), file), error);
+    auto s =
+        config::to_settings(config::merge(opts.flags, config::read_environment(), file), error);
     if (!s) {
         std::fprintf(stderr, "Error: %s\n", error.c_str());
         return std::nullopt;
@@ -143,28 +150,69 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
                                                      rt->settings.auth);
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
-    rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
-    // Without Redis the streams live in this process: a new epoch each start (API.md §8.8).
-    rt->bus_ = std::make_unique<fanout::local_bus>();
-    rt->streams_ = std::make_unique<fanout::channel_streams>(auth::random_code(8));
-    rt->presence_ = std::make_unique<fanout::local_presence>();
+    if (for_serve && !rt->settings.redis_url.empty()) {
+        // Several instances (docs/decisions/0002-redis.md): fan-out, offsets, presence, rate
+        // limits and idempotency keys in Redis. The bus connects in start_realtime().
+        const auto address = fanout::redis::parse_redis_url(rt->settings.redis_url, error);
+        if (!address) {
+            std::fprintf(stderr, "Error: %s\n", error.c_str());
+            return nullptr;
+        }
+        const std::string instance = fanout::redis::new_instance_id();
+        rt->redis_ = std::make_unique<fanout::redis::redis_client>(*address);
+        rt->limiter_ = std::make_unique<redis_rate_limiter>(*rt->redis_);
+        auto bus = std::make_unique<fanout::redis::redis_bus>(
+            fanout::redis::redis_bus::options{.address = *address, .instance_id = instance});
+        rt->redis_bus_ = bus.get();
+        // The fallback epoch numbers stream frames delivered while Redis is down (§8.8).
+        rt->streams_ =
+            std::make_unique<fanout::redis::redis_streams>(*bus, *rt->redis_, auth::random_code(8));
+        rt->bus_ = std::move(bus);
+        rt->presence_ = std::make_unique<fanout::redis::redis_presence>(
+            *rt->redis_, instance, rt->settings.ws.presence_ttl);
+        rt->dedupe_ = std::make_unique<redis_idempotency_store>(*rt->redis_);
+        spdlog::info("instance {}: fan-out, presence and rate limits through Redis {}:{}", instance,
+                     address->host, address->port);
+    } else {
+        rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
+        // Without Redis the streams live in this process: a new epoch each start (§8.8).
+        auto bus = std::make_unique<fanout::local_bus>();
+        rt->streams_ = std::make_unique<fanout::channel_streams>(*bus, auth::random_code(8));
+        rt->bus_ = std::move(bus);
+        rt->presence_ = std::make_unique<fanout::local_presence>();
+        rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
+    }
     rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
     rt->events_ =
         std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_, rt->presence_.get());
     rt->teams_ =
         std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);
-    rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
-    rt->messages_ = std::make_unique<chat::message_service>(
-        *rt->store, *rt->events_, *rt->limiter_, *rt->dedupe_, rt->settings.limits);
+    rt->messages_ = std::make_unique<chat::message_service>(*rt->store, *rt->events_, *rt->limiter_,
+                                                            *rt->dedupe_, rt->settings.limits);
     return rt;
 }
 
 api::services runtime::api_services(const std::atomic<bool>& shutting_down) {
     store::store* db = store.get();
-    return api::services{*auth_,     *users_,    *teams_,  *channels_,
-                         *messages_, *limiter_, settings,
-                         [db] { return db->ping(); }, shutting_down};
+    api::services svc{*auth_,       *users_,   *teams_,  *channels_,
+                      *messages_,   *limiter_, settings, [db] { return db->ping(); },
+                      shutting_down};
+    if (redis_) {
+        // §10.3: Redis answers a PING (2 s timeout) and the fan-out is connected.
+        svc.redis_ready = [client = redis_.get(), bus = redis_bus_] {
+            return client->ping() && bus->up();
+        };
+    }
+    return svc;
+}
+
+void runtime::start_realtime(fanout::event_loop& loop) {
+    if (redis_bus_) redis_bus_->start(loop);
+}
+
+void runtime::stop_realtime() {
+    if (redis_bus_) redis_bus_->stop();
 }
 
 int check(const options& opts) {
@@ -178,33 +226,44 @@ int check(const options& opts) {
     const auto warn = [](const std::string& m) { std::printf("WARNING: %s\n", m.c_str()); };
 
     if (s->auth.secret_key.empty()) {
-        if (s->production()) err("PARLEY_SECRET_KEY is required in production (32 bytes or more)");
-        else warn("PARLEY_SECRET_KEY is not set: a generated development key is used (" +
-                  s->data_dir + "/secret_key)");
+        if (s->production())
+            err("PARLEY_SECRET_KEY is required in production (32 bytes or more)");
+        else
+            warn("PARLEY_SECRET_KEY is not set: a generated development key is used (" +
+                 s->data_dir + "/secret_key)");
     } else if (s->auth.secret_key.size() < min_production_key_bytes) {
-        if (s->production()) err("PARLEY_SECRET_KEY is shorter than 32 bytes");
-        else warn("PARLEY_SECRET_KEY is shorter than 32 bytes");
+        if (s->production())
+            err("PARLEY_SECRET_KEY is shorter than 32 bytes");
+        else
+            warn("PARLEY_SECRET_KEY is shorter than 32 bytes");
     }
     if (!data_dir_writable(s->data_dir)) err("data directory " + s->data_dir + " is not writable");
     try {
         auto db = open_store(*s);
-        if (!db->ping()) err("the database does not answer (" + std::string(db->backend()) + ")");
+        if (!db->ping())
+            err("the database does not answer (" + std::string(db->backend()) + ")");
         else if (!db->pending_migrations().empty())
             warn("pending migrations: run `parley migrate`");
     } catch (const std::exception& e) {
         err(std::string("cannot open the database: ") + e.what());
     }
     if (!s->redis_url.empty()) {
-        // TODO(#5): ping Redis once the Redis fan-out exists.
-        warn("REDIS_URL is set but this build uses in-process fan-out");
+        std::string bad;
+        const auto address = fanout::redis::parse_redis_url(s->redis_url, bad);
+        if (!address) {
+            err(bad);
+        } else if (!fanout::redis::redis_client(*address).ping()) {
+            err("Redis does not answer at " + address->host + ":" + std::to_string(address->port) +
+                " (REDIS_URL)");
+        }
     }
     if (s->production() && s->http.cors_origins.empty())
         warn("CORS is open to all origins while PARLEY_ENV=production (set PARLEY_CORS_ORIGINS)");
     const auto& l = s->limits;
-    for (const auto& [name, r] : {std::pair{"PARLEY_RATE_AUTH", l.rate_auth},
-                                  std::pair{"PARLEY_RATE_API", l.rate_api},
-                                  std::pair{"PARLEY_RATE_MESSAGES", l.rate_messages},
-                                  std::pair{"PARLEY_RATE_WS", l.rate_ws}})
+    for (const auto& [name, r] :
+         {std::pair{"PARLEY_RATE_AUTH", l.rate_auth}, std::pair{"PARLEY_RATE_API", l.rate_api},
+          std::pair{"PARLEY_RATE_MESSAGES", l.rate_messages},
+          std::pair{"PARLEY_RATE_WS", l.rate_ws}})
         if (!r.enabled()) warn(std::string(name) + " is disabled");
     const auto& host = s->http.host;
     const bool loopback = host == "127.0.0.1" || host == "localhost" || host == "::1";

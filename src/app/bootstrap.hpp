@@ -13,9 +13,12 @@
 #include "chat/user_service.hpp"
 #include "config/loader.hpp"
 #include "config/settings.hpp"
-#include "fanout/local_bus.hpp"
+#include "fanout/bus.hpp"
+#include "fanout/event_loop.hpp"
 #include "fanout/presence.hpp"
-#include "fanout/streams.hpp"
+#include "fanout/redis/redis_bus.hpp"
+#include "fanout/redis/redis_client.hpp"
+#include "fanout/stream_publisher.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -44,13 +47,23 @@ public:
     [[nodiscard]] chat::auth_service& auth() { return *auth_; }
     [[nodiscard]] api::services api_services(const std::atomic<bool>& shutting_down);
 
-    // Real-time delivery (API.md §8): the in-process bus, channel streams (a new epoch per
-    // start), presence counts, the publisher every service emits to, and the transport queries.
+    // Real-time delivery (API.md §8): the bus, channel streams, presence counts, the publisher
+    // every service emits to, and the transport queries. In-process without REDIS_URL; with it
+    // (for `serve`), shared by every instance (docs/decisions/0002-redis.md).
     [[nodiscard]] fanout::bus& bus() { return *bus_; }
-    [[nodiscard]] fanout::channel_streams& streams() { return *streams_; }
+    [[nodiscard]] fanout::stream_publisher& streams() { return *streams_; }
     [[nodiscard]] fanout::presence_tracker& presence() { return *presence_; }
     [[nodiscard]] chat::event_sink& events() { return *events_; }
     [[nodiscard]] chat::realtime_service& realtime() { return *realtime_; }
+
+    // With Redis: connects the fan-out on the server's event loop (before server.run()).
+    void start_realtime(fanout::event_loop& loop);
+    // With Redis: closes the fan-out connections. After server.run() returned, while the
+    // server (its event loop) still exists.
+    void stop_realtime();
+
+    // "redis" or "in-process", for the start-up log.
+    [[nodiscard]] const char* fanout_name() const { return redis_ ? "redis" : "in-process"; }
 
     config::settings settings;
     std::unique_ptr<store::store> store;
@@ -64,10 +77,12 @@ private:
     std::unique_ptr<chat::user_service> users_;
     std::unique_ptr<chat::team_service> teams_;
     std::unique_ptr<chat::channel_service> channels_;
+    std::unique_ptr<fanout::redis::redis_client> redis_;  // before its users: destroyed after
     std::unique_ptr<chat::rate_limiter> limiter_;
-    std::unique_ptr<fanout::local_bus> bus_;
-    std::unique_ptr<fanout::channel_streams> streams_;
-    std::unique_ptr<fanout::local_presence> presence_;
+    std::unique_ptr<fanout::bus> bus_;
+    fanout::redis::redis_bus* redis_bus_ = nullptr;  // bus_, when it is Redis
+    std::unique_ptr<fanout::stream_publisher> streams_;
+    std::unique_ptr<fanout::presence_tracker> presence_;
     std::unique_ptr<chat::realtime_service> realtime_;
     std::unique_ptr<chat::event_sink> events_;  // the WebSocket publisher
     std::unique_ptr<chat::idempotency_store> dedupe_;

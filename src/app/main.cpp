@@ -7,15 +7,15 @@
 #include "core/log.hpp"
 #include "net/server.hpp"
 
-#include <CLI/CLI.hpp>
 #include <spdlog/spdlog.h>
+#include <CLI/CLI.hpp>
 
+#include <termios.h>
+#include <unistd.h>
 #include <atomic>
 #include <cstdio>
 #include <iostream>
 #include <string>
-#include <termios.h>
-#include <unistd.h>
 
 namespace {
 
@@ -57,12 +57,14 @@ int serve(app::runtime& rt) {
     api::ws_hub hub(svc, application, rt.realtime(), rt.bus(), rt.streams(), rt.presence(),
                     rt.events());
     net::server server(rt.settings.http, application, &hub, rt.settings.ws);
+    rt.start_realtime(server.event_loop());  // Redis: connects once the I/O threads run
     server.on_shutdown([&] { shutting_down = true; });
     server.listen();
-    spdlog::info("parley {} listening on http://{}:{}/ ({} store)", PARLEY_VERSION,
-                 rt.settings.http.host, server.port(), rt.store->backend());
+    spdlog::info("parley {} listening on http://{}:{}/ ({} store, {} fan-out)", PARLEY_VERSION,
+                 rt.settings.http.host, server.port(), rt.store->backend(), rt.fanout_name());
     server.run();
-    hub.stop();  // after the sockets closed: timers off, pending last_seen recorded
+    hub.stop();          // after the sockets closed: timers off, pending last_seen recorded
+    rt.stop_realtime();  // Redis connections, while the server's event loop still exists
     spdlog::info("parley stopped");
     return 0;
 }

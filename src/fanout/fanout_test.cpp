@@ -1,5 +1,6 @@
 // Unit tests of the in-process bus and channel stream offsets.
 #include "fanout/local_bus.hpp"
+#include "fanout/presence.hpp"
 #include "fanout/streams.hpp"
 
 #include <gtest/gtest.h>
@@ -21,7 +22,9 @@ struct recorder final : subscriber {
     }
 };
 
-frame text(std::string s) { return frame{frame_kind::event, std::make_shared<const std::string>(s)}; }
+frame text(std::string s) {
+    return frame{frame_kind::event, std::make_shared<const std::string>(s)};
+}
 
 }  // namespace
 
@@ -66,18 +69,37 @@ TEST(LocalBus, SharesOneBufferAcrossRecipients) {
 
 TEST(ChannelStreams, OffsetsAreContiguousAndInDeliveryOrderUnderConcurrency) {
     local_bus bus;
-    channel_streams streams("ep0ch");
+    channel_streams streams(bus, "ep0ch");
     auto a = std::make_shared<recorder>();
     bus.subscribe(channel_group(12), a);
     std::vector<std::thread> senders;
     for (int t = 0; t < 4; ++t)
         senders.emplace_back([&] {
-            for (int i = 0; i < 250; ++i)
-                streams.publish(bus, 12, [](std::int64_t off) { return std::to_string(off); });
+            for (int i = 0; i < 250; ++i) streams.publish(12, R"({"type":"m"})");
         });
     for (auto& t : senders) t.join();
     ASSERT_EQ(a->got.size(), 1000u);
-    for (std::size_t i = 0; i < a->got.size(); ++i) EXPECT_EQ(a->got[i], std::to_string(i + 1));
+    for (std::size_t i = 0; i < a->got.size(); ++i)
+        EXPECT_EQ(a->got[i],
+                  R"({"type":"m","offset":)" + std::to_string(i + 1) + R"(,"epoch":"ep0ch"})");
     EXPECT_EQ(streams.current(12), 1000);
     EXPECT_EQ(streams.current(13), 0);
+    const auto p = streams.position(12);
+    EXPECT_EQ(p.offset, 1000);
+    EXPECT_EQ(p.epoch, "ep0ch");
+}
+
+TEST(LocalPresence, AnnouncesOnlineOnceAndOfflineOnceAfterTheLastSocket) {
+    local_presence p;
+    EXPECT_TRUE(p.add(1));
+    EXPECT_FALSE(p.add(1));
+    EXPECT_EQ(p.remove(1), 1);
+    EXPECT_FALSE(p.claim_offline(1));  // a socket is still open
+    EXPECT_EQ(p.remove(1), 0);
+    EXPECT_FALSE(p.add(1));  // back within the offline delay: no transition
+    EXPECT_EQ(p.remove(1), 0);
+    EXPECT_TRUE(p.claim_offline(1));
+    EXPECT_FALSE(p.claim_offline(1));
+    EXPECT_TRUE(p.add(1));
+    EXPECT_EQ(p.online_among({2, 1}), std::vector<parley::model::id>{1});
 }

@@ -6,9 +6,15 @@
 
 namespace parley::fanout {
 
-std::string channel_group(std::int64_t id) { return "c:" + std::to_string(id); }
-std::string team_group(std::int64_t id) { return "t:" + std::to_string(id); }
-std::string user_group(std::int64_t id) { return "u:" + std::to_string(id); }
+std::string channel_group(std::int64_t id) {
+    return "c:" + std::to_string(id);
+}
+std::string team_group(std::int64_t id) {
+    return "t:" + std::to_string(id);
+}
+std::string user_group(std::int64_t id) {
+    return "u:" + std::to_string(id);
+}
 
 frame control_frame(std::string_view items) {
     return frame{frame_kind::control, std::make_shared<const std::string>(items)};
@@ -42,8 +48,10 @@ void local_bus::unsubscribe(std::string_view group, const subscriber* s) {
     next->reserve(it->second->size());
     for (const auto& x : *it->second)
         if (x.get() != s) next->push_back(x);
-    if (next->empty()) groups_.erase(it);
-    else it->second = std::move(next);
+    if (next->empty())
+        groups_.erase(it);
+    else
+        it->second = std::move(next);
 }
 
 std::size_t local_bus::subscriber_count(std::string_view group) const {

@@ -1,11 +1,12 @@
-// In-process open-socket counts (API.md §8.9).
+// In-process open-socket counts and transitions (API.md §8.9).
 #include "fanout/presence.hpp"
 
 namespace parley::fanout {
 
-std::int64_t local_presence::add(model::id user) {
+bool local_presence::add(model::id user) {
     std::lock_guard lock(mutex_);
-    return ++counts_[user];
+    ++counts_[user];
+    return announced_.insert(user).second;
 }
 
 std::int64_t local_presence::remove(model::id user) {
@@ -28,6 +29,12 @@ std::vector<model::id> local_presence::online_among(const std::vector<model::id>
     for (const auto u : users)
         if (counts_.contains(u)) out.push_back(u);
     return out;
+}
+
+bool local_presence::claim_offline(model::id user) {
+    std::lock_guard lock(mutex_);
+    if (counts_.contains(user)) return false;
+    return announced_.erase(user) > 0;
 }
 
 }  // namespace parley::fanout

@@ -24,14 +24,13 @@ std::int64_t channel_streams::current(std::int64_t channel_id) {
     return s->offset;
 }
 
-void channel_streams::publish(bus& b, std::int64_t channel_id,
-                              const std::function<std::string(std::int64_t)>& make) {
+void channel_streams::publish(std::int64_t channel_id, std::string body) {
     const auto s = get(channel_id);
     std::lock_guard lock(s->mutex);
     const std::int64_t offset = s->offset + 1;
-    auto data = std::make_shared<const std::string>(make(offset));
+    auto data = std::make_shared<const std::string>(complete_frame(body, offset, epoch_));
     s->offset = offset;
-    b.publish(channel_group(channel_id), frame{frame_kind::event, std::move(data)});
+    bus_.publish(channel_group(channel_id), frame{frame_kind::event, std::move(data)});
 }
 
 void channel_streams::drop(std::int64_t channel_id) {

@@ -26,7 +26,8 @@ struct position {
 };
 
 position stream_position(request& r, model::id channel) {
-    return {r.ctx.streams.current(channel), r.ctx.streams.epoch()};
+    auto p = r.ctx.streams.position(channel);
+    return {p.offset, std::move(p.epoch)};
 }
 
 // One page of a channel as WS Messages, oldest first; `recipient` (username) added to each when

@@ -88,7 +88,7 @@ std::string join_groups(const std::vector<model::id>& ids, char sign, const char
 }  // namespace
 
 ws_hub::ws_hub(services& svc, http_handler& http, chat::realtime_service& realtime,
-               fanout::bus& bus, fanout::channel_streams& streams,
+               fanout::bus& bus, fanout::stream_publisher& streams,
                fanout::presence_tracker& tracker, chat::event_sink& events)
     : svc_(svc),
       http_(http),

@@ -12,7 +12,7 @@
 #include "core/scheduler.hpp"
 #include "fanout/bus.hpp"
 #include "fanout/presence.hpp"
-#include "fanout/streams.hpp"
+#include "fanout/stream_publisher.hpp"
 
 #include <chrono>
 #include <memory>
@@ -29,7 +29,7 @@ public:
     // `http` formats refusals like every HTTP error (X-Request-Id, CORS). Everything must
     // outlive the hub; stop() before destroying what the timers touch.
     ws_hub(services& svc, http_handler& http, chat::realtime_service& realtime, fanout::bus& bus,
-           fanout::channel_streams& streams, fanout::presence_tracker& tracker,
+           fanout::stream_publisher& streams, fanout::presence_tracker& tracker,
            chat::event_sink& events);
     ~ws_hub() override;
 
@@ -76,7 +76,7 @@ private:
     http_handler& http_;
     chat::realtime_service& realtime_;
     fanout::bus& bus_;
-    fanout::channel_streams& streams_;
+    fanout::stream_publisher& streams_;
     core::scheduler timers_;  // before presence_, which schedules on it
     ws_presence presence_;
 

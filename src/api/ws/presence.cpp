@@ -16,15 +16,25 @@ ws_presence::ws_presence(chat::realtime_service& realtime, fanout::presence_trac
       tracker_(tracker),
       events_(events),
       timers_(timers),
-      offline_delay_(offline_delay) {}
+      offline_delay_(offline_delay) {
+    tracker_.on_lost([this](model::id user, core::timestamp last_seen) {
+        timers_.after(offline_delay_, [this, user, last_seen] { lost_check(user, last_seen); });
+    });
+}
+
+ws_presence::~ws_presence() {
+    tracker_.on_lost(nullptr);
+}
 
 void ws_presence::opened(model::id user) {
-    tracker_.add(user);
+    // The tracker decides under this lock, so this instance never publishes a user's online and
+    // offline events out of order.
     std::lock_guard lock(mutex_);
     auto& s = users_[user];
     ++s.generation;
-    if (s.announced) return;  // online already, or back within the offline delay
-    s.announced = true;
+    s.closed_at = 0;
+    // false: online already (here or on another instance), or back within the offline delay.
+    if (!tracker_.add(user)) return;
     const core::timestamp now = core::now_us();
     realtime_.set_last_seen(user, now);
     events_.emit(chat::events::user_presence{user, true, now, realtime_.team_ids(user)});
@@ -45,12 +55,22 @@ void ws_presence::closed(model::id user) {
 void ws_presence::offline_check(model::id user, std::uint64_t generation) {
     std::lock_guard lock(mutex_);
     const auto it = users_.find(user);
-    // A socket opened since (generation moved), or one is open on another instance.
-    if (it == users_.end() || it->second.generation != generation || tracker_.online(user)) return;
-    const bool announced = it->second.announced;
+    // A socket opened here since (generation moved).
+    if (it == users_.end() || it->second.generation != generation) return;
     const core::timestamp at = it->second.closed_at;
     users_.erase(it);
-    if (!announced) return;
+    // false: a socket is open on another instance, or the user was not announced online.
+    if (!tracker_.claim_offline(user)) return;
+    publish_offline(user, at);
+}
+
+void ws_presence::lost_check(model::id user, core::timestamp last_seen) {
+    std::lock_guard lock(mutex_);
+    if (!tracker_.claim_offline(user)) return;
+    publish_offline(user, last_seen);
+}
+
+void ws_presence::publish_offline(model::id user, core::timestamp at) {
     try {
         realtime_.set_last_seen(user, at);
         events_.emit(chat::events::user_presence{user, false, at, realtime_.team_ids(user)});
@@ -81,13 +101,14 @@ core::result<std::vector<member_presence>> ws_presence::team(const model::user& 
 }
 
 void ws_presence::flush() {
+    tracker_.on_lost(nullptr);
     std::unordered_map<model::id, state> pending;
     {
         std::lock_guard lock(mutex_);
         pending.swap(users_);
     }
     for (const auto& [user, s] : pending) {
-        if (!s.announced || s.closed_at == 0 || tracker_.online(user)) continue;
+        if (s.closed_at == 0 || tracker_.online(user)) continue;
         try {
             realtime_.set_last_seen(user, s.closed_at);
         } catch (const std::exception& e) {

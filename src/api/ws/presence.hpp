@@ -1,6 +1,7 @@
 // Presence (API.md §8.9): online at the first open socket, offline `presence_offline_delay` after
 // the last one closed (so reconnect churn never flaps), events on transitions only, last_seen
-// kept in the database. Counting is behind fanout::presence_tracker (Redis later, #5).
+// kept in the database. Counting, and deciding which instance publishes a transition, is
+// fanout::presence_tracker's (in-process, or Redis across instances).
 #pragma once
 
 #include "chat/events.hpp"
@@ -29,9 +30,11 @@ struct member_presence {
 // Thread-safe.
 class ws_presence {
 public:
+    // Registers for the users of crashed instances (tracker.on_lost) until flush().
     ws_presence(chat::realtime_service& realtime, fanout::presence_tracker& tracker,
                 chat::event_sink& events, core::scheduler& timers,
                 std::chrono::steady_clock::duration offline_delay);
+    ~ws_presence();
 
     // A socket of `user` opened (after its subscriptions, so its own sockets get the event).
     // The first one makes the user online: last_seen = now, user_presence to each team. May
@@ -47,17 +50,20 @@ public:
                                                                   model::id team);
 
     // At shutdown, after the sockets closed: records last_seen of users whose offline delay was
-    // still pending (no events: nobody is listening any more).
+    // still pending (no events from here: with Redis, another instance reaps them and publishes
+    // their offline event if they did not reconnect there).
     void flush();
 
 private:
     struct state {
-        bool announced = false;         // the last published status was "online"
         std::uint64_t generation = 0;   // bumped by every open and last close
-        core::timestamp closed_at = 0;  // when the last socket closed
+        core::timestamp closed_at = 0;  // when the last socket closed (0: one is open)
     };
 
     void offline_check(model::id user, std::uint64_t generation);
+    // A user lost with a crashed instance (§8.9): offline once, if no socket is open anywhere.
+    void lost_check(model::id user, core::timestamp last_seen);
+    void publish_offline(model::id user, core::timestamp at);
 
     chat::realtime_service& realtime_;
     fanout::presence_tracker& tracker_;

@@ -7,7 +7,7 @@
 #include "api/services.hpp"
 #include "api/ws.hpp"
 #include "core/error.hpp"
-#include "fanout/streams.hpp"
+#include "fanout/stream_publisher.hpp"
 #include "model/records.hpp"
 
 #include <memory>
@@ -24,9 +24,9 @@ class ws_presence;  // api/ws/presence.hpp
 struct ws_session_context {
     services& svc;
     const std::shared_ptr<ws_connection>& conn;
-    const model::user& user;           // the caller, as loaded when the socket opened
-    fanout::channel_streams& streams;  // stream positions for history replies (§8.5, §8.8)
-    ws_presence& presence;             // get_user_presences (§8.9)
+    const model::user& user;            // the caller, as loaded when the socket opened
+    fanout::stream_publisher& streams;  // stream positions for history replies (§8.5, §8.8)
+    ws_presence& presence;              // get_user_presences (§8.9)
 };
 
 // One complete text message from the client (§8.2, §8.3): parse, dispatch on message_type,

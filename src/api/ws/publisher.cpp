@@ -44,7 +44,7 @@ std::string groups(char sign, std::optional<model::id> team,
 
 }  // namespace
 
-event_publisher::event_publisher(fanout::bus& bus, fanout::channel_streams& streams,
+event_publisher::event_publisher(fanout::bus& bus, fanout::stream_publisher& streams,
                                  fanout::presence_tracker* presence)
     : bus_(bus), streams_(streams), presence_(presence) {}
 
@@ -58,22 +58,17 @@ void event_publisher::emit(chat::event e) {
 
 namespace {
 
-// Publishes a stream frame of the channel: `body` gets the next offset and the epoch (§8.8),
-// assigned and delivered under the stream's lock.
-void publish_stream(fanout::bus& bus, fanout::channel_streams& streams, model::id channel,
-                    json::object body) {
-    const std::string epoch = streams.epoch();
-    streams.publish(bus, channel, [&](std::int64_t offset) {
-        body["offset"] = offset;
-        body["epoch"] = epoch;
-        return json::serialize(body);
-    });
+// Publishes a stream frame of the channel: the stream publisher appends the next offset and
+// the epoch (§8.8) — in this process under the stream's lock, with Redis in one script.
+void publish_stream(fanout::stream_publisher& streams, model::id channel,
+                    const json::object& body) {
+    streams.publish(channel, json::serialize(body));
 }
 
 }  // namespace
 
 void event_publisher::publish(const chat::events::message_created& e) {
-    publish_stream(bus_, streams_, e.msg.channel, live_message_event(e.msg));
+    publish_stream(streams_, e.msg.channel, live_message_event(e.msg));
 }
 
 void event_publisher::publish(const chat::events::message_edited& e) {
@@ -85,7 +80,7 @@ void event_publisher::publish(const chat::events::message_edited& e) {
     body["edited_at"] = core::iso8601(e.edited_at);
     body["is_edited"] = true;
     body["edit_history"] = edit_history_json(e.edit_history);
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
 }
 
 void event_publisher::publish(const chat::events::message_deleted& e) {
@@ -93,7 +88,7 @@ void event_publisher::publish(const chat::events::message_deleted& e) {
     body["message_id"] = e.message_id;
     body["channel_id"] = e.channel_id;
     body["message_type"] = e.direct ? "direct" : "channel";
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
 }
 
 void event_publisher::publish(const chat::events::reaction_update& e) {
@@ -104,7 +99,7 @@ void event_publisher::publish(const chat::events::reaction_update& e) {
     body["user_id"] = e.user_id;
     body["username"] = e.username;
     body["reaction"] = e.reaction ? json::value(*e.reaction) : json::value(nullptr);
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
 }
 
 void event_publisher::publish(const chat::events::message_pinned& e) {
@@ -114,7 +109,7 @@ void event_publisher::publish(const chat::events::message_pinned& e) {
     body["user_id"] = e.user_id;
     body["unpinned_message_id"] =
         e.unpinned_message_id ? json::value(*e.unpinned_message_id) : json::value(nullptr);
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
 }
 
 void event_publisher::publish(const chat::events::message_unpinned& e) {
@@ -122,13 +117,13 @@ void event_publisher::publish(const chat::events::message_unpinned& e) {
     body["message_id"] = e.message_id;
     body["channel_id"] = e.channel_id;
     body["user_id"] = e.user_id;
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
 }
 
 void event_publisher::publish(const chat::events::channel_updated& e) {
     json::object body = typed("channel_updated");
     body["channel"] = to_json(e.channel);
-    publish_stream(bus_, streams_, e.channel.id, std::move(body));
+    publish_stream(streams_, e.channel.id, std::move(body));
 }
 
 // The last frame of the stream, then every socket leaves the channel (§8.7).
@@ -136,7 +131,7 @@ void event_publisher::publish(const chat::events::channel_deleted& e) {
     json::object body = typed("channel_deleted");
     body["channel_id"] = e.channel_id;
     body["team_id"] = e.team_id;
-    publish_stream(bus_, streams_, e.channel_id, std::move(body));
+    publish_stream(streams_, e.channel_id, std::move(body));
     bus_.publish(fanout::channel_group(e.channel_id),
                  fanout::control_frame("-" + fanout::channel_group(e.channel_id)));
     streams_.drop(e.channel_id);
@@ -171,7 +166,14 @@ void event_publisher::publish(const chat::events::member_added& e) {
     body["team_id"] = e.team_id;
     body["user_id"] = e.user.id;
     body["username"] = e.user.username;
-    bus_.publish(fanout::team_group(e.team_id), make_frame(frame_kind::event, body));
+    // The new member's own copy goes through their user group, which every instance holding one
+    // of their sockets has subscribed for long: an instance that only now subscribes to the team
+    // group may miss frames published to it in the next instants (docs/decisions/0002-redis.md).
+    // The team copy skips them, so each of their sockets gets member_added exactly once.
+    const fanout::frame f = make_frame(frame_kind::event, body);
+    bus_.publish(fanout::team_group(e.team_id),
+                 fanout::frame{frame_kind::event, f.data, e.user.id});
+    bus_.publish(fanout::user_group(e.user.id), f);
     if (presence_ && presence_->online(e.user.id))
         publish(chat::events::user_presence{e.user.id, true, core::now_us(), {e.team_id}});
 }

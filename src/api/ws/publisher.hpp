@@ -7,14 +7,14 @@
 #include "chat/events.hpp"
 #include "fanout/bus.hpp"
 #include "fanout/presence.hpp"
-#include "fanout/streams.hpp"
+#include "fanout/stream_publisher.hpp"
 
 namespace parley::api {
 
 class event_publisher final : public chat::event_sink {
 public:
     // `presence` (may be null) lets member_added announce an online new member (§8.9).
-    event_publisher(fanout::bus& bus, fanout::channel_streams& streams,
+    event_publisher(fanout::bus& bus, fanout::stream_publisher& streams,
                     fanout::presence_tracker* presence);
 
     // After commit, on the use case's thread. Never throws: a failure is logged.
@@ -40,7 +40,7 @@ public:
 
 private:
     fanout::bus& bus_;
-    fanout::channel_streams& streams_;
+    fanout::stream_publisher& streams_;
     fanout::presence_tracker* presence_;
 };
 

@@ -47,7 +47,7 @@ model::user_ref ref(model::id id) {
 class Publisher : public ::testing::Test {
 protected:
     recording_bus bus;
-    fanout::channel_streams streams{"ep0ch"};
+    fanout::channel_streams streams{bus, "ep0ch"};
     fanout::local_presence presence;
     event_publisher pub{bus, streams, &presence};
 };
@@ -84,16 +84,22 @@ TEST_F(Publisher, ReactionAndPinFrames) {
 TEST_F(Publisher, MemberAddedSubscribesBeforeAnnouncingAndAnnouncesAnOnlineMember) {
     presence.add(3);
     pub.emit(events::member_added{7, ref(3), {12, 15}});
-    ASSERT_EQ(bus.log.size(), 3u);
+    ASSERT_EQ(bus.log.size(), 4u);
     EXPECT_EQ(bus.log[0].group, "u:3");
     EXPECT_EQ(bus.log[0].kind, fanout::frame_kind::control);
     EXPECT_EQ(bus.log[0].data, "+t:7 +c:12 +c:15");
+    // The team's copy skips the new member, whose copy goes through their own group (which
+    // every instance with one of their sockets has subscribed, docs/decisions/0002-redis.md).
     EXPECT_EQ(bus.log[1].group, "t:7");
+    EXPECT_EQ(bus.log[1].except_user, 3);
     EXPECT_EQ(parse(bus.log[1].data),
               parse(R"({"type": "member_added", "team_id": 7, "user_id": 3, "username": "u3"})"));
-    EXPECT_EQ(bus.log[2].group, "t:7");
-    EXPECT_EQ(bus.log[2].kind, fanout::frame_kind::ephemeral);
-    const auto p = parse(bus.log[2].data);
+    EXPECT_EQ(bus.log[2].group, "u:3");
+    EXPECT_EQ(bus.log[2].except_user, 0);
+    EXPECT_EQ(bus.log[2].data, bus.log[1].data);
+    EXPECT_EQ(bus.log[3].group, "t:7");
+    EXPECT_EQ(bus.log[3].kind, fanout::frame_kind::ephemeral);
+    const auto p = parse(bus.log[3].data);
     EXPECT_EQ(p.at("type"), "user_presence");
     EXPECT_EQ(p.at("status"), "online");
     EXPECT_EQ(p.at("team_id"), 7);

@@ -241,19 +241,15 @@ void redis_presence::heartbeat() {
     }
     const auto r = client_.eval(reap_script, {instances_key}, {std::to_string(ttl_ms)});
     if (!r || r->type != reply::kind::array || r->elements.empty()) return;
-    lost_handler handler;
-    {
-        std::lock_guard lock(lost_mutex_);
-        handler = lost_;
-    }
-    spdlog::info("presence: reaped {} user(s) of instance(s) that stopped without closing",
-                 r->elements.size() / 2);
-    if (!handler) return;
+    spdlog::info("presence: reaped {} user(s) of stopped instance(s)", r->elements.size() / 2);
+    // Under the lock, so on_lost(nullptr) returns only once no handler runs any more.
+    std::lock_guard lock(lost_mutex_);
+    if (!lost_) return;
     for (std::size_t i = 0; i + 1 < r->elements.size(); i += 2) {
         const model::id user = to_int(r->elements[i].str);
         const core::timestamp seen = to_int(r->elements[i + 1].str) * 1000;  // ms -> us
         try {
-            handler(user, seen);
+            lost_(user, seen);
         } catch (const std::exception& e) {
             spdlog::warn("presence: offline check of user {} failed: {}", user, e.what());
         }
