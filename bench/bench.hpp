@@ -15,26 +15,26 @@ namespace parley::bench {
 
 // Everything a run needs; 0 or empty means "the scenario's default" (scenario_defaults()).
 struct options {
-    std::string url;         // http://127.0.0.1:PORT (loopback only)
-    std::string second_url;  // S7: the second instance
-    std::string scenario;    // S1 .. S7
-    std::string backend;     // label for the report; detected from /metrics when empty
-    double duration_s = 0;   // measured phase
-    double warmup_s = -1;    // traffic before measuring (-1: scenario default)
-    double drain_s = 10;     // upper bound for waiting for late acks and deliveries
-    int connections = 0;     // S1: HTTP connections; S4: sockets; S5: concurrent connectors
-    int members = 0;         // channel members, one socket each (S2, S3, S6, S7)
-    int senders = 0;         // members that post (S2, S3, S6, S7)
-    double rate = -1;        // offered load per second; 0 = as fast as the window allows
-    int window = 0;          // in-flight requests per sender (or per connection, S1)
-    int lag = 0;             // messages per sender not yet delivered to every member
-    int conns_per_user = 50; // S4: sockets per user (server: PARLEY_WS_MAX_CONNECTIONS_PER_USER)
+    std::string url;          // http://127.0.0.1:PORT (loopback only)
+    std::string second_url;   // S7: the second instance
+    std::string scenario;     // S1 .. S7
+    std::string backend;      // label for the report; detected from /metrics when empty
+    double duration_s = 0;    // measured phase
+    double warmup_s = -1;     // traffic before measuring (-1: scenario default)
+    double drain_s = 10;      // upper bound for waiting for late acks and deliveries
+    int connections = 0;      // S1: HTTP connections; S4: sockets; S5: concurrent connectors
+    int members = 0;          // channel members, one socket each (S2, S3, S6, S7)
+    int senders = 0;          // members that post (S2, S3, S6, S7)
+    double rate = -1;         // offered load per second; 0 = as fast as the window allows
+    int window = 0;           // in-flight requests per sender (or per connection, S1)
+    int lag = 0;              // messages per sender not yet delivered to every member
+    int conns_per_user = 50;  // S4: sockets per user (server: PARLEY_WS_MAX_CONNECTIONS_PER_USER)
     int setup_concurrency = 8;
     std::vector<std::string> source_addrs;  // local addresses to bind client sockets to
     int server_pid = 0;
     int second_server_pid = 0;
     bool smoke = false;
-    std::string json_out;                   // append the JSON line to this file too
+    std::string json_out;                                   // append the JSON line to this file too
     std::vector<std::pair<std::string, std::string>> meta;  // extra JSON keys (commit, ...)
 };
 
@@ -50,7 +50,12 @@ struct result {
     std::vector<std::string> notes;                    // shown in the table only
 
     void set(const std::string& key, value v);
-    void problem(std::string text) { problems.push_back(std::move(text)); }
+    void problem(std::string text) {  // the same text twice is reported once
+        for (const auto& p : problems) {
+            if (p == text) return;
+        }
+        problems.push_back(std::move(text));
+    }
 };
 
 // Log-linear latency histogram in nanoseconds (< 1 % relative error), with the exact maximum.
@@ -77,14 +82,19 @@ void add_latency(result& r, const std::string& prefix, const histogram& h);
 // The server process as seen through /proc (--server-pid).
 struct process_sample {
     bool ok = false;
-    double cpu_s = 0;         // utime + stime
-    std::int64_t rss_kib = 0; // VmRSS
+    double cpu_s = 0;          // utime + stime
+    std::int64_t rss_kib = 0;  // VmRSS
     std::int64_t threads = 0;
+    double runq_wait_s = 0;  // summed over threads: runnable but waiting for a CPU (schedstat)
 };
 [[nodiscard]] process_sample sample_process(int pid);
 
 // This process's CPU time (user + system), seconds.
 [[nodiscard]] double self_cpu_s();
+
+// Seconds this process's threads spent runnable but waiting for a CPU
+// (/proc/self/task/*/schedstat).
+[[nodiscard]] double self_runq_wait_s();
 
 // Raises RLIMIT_NOFILE to its hard limit; returns the soft limit now in force.
 std::int64_t raise_nofile_limit();

@@ -3,7 +3,8 @@
 // One thread, one io_context, C++20 coroutines. A run has four phases:
 //   1. fixtures through the public REST API (register users, create a team, add_member, create a
 //      channel: API.md §2, §4, §5);
-//   2. WebSocket connections (`/ws/chat/?token=`), each ready once its `hello` frame arrived (§8.1);
+//   2. WebSocket connections (`/ws/chat/?token=`), each ready once its `hello` frame arrived
+//   (§8.1);
 //   3. the measured load: timestamps come from one steady clock, since the same process sends and
 //      receives every message;
 //   4. a bounded drain for late acks and deliveries, then every socket is closed.
@@ -19,6 +20,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <unistd.h>
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -30,7 +32,6 @@
 #include <memory>
 #include <random>
 #include <stdexcept>
-#include <unistd.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -59,9 +60,12 @@ std::int64_t now_ns() {
         .count();
 }
 steady::time_point at_ns(std::int64_t ns) {
-    return steady::time_point(std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
+    return steady::time_point(
+        std::chrono::duration_cast<steady::duration>(std::chrono::nanoseconds(ns)));
 }
-std::int64_t seconds_ns(double s) { return static_cast<std::int64_t>(s * 1e9); }
+std::int64_t seconds_ns(double s) {
+    return static_cast<std::int64_t>(s * 1e9);
+}
 
 // Progress goes to stderr so that stdout stays the report.
 template <class... A>
@@ -207,8 +211,8 @@ private:
         error_code ec = prepare_socket(stream_.socket(), source_);
         if (ec) co_return ec;
         stream_.expires_after(10s);
-        auto [cec] = co_await stream_.async_connect(tcp::endpoint(target_.addr, target_.port),
-                                                    use_tuple);
+        auto [cec] =
+            co_await stream_.async_connect(tcp::endpoint(target_.addr, target_.port), use_tuple);
         if (cec) {
             stream_.close();
             co_return cec;
@@ -248,6 +252,7 @@ std::string_view string_field(const json::object& o, std::string_view key) {
 // ---- WebSocket connections
 
 struct ws_conn;
+struct failure_log;
 
 // Receives the frames and the end of every socket of a scenario (same thread).
 class frame_sink {
@@ -269,13 +274,14 @@ struct ws_conn {
     int index = 0;     // member index in the scenario
     int instance = 0;  // 0: --url, 1: --second-url
     frame_sink* sink = nullptr;
+    std::shared_ptr<failure_log> failures;  // for the completion of write_loop()
 };
 using ws_ptr = std::shared_ptr<ws_conn>;
 
 struct ws_open_result {
     error_code ec;
-    std::string detail;  // what failed, for the report
-    unsigned status = 0; // HTTP status of a refused handshake
+    std::string detail;   // what failed, for the report
+    unsigned status = 0;  // HTTP status of a refused handshake
 };
 
 // Connect, upgrade with ?token=, and wait for the hello frame (§8.1; presence frames may come
@@ -309,10 +315,10 @@ task<ws_open_result> ws_open(ws_conn& c, const target& t, const std::string& tok
     if (hec) {
         r.ec = hec;
         r.status = res.result_int();
-        r.detail = r.status != 0 && r.status != 101
-                       ? "handshake refused: HTTP " + std::to_string(r.status) + " " +
-                             excerpt(res.body())
-                       : "handshake: " + hec.message();
+        r.detail =
+            r.status != 0 && r.status != 101
+                ? "handshake refused: HTTP " + std::to_string(r.status) + " " + excerpt(res.body())
+                : "handshake: " + hec.message();
         co_return r;
     }
     for (int frames = 0; frames < 64; ++frames) {
@@ -360,8 +366,35 @@ task<void> read_loop(ws_ptr c) {
     }
 }
 
+// An exception escaping a coroutine is a bug (or std::bad_alloc): the run fails with its message
+// and the io_context stops, so that nothing resumes into a half-finished scenario.
+struct failure_log {
+    asio::io_context* io = nullptr;
+    std::vector<std::string> messages;
+};
+
+// The completion handler of every co_spawn.
+class spawn_done {
+public:
+    explicit spawn_done(std::shared_ptr<failure_log> log) : log_(std::move(log)) {}
+    void operator()(const std::exception_ptr& e) const {
+        if (!e) return;
+        try {
+            std::rethrow_exception(e);
+        } catch (const std::exception& x) {
+            log_->messages.emplace_back(x.what());
+        } catch (...) {
+            log_->messages.emplace_back("unknown exception");
+        }
+        if (log_->io != nullptr) log_->io->stop();
+    }
+
+private:
+    std::shared_ptr<failure_log> log_;
+};
+
 task<void> write_loop(ws_ptr c) {
-    while (!c->outbox.empty() && c->open) {
+    while (!c->outbox.empty() && c->open) {  // ends when the outbox is empty or the socket closed
         auto [ec, n] = co_await c->ws.async_write(asio::buffer(c->outbox.front()), use_tuple);
         if (ec) break;
         c->outbox.pop_front();
@@ -370,16 +403,12 @@ task<void> write_loop(ws_ptr c) {
     c->writing = false;
 }
 
-void rethrow(std::exception_ptr e) {
-    if (e) std::rethrow_exception(e);
-}
-
 void ws_send(const ws_ptr& c, std::string text) {
     if (!c->open) return;
     c->outbox.push_back(std::move(text));
     if (!c->writing) {
         c->writing = true;
-        asio::co_spawn(c->ws.get_executor(), write_loop(c), rethrow);
+        asio::co_spawn(c->ws.get_executor(), write_loop(c), spawn_done(c->failures));
     }
 }
 
@@ -390,7 +419,7 @@ void ws_abort(ws_conn& c) {
     beast::get_lowest_layer(c.ws).close();
 }
 
-// Counts finished tasks; wait() returns when all are done or at `limit`.
+// Counts finished tasks; wait() returns true when all are done, false at `limit`.
 class latch {
 public:
     latch(asio::any_io_executor ex, std::int64_t n) : timer_(ex), pending_(n) {}
@@ -400,7 +429,7 @@ public:
     task<bool> wait(steady::time_point limit) {
         while (pending_ > 0 && steady::now() < limit) {  // each pass waits for a done() or limit
             timer_.expires_at(limit);
-            co_await timer_.async_wait(use_tuple);
+            [[maybe_unused]] auto [ec] = co_await timer_.async_wait(use_tuple);
         }
         co_return pending_ <= 0;
     }
@@ -413,7 +442,7 @@ private:
 task<void> sleep_until(std::int64_t ns) {
     asio::steady_timer t(co_await asio::this_coro::executor);
     t.expires_at(at_ns(ns));
-    co_await t.async_wait(use_tuple);
+    [[maybe_unused]] auto [ec] = co_await t.async_wait(use_tuple);
 }
 
 // ---- the run context and REST fixtures
@@ -433,6 +462,7 @@ struct run_ctx {
     std::vector<asio::ip::address_v4> sources;
     std::size_t next_source_index = 0;
     std::string prefix;  // unique per run: usernames never collide with earlier runs
+    std::shared_ptr<failure_log> failures = std::make_shared<failure_log>();
     std::vector<std::shared_ptr<void>> keep;  // scenario state that sockets point to: lives
                                               // until io.run() has returned
 
@@ -441,6 +471,18 @@ struct run_ctx {
         return &sources[next_source_index++ % sources.size()];
     }
     const target& instance(int i) const { return i == 1 && secondary ? *secondary : primary; }
+    [[nodiscard]] spawn_done on_done() const { return spawn_done(failures); }
+
+    // Waits for `done` until `limit`; on timeout the run fails and stops: the workers point
+    // into state that their caller is about to release.
+    task<bool> join(std::shared_ptr<latch> done, steady::time_point limit, const char* what) {
+        const bool finished = co_await done->wait(limit);
+        if (!finished) {
+            res.problem(std::string(what) + " did not finish in time");
+            io.stop();
+        }
+        co_return finished;
+    }
 };
 
 std::string rate_limit_hint(unsigned status) {
@@ -451,11 +493,10 @@ std::string rate_limit_hint(unsigned status) {
 
 // A REST call that must answer `expected`; otherwise one problem line and nullopt.
 task<std::optional<json::object>> rest(run_ctx& ctx, http_client& client, http::verb verb,
-                                       std::string path, const std::string& token,
-                                       const json::object& body, unsigned expected,
-                                       std::string what) {
+                                       std::string path, std::string token, json::object body,
+                                       unsigned expected, std::string what) {
     const std::string text = body.empty() ? std::string() : json::serialize(body);
-    auto reply = co_await client.call(verb, path, token, text);
+    http_reply reply = co_await client.call(verb, path, token, text);
     if (reply.ec) {
         ctx.res.problem(what + ": " + reply.ec.message() + " (" + path + ")");
         co_return std::nullopt;
@@ -470,188 +511,246 @@ task<std::optional<json::object>> rest(run_ctx& ctx, http_client& client, http::
     co_return obj;
 }
 
-// Registers `n` users with `setup_concurrency` parallel connections (§2.6). Argon2id hashing
-// makes this the slow part of a large setup: about 50 ms per user on one core.
-task<bool> register_users(run_ctx& ctx, int n, const std::string& tag,
-                          std::vector<user_fixture>& users) {
-    users.assign(static_cast<std::size_t>(n), {});
-    const int workers = std::max(1, std::min(ctx.opt.setup_concurrency, n));
-    auto done = std::make_shared<latch>(ctx.io.get_executor(), workers);
+// Shared by the workers of register_users().
+struct register_job {
+    int count = 0;
+    std::string tag;
+    std::vector<user_fixture> users;
     int next = 0;
     int finished = 0;
     bool failed = false;
-    const std::int64_t started = now_ns();
-    std::int64_t last_report = started;
-    auto worker = [&]() -> task<void> {
-        http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
-        while (!failed && next < n) {  // at most n iterations in all
-            const int i = next++;
-            auto& u = users[static_cast<std::size_t>(i)];
-            u.name = ctx.prefix + tag + "_" + std::to_string(i);
-            json::object body{{"username", u.name},
-                              {"email", u.name + "@bench.example"},
-                              {"password", "bench-pass-" + ctx.prefix}};
-            auto reply = co_await rest(ctx, client, http::verb::post, "/api/auth/register", "",
-                                       body, 201, "register");
-            if (!reply) {
-                failed = true;
-                break;
-            }
-            u.id = int_field(*reply, "user_id");
-            u.token = std::string(string_field(*reply, "access"));
-            if (u.id == 0 || u.token.empty()) {
-                ctx.res.problem("register: no user_id/access in the answer");
-                failed = true;
-                break;
-            }
-            ++finished;
-            const std::int64_t now = now_ns();
-            if (now - last_report > 3'000'000'000LL) {
-                last_report = now;
-                progress("registered %d/%d users (%.1f s)", finished, n, (now - started) / 1e9);
-            }
+    std::int64_t started = 0;
+    std::int64_t last_report = 0;
+    std::shared_ptr<latch> done;
+};
+
+task<void> register_worker(run_ctx& ctx, std::shared_ptr<register_job> job) {
+    http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
+    while (!job->failed && job->next < job->count) {  // at most `count` iterations in all
+        const int i = job->next++;
+        auto& u = job->users[static_cast<std::size_t>(i)];
+        u.name = ctx.prefix + job->tag + "_" + std::to_string(i);
+        json::object body;
+        body["username"] = u.name;
+        body["email"] = u.name + "@bench.example";
+        body["password"] = "bench-pass-" + ctx.prefix;
+        auto reply = co_await rest(ctx, client, http::verb::post, "/api/auth/register", "",
+                                   std::move(body), 201, "register");
+        if (!reply) {
+            job->failed = true;
+            break;
         }
-        client.close();
-        done->done();
-    };
-    for (int w = 0; w < workers; ++w) asio::co_spawn(ctx.io, worker(), rethrow);
-    if (!co_await done->wait(steady::now() + 1h)) {
-        ctx.res.problem("setup did not finish within an hour");
-        ctx.io.stop();  // the workers point into this frame: never resume them
-        co_return false;
+        u.id = int_field(*reply, "user_id");
+        u.token = std::string(string_field(*reply, "access"));
+        if (u.id == 0 || u.token.empty()) {
+            ctx.res.problem("register: no user_id/access in the answer");
+            job->failed = true;
+            break;
+        }
+        ++job->finished;
+        const std::int64_t now = now_ns();
+        if (now - job->last_report > 3'000'000'000LL) {
+            job->last_report = now;
+            progress("registered %d/%d users (%.1f s)", job->finished, job->count,
+                     (now - job->started) / 1e9);
+        }
     }
-    if (!failed && n > 0) {
-        progress("registered %d users in %.1f s", n, (now_ns() - started) / 1e9);
-    }
-    co_return !failed;
+    client.close();
+    job->done->done();
 }
 
-// One team owned by users[0] with every user a member, and one group channel created after the
-// members joined, so that every user is a channel member (§1.3). Returns {team, channel}.
-task<std::optional<std::pair<std::int64_t, std::int64_t>>> team_with_channel(
-    run_ctx& ctx, const std::vector<user_fixture>& users, const std::string& tag) {
-    http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
-    const std::string& owner = users.front().token;
-    const json::object team_body{{"name", "bench " + tag + " " + ctx.prefix}};
-    auto team = co_await rest(ctx, client, http::verb::post, "/api/chat/teams/", owner, team_body,
-                              201, "create team");
-    if (!team) co_return std::nullopt;
-    const std::int64_t team_id = int_field(*team, "id");
-    const std::string add = "/api/chat/teams/" + std::to_string(team_id) + "/add_member/";
-    // add_member calls in parallel, as many as the setup concurrency allows.
-    const int workers = std::max(1, std::min<int>(ctx.opt.setup_concurrency,
-                                                  static_cast<int>(users.size()) - 1));
-    auto done = std::make_shared<latch>(ctx.io.get_executor(), workers);
-    std::size_t next = 1;
-    bool failed = false;
-    auto worker = [&]() -> task<void> {
-        http_client c(ctx.io.get_executor(), ctx.primary, ctx.next_source());
-        while (!failed && next < users.size()) {  // at most users.size() iterations in all
-            const auto& u = users[next++];
-            // (named: GCC 12 rejects braced temporaries with string keys inside co_await)
-            const json::object body{{"user_id", u.id}};
-            auto r = co_await rest(ctx, c, http::verb::post, add, owner, body, 200, "add_member");
-            if (!r) failed = true;
-        }
-        c.close();
-        done->done();
-    };
-    for (int w = 0; w < workers; ++w) asio::co_spawn(ctx.io, worker(), rethrow);
-    if (!co_await done->wait(steady::now() + 1h)) {
-        ctx.res.problem("setup did not finish within an hour");
-        ctx.io.stop();  // the workers point into this frame: never resume them
-        co_return std::nullopt;
+// Registers `count` users with `setup_concurrency` parallel connections (§2.6); empty on failure.
+// Argon2id hashing makes this the slow part of a large setup: ~0.1 s per user on one core.
+task<std::vector<user_fixture>> register_users(run_ctx& ctx, int count, std::string tag) {
+    auto job = std::make_shared<register_job>();
+    job->count = count;
+    job->tag = std::move(tag);
+    job->users.resize(static_cast<std::size_t>(count));
+    job->started = job->last_report = now_ns();
+    const int workers = std::max(1, std::min(ctx.opt.setup_concurrency, count));
+    job->done = std::make_shared<latch>(ctx.io.get_executor(), workers);
+    for (int w = 0; w < workers; ++w) {
+        asio::co_spawn(ctx.io, register_worker(ctx, job), ctx.on_done());
     }
-    if (failed) co_return std::nullopt;
-    const json::object channel_body{{"name", "bench"}, {"team", team_id}};
+    const bool finished = co_await ctx.join(job->done, steady::now() + 1h, "registration");
+    if (!finished || job->failed) co_return std::vector<user_fixture>{};
+    progress("registered %d users in %.1f s", count, (now_ns() - job->started) / 1e9);
+    co_return std::move(job->users);
+}
+
+// Shared by the workers of team_with_channel().
+struct add_member_job {
+    std::vector<user_fixture> users;
+    std::string path;
+    std::size_t next = 1;  // users[0] owns the team
+    bool failed = false;
+    std::shared_ptr<latch> done;
+};
+
+task<void> add_member_worker(run_ctx& ctx, std::shared_ptr<add_member_job> job) {
+    http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
+    while (!job->failed && job->next < job->users.size()) {  // at most users.size() in all
+        const auto& u = job->users[job->next++];
+        json::object body;
+        body["user_id"] = u.id;
+        auto reply = co_await rest(ctx, client, http::verb::post, job->path,
+                                   job->users.front().token, std::move(body), 200, "add_member");
+        if (!reply) job->failed = true;
+    }
+    client.close();
+    job->done->done();
+}
+
+struct team_fixture {
+    std::int64_t team = 0;
+    std::int64_t channel = 0;
+};
+
+// One team owned by users[0] with every user a member, and one group channel created after the
+// members joined, so that every user is a channel member (§1.3). nullopt on failure.
+task<std::optional<team_fixture>> team_with_channel(run_ctx& ctx, std::vector<user_fixture> users,
+                                                    std::string tag) {
+    http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
+    const std::string owner = users.front().token;
+    json::object team_body;
+    team_body["name"] = "bench " + tag + " " + ctx.prefix;
+    auto team = co_await rest(ctx, client, http::verb::post, "/api/chat/teams/", owner,
+                              std::move(team_body), 201, "create team");
+    if (!team) co_return std::nullopt;
+    team_fixture out;
+    out.team = int_field(*team, "id");
+
+    auto job = std::make_shared<add_member_job>();
+    job->path = "/api/chat/teams/" + std::to_string(out.team) + "/add_member/";
+    const std::size_t member_count = users.size();
+    job->users = std::move(users);
+    const int workers =
+        std::max(1, std::min<int>(ctx.opt.setup_concurrency, static_cast<int>(member_count) - 1));
+    job->done = std::make_shared<latch>(ctx.io.get_executor(), workers);
+    for (int w = 0; w < workers; ++w) {
+        asio::co_spawn(ctx.io, add_member_worker(ctx, job), ctx.on_done());
+    }
+    const bool finished = co_await ctx.join(job->done, steady::now() + 1h, "add_member");
+    if (!finished || job->failed) co_return std::nullopt;
+
+    json::object channel_body;
+    channel_body["name"] = "bench";
+    channel_body["team"] = out.team;
     auto channel = co_await rest(ctx, client, http::verb::post, "/api/chat/channels/", owner,
-                                 channel_body, 201, "create channel");
+                                 std::move(channel_body), 201, "create channel");
     client.close();
     if (!channel) co_return std::nullopt;
-    const std::int64_t channel_id = int_field(*channel, "id");
+    out.channel = int_field(*channel, "id");
     if (const auto* m = channel->if_contains("members"); m && m->is_array()) {
-        if (m->as_array().size() != users.size()) {
+        if (m->as_array().size() != member_count) {
             ctx.res.problem("create channel: " + std::to_string(m->as_array().size()) +
-                            " members instead of " + std::to_string(users.size()));
+                            " members instead of " + std::to_string(member_count));
             co_return std::nullopt;
         }
     }
-    co_return std::make_pair(team_id, channel_id);
+    co_return out;
 }
 
-// Opens one socket per entry (user token, instance), `concurrency` at a time, and starts each
-// one's read loop. Returns the open sockets (index = position); failures become problems.
-task<std::vector<ws_ptr>> open_sockets(run_ctx& ctx, const std::vector<std::string>& tokens,
-                                       const std::vector<int>& instances, frame_sink* sink,
-                                       int concurrency, histogram* connect_latency,
-                                       std::int64_t* failures_out) {
-    const int n = static_cast<int>(tokens.size());
-    std::vector<ws_ptr> conns(static_cast<std::size_t>(n));
-    const int workers = std::max(1, std::min(concurrency, n));
-    auto done = std::make_shared<latch>(ctx.io.get_executor(), workers);
+// Shared by the workers of open_sockets().
+struct open_job {
+    std::vector<std::string> tokens;
+    std::vector<int> instances;  // empty: all on the first instance
+    frame_sink* sink = nullptr;
+    std::vector<ws_ptr> conns;
+    histogram connect_latency;
     int next = 0;
+    int opened = 0;
     std::int64_t failures = 0;
     std::map<std::string, std::int64_t> reasons;
-    const std::int64_t started = now_ns();
-    std::int64_t last_report = started;
-    int opened = 0;
-    auto worker = [&]() -> task<void> {
-        while (next < n) {  // at most n iterations in all
-            const int i = next++;
-            auto c = std::make_shared<ws_conn>(ctx.io.get_executor());
-            c->index = i;
-            c->instance = instances.empty() ? 0 : instances[static_cast<std::size_t>(i)];
-            c->sink = sink;
-            const std::int64_t t0 = now_ns();
-            auto r = co_await ws_open(*c, ctx.instance(c->instance),
-                                      tokens[static_cast<std::size_t>(i)], ctx.next_source());
-            if (r.ec) {
-                ++failures;
-                ++reasons[(c->instance == 1 ? "second instance: " : "") + r.detail];
-                ws_abort(*c);
-                continue;
-            }
-            if (connect_latency != nullptr) connect_latency->record(now_ns() - t0);
-            conns[static_cast<std::size_t>(i)] = c;
-            asio::co_spawn(ctx.io, read_loop(c), rethrow);
-            ++opened;
-            const std::int64_t now = now_ns();
-            if (now - last_report > 3'000'000'000LL) {
-                last_report = now;
-                progress("opened %d/%d sockets", opened, n);
-            }
+    std::int64_t last_report = 0;
+    std::shared_ptr<latch> done;
+};
+
+task<void> open_worker(run_ctx& ctx, std::shared_ptr<open_job> job) {
+    const int n = static_cast<int>(job->tokens.size());
+    while (job->next < n) {  // at most n iterations in all
+        const int i = job->next++;
+        auto c = std::make_shared<ws_conn>(ctx.io.get_executor());
+        c->index = i;
+        c->instance = job->instances.empty() ? 0 : job->instances[static_cast<std::size_t>(i)];
+        c->sink = job->sink;
+        c->failures = ctx.failures;
+        const std::int64_t t0 = now_ns();
+        ws_open_result r =
+            co_await ws_open(*c, ctx.instance(c->instance),
+                             job->tokens[static_cast<std::size_t>(i)], ctx.next_source());
+        if (r.ec) {
+            ++job->failures;
+            ++job->reasons[(c->instance == 1 ? "second instance: " : "") + r.detail];
+            ws_abort(*c);
+            continue;
         }
-        done->done();
-    };
-    for (int w = 0; w < workers; ++w) asio::co_spawn(ctx.io, worker(), rethrow);
-    if (!co_await done->wait(steady::now() + 1h)) {
-        ctx.res.problem("setup did not finish within an hour");
-        ctx.io.stop();  // the workers point into this frame: never resume them
-        co_return std::vector<ws_ptr>{};
+        job->connect_latency.record(now_ns() - t0);
+        job->conns[static_cast<std::size_t>(i)] = c;
+        asio::co_spawn(ctx.io, read_loop(c), ctx.on_done());
+        ++job->opened;
+        const std::int64_t now = now_ns();
+        if (now - job->last_report > 3'000'000'000LL) {
+            job->last_report = now;
+            progress("opened %d/%d sockets", job->opened, n);
+        }
     }
-    for (const auto& [why, count] : reasons) {
+    job->done->done();
+}
+
+struct opened_sockets {
+    std::vector<ws_ptr> conns;  // by index; null where opening failed
+    histogram connect_latency;
+    std::int64_t failures = 0;
+};
+
+// Opens one socket per token (on instance `instances[i]`), `concurrency` at a time, and starts
+// each one's read loop; failures become problems.
+task<opened_sockets> open_sockets(run_ctx& ctx, std::vector<std::string> tokens,
+                                  std::vector<int> instances, frame_sink* sink, int concurrency) {
+    auto job = std::make_shared<open_job>();
+    const int n = static_cast<int>(tokens.size());
+    job->tokens = std::move(tokens);
+    job->instances = std::move(instances);
+    job->sink = sink;
+    job->conns.resize(static_cast<std::size_t>(n));
+    job->last_report = now_ns();
+    const int workers = std::max(1, std::min(concurrency, n));
+    job->done = std::make_shared<latch>(ctx.io.get_executor(), workers);
+    for (int w = 0; w < workers; ++w) {
+        asio::co_spawn(ctx.io, open_worker(ctx, job), ctx.on_done());
+    }
+    opened_sockets out;
+    const bool finished = co_await ctx.join(job->done, steady::now() + 1h, "opening sockets");
+    if (!finished) co_return out;
+    for (const auto& [why, count] : job->reasons) {
         ctx.res.problem(std::to_string(count) + " socket(s) failed to open: " + why);
     }
-    if (failures_out != nullptr) *failures_out = failures;
-    co_return conns;
+    out.conns = std::move(job->conns);
+    out.connect_latency = job->connect_latency;
+    out.failures = job->failures;
+    co_return out;
 }
 
 // Server and client CPU over a phase.
 struct cpu_probe {
     process_sample server0, server1, second0, second1;
     double client0 = 0, client1 = 0;
+    double client_wait0 = 0, client_wait1 = 0;
     std::int64_t t0 = 0, t1 = 0;
 
     void start(const options& o) {
         server0 = sample_process(o.server_pid);
         second0 = sample_process(o.second_server_pid);
         client0 = self_cpu_s();
+        client_wait0 = self_runq_wait_s();
         t0 = now_ns();
     }
     void stop(const options& o) {
         server1 = sample_process(o.server_pid);
         second1 = sample_process(o.second_server_pid);
         client1 = self_cpu_s();
+        client_wait1 = self_runq_wait_s();
         t1 = now_ns();
     }
     // server_cpu_pct, server CPU µs per operation (each op kind given), RSS, client_cpu_pct.
@@ -665,6 +764,15 @@ struct cpu_probe {
             }
             r.set("server_rss_mib", server1.rss_kib / 1024.0);
             r.set("server_threads", server1.threads);
+            // Time the server was runnable but another process had its core: on a shared
+            // machine this, not the server, may be what limits the figures.
+            const double wait_pct = 100.0 * (server1.runq_wait_s - server0.runq_wait_s) / wall;
+            r.set("server_runq_wait_pct", wait_pct);
+            if (wait_pct > 20) {
+                r.notes.push_back("the server waited for a CPU " + std::to_string(int(wait_pct)) +
+                                  "% of the time (other processes on its core): throughput here "
+                                  "is not the server's capacity");
+            }
         }
         if (second0.ok && second1.ok && wall > 0) {
             r.set("second_server_cpu_pct", 100.0 * (second1.cpu_s - second0.cpu_s) / wall);
@@ -673,6 +781,7 @@ struct cpu_probe {
         if (wall > 0) {
             const double pct = 100.0 * (client1 - client0) / wall;
             r.set("client_cpu_pct", pct);
+            r.set("client_runq_wait_pct", 100.0 * (client_wait1 - client_wait0) / wall);
             if (pct > 90) {
                 r.notes.push_back("the load generator used " + std::to_string(int(pct)) +
                                   "% of its core: figures may be limited by the client");
@@ -683,104 +792,110 @@ struct cpu_probe {
 
 // ---- S1: authenticated REST over keep-alive connections
 
+// Shared by the S1 connections.
+struct s1_job {
+    std::vector<user_fixture> users;
+    std::string team_body;  // {"team_id": <id>}
+    int connections = 0;
+    std::int64_t start = 0, measure = 0, deadline = 0;
+    double interval_ns = 0;  // per connection; 0 = back to back
+    histogram all, get_latency, post_latency;
+    std::int64_t requests = 0, errors = 0;
+    std::map<std::string, std::int64_t> error_kinds;
+    std::shared_ptr<latch> done;
+};
+
+// One keep-alive connection alternating GET /api/chat/teams/ and POST /api/chat/channels/team_id/.
+task<void> s1_worker(run_ctx& ctx, std::shared_ptr<s1_job> job, int w) {
+    http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
+    const std::string token = job->users[static_cast<std::size_t>(w) % job->users.size()].token;
+    double intended = job->start + job->interval_ns * w / job->connections;
+    for (std::int64_t i = 0;; ++i) {  // ends at the deadline
+        const std::int64_t now = now_ns();
+        if (now >= job->deadline) break;
+        if (job->interval_ns > 0 && now < intended) {
+            co_await sleep_until(static_cast<std::int64_t>(intended));
+            continue;
+        }
+        const std::int64_t t0 = job->interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
+        intended += job->interval_ns;
+        const bool is_get = (i + w) % 2 == 0;
+        http_reply reply;
+        if (is_get) {
+            reply = co_await client.call(http::verb::get, "/api/chat/teams/", token, "");
+        } else {
+            reply = co_await client.call(http::verb::post, "/api/chat/channels/team_id/", token,
+                                         job->team_body);
+        }
+        const std::int64_t t1 = now_ns();
+        if (reply.ec || reply.status != 200) {
+            ++job->errors;
+            ++job->error_kinds[reply.ec
+                                   ? reply.ec.message()
+                                   : "HTTP " + std::to_string(reply.status) + " " +
+                                         excerpt(reply.body, 80) + rate_limit_hint(reply.status)];
+            if (reply.ec) co_await sleep_until(now_ns() + 10'000'000);  // no hot loop
+        }
+        if (t0 >= job->measure && t1 <= job->deadline) {
+            ++job->requests;
+            job->all.record(t1 - t0);
+            (is_get ? job->get_latency : job->post_latency).record(t1 - t0);
+        }
+    }
+    client.close();
+    job->done->done();
+}
+
 task<void> run_s1(run_ctx& ctx) {
     const options& o = ctx.opt;
     result& r = ctx.res;
-    std::vector<user_fixture> users;
-    if (!co_await register_users(ctx, std::max(1, o.members), "s1", users)) co_return;
-    auto fixture = co_await team_with_channel(ctx, users, "S1");
+    auto job = std::make_shared<s1_job>();
+    job->users = co_await register_users(ctx, std::max(1, o.members), "s1");
+    if (job->users.empty()) co_return;
+    auto fixture = co_await team_with_channel(ctx, job->users, "S1");
     if (!fixture) co_return;
-    const std::string team_body = json::serialize(json::object{{"team_id", fixture->first}});
-
-    const std::int64_t start = now_ns();
-    const std::int64_t measure = start + seconds_ns(o.warmup_s);
-    const std::int64_t deadline = measure + seconds_ns(o.duration_s);
-    const double interval_ns = o.rate > 0 ? 1e9 * o.connections / o.rate : 0;
-    histogram all, get_lat, post_lat;
-    std::int64_t requests = 0, errors = 0, gets = 0, posts = 0;
-    std::map<std::string, std::int64_t> error_kinds;
-    cpu_probe cpu;
-    auto done = std::make_shared<latch>(ctx.io.get_executor(), o.connections);
-    auto worker = [&](int w) -> task<void> {
-        http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
-        const auto& token = users[static_cast<std::size_t>(w) % users.size()].token;
-        double intended = start + interval_ns * w / std::max(1, o.connections);
-        for (std::int64_t i = 0;; ++i) {  // ends at the deadline
-            std::int64_t now = now_ns();
-            if (now >= deadline) break;
-            if (interval_ns > 0 && now < intended) {
-                co_await sleep_until(static_cast<std::int64_t>(intended));
-                continue;
-            }
-            const std::int64_t t0 = interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
-            intended += interval_ns;
-            const bool is_get = (i + w) % 2 == 0;
-            // (if/else, not ?: : GCC 12 destroys a co_await result of ?: twice)
-            http_reply reply;
-            if (is_get) {
-                reply = co_await client.call(http::verb::get, "/api/chat/teams/", token, "");
-            } else {
-                reply = co_await client.call(http::verb::post, "/api/chat/channels/team_id/", token,
-                                             team_body);
-            }
-            const std::int64_t t1 = now_ns();
-            const bool ok = !reply.ec && reply.status == 200;
-            if (!ok) {
-                ++errors;
-                ++error_kinds[reply.ec ? reply.ec.message()
-                                       : "HTTP " + std::to_string(reply.status) + " " +
-                                             excerpt(reply.body, 80) +
-                                             rate_limit_hint(reply.status)];
-                if (reply.ec) co_await sleep_until(now_ns() + 10'000'000);  // no hot loop
-            }
-            if (t0 >= measure && t1 <= deadline) {
-                ++requests;
-                all.record(t1 - t0);
-                if (is_get) {
-                    ++gets;
-                    get_lat.record(t1 - t0);
-                } else {
-                    ++posts;
-                    post_lat.record(t1 - t0);
-                }
-            }
-        }
-        client.close();
-        done->done();
-    };
-    for (int w = 0; w < o.connections; ++w) asio::co_spawn(ctx.io, worker(w), rethrow);
-    co_await sleep_until(measure);
-    cpu.start(o);
-    co_await sleep_until(deadline);
-    cpu.stop(o);
-    if (!co_await done->wait(steady::now() + 60s)) {
-        r.problem("some HTTP workers did not finish within 60 s of the deadline");
-        ctx.io.stop();  // their frames point into this one: never resume them
-        co_return;
+    json::object team_body;
+    team_body["team_id"] = fixture->team;
+    job->team_body = json::serialize(team_body);
+    job->connections = std::max(1, o.connections);
+    job->start = now_ns();
+    job->measure = job->start + seconds_ns(o.warmup_s);
+    job->deadline = job->measure + seconds_ns(o.duration_s);
+    job->interval_ns = o.rate > 0 ? 1e9 * job->connections / o.rate : 0;
+    job->done = std::make_shared<latch>(ctx.io.get_executor(), job->connections);
+    for (int w = 0; w < job->connections; ++w) {
+        asio::co_spawn(ctx.io, s1_worker(ctx, job, w), ctx.on_done());
     }
+    cpu_probe cpu;
+    co_await sleep_until(job->measure);
+    cpu.start(o);
+    co_await sleep_until(job->deadline);
+    cpu.stop(o);
+    const bool finished = co_await ctx.join(job->done, steady::now() + 60s, "the S1 connections");
+    if (!finished) co_return;
 
-    r.set("connections", static_cast<std::int64_t>(o.connections));
-    r.set("users", static_cast<std::int64_t>(users.size()));
+    r.set("connections", static_cast<std::int64_t>(job->connections));
+    r.set("users", static_cast<std::int64_t>(job->users.size()));
     r.set("duration_s", o.duration_s);
     r.set("offered_rate", o.rate);
-    r.set("requests", requests);
-    r.set("req_per_s", requests / o.duration_s);
-    add_latency(r, "", all);
-    r.set("get_teams_p99_ms", get_lat.percentile_ms(99));
-    r.set("post_channels_team_id_p99_ms", post_lat.percentile_ms(99));
-    r.set("errors", errors);
-    cpu.report(r, {{"request", requests}});
-    for (const auto& [why, count] : error_kinds) {
+    r.set("requests", job->requests);
+    r.set("req_per_s", job->requests / o.duration_s);
+    add_latency(r, "", job->all);
+    r.set("get_teams_p99_ms", job->get_latency.percentile_ms(99));
+    r.set("post_channels_team_id_p99_ms", job->post_latency.percentile_ms(99));
+    r.set("errors", job->errors);
+    cpu.report(r, {{"request", job->requests}});
+    for (const auto& [why, count] : job->error_kinds) {
         r.problem(std::to_string(count) + " failed request(s): " + why);
     }
-    if (requests == 0) r.problem("no request completed in the measured window");
+    if (job->requests == 0) r.problem("no request completed in the measured window");
 }
 
 // ---- S2, S3, S6, S7: messages into one channel, every member checks what it receives
 
 class channel_bench final : public frame_sink {
 public:
-    channel_bench(run_ctx& ctx) : ctx_(ctx), o_(ctx.opt) {}
+    explicit channel_bench(run_ctx& ctx) : ctx_(ctx), o_(ctx.opt) {}
 
     task<void> run() {
         const bool two = o_.scenario == "S7";
@@ -792,15 +907,15 @@ public:
         }
         if (two && senders_ > (members + 1) / 2) senders_ = (members + 1) / 2;
         members_ = members;
-        std::vector<user_fixture> users;
         const std::string tag = o_.scenario == "S2"   ? "s2"
                                 : o_.scenario == "S3" ? "s3"
                                 : o_.scenario == "S6" ? "s6"
                                                       : "s7";
-        if (!co_await register_users(ctx_, members, tag, users)) co_return;
+        std::vector<user_fixture> users = co_await register_users(ctx_, members, tag);
+        if (users.empty()) co_return;
         auto fixture = co_await team_with_channel(ctx_, users, o_.scenario);
         if (!fixture) co_return;
-        channel_ = fixture->second;
+        channel_ = fixture->channel;
 
         // Members 0, 2, 4, ... on the first instance, odd ones on the second (S7); senders are
         // the first members of the first instance.
@@ -830,7 +945,8 @@ public:
         }
 
         progress("opening %d sockets", members);
-        conns_ = co_await open_sockets(ctx_, tokens, instances, this, 32, nullptr, nullptr);
+        opened_sockets opened = co_await open_sockets(ctx_, tokens, instances, this, 32);
+        conns_ = std::move(opened.conns);
         if (conns_.size() != static_cast<std::size_t>(members)) co_return;  // setup stopped
         for (const auto& c : conns_) {
             if (!c) {
@@ -843,7 +959,8 @@ public:
                 conns_[static_cast<std::size_t>(sender_member_[static_cast<std::size_t>(s)])];
         }
         co_await settle();
-        if (!co_await probe()) {
+        const bool probed = co_await probe();
+        if (!probed) {
             finish();
             co_return;
         }
@@ -880,7 +997,8 @@ public:
         std::string why = ec.message();
         if (ec == websocket::error::closed) {
             why = "close code " + std::to_string(c.ws.reason().code);
-            if (!c.ws.reason().reason.empty()) why += " (" + std::string(c.ws.reason().reason.c_str()) + ")";
+            if (!c.ws.reason().reason.empty())
+                why += " (" + std::string(c.ws.reason().reason.c_str()) + ")";
         }
         ++close_reasons_[(c.instance == 1 ? "second instance: " : "") + why];
     }
@@ -956,7 +1074,7 @@ private:
         deadline_ns_ = measure_ns_ + seconds_ns(o_.duration_s);
         auto done = std::make_shared<latch>(ctx_.io.get_executor(), senders_);
         for (int s = 0; s < senders_; ++s) {
-            asio::co_spawn(ctx_.io, sender_loop(s, start, done), rethrow);
+            asio::co_spawn(ctx_.io, sender_loop(s, start, done), ctx_.on_done());
         }
         progress("%s: load for %.0f s (+%.0f s warm-up)", o_.scenario.c_str(), o_.duration_s,
                  o_.warmup_s);
@@ -964,7 +1082,8 @@ private:
         cpu_.start(o_);
         co_await sleep_until(deadline_ns_);
         cpu_.stop(o_);
-        co_await done->wait(steady::now() + 5s);
+        const bool stopped = co_await done->wait(steady::now() + 5s);  // senders stop at deadline
+        if (!stopped) ctx_.res.problem("a sender did not stop at the deadline");
         // Drain: every ack, and every delivery of every acknowledged message.
         const std::int64_t limit = now_ns() + seconds_ns(o_.drain_s);
         while (now_ns() < limit && !drained()) {  // bounded by --drain
@@ -996,14 +1115,15 @@ private:
             const std::int64_t now = now_ns();
             if (now >= deadline_ns_) break;
             if (interval > 0 && now < intended) {
-                s.wake->expires_at(at_ns(std::min(deadline_ns_, static_cast<std::int64_t>(intended))));
-                co_await s.wake->async_wait(use_tuple);
+                s.wake->expires_at(
+                    at_ns(std::min(deadline_ns_, static_cast<std::int64_t>(intended))));
+                [[maybe_unused]] auto [ec] = co_await s.wake->async_wait(use_tuple);
                 continue;
             }
             if (s.outstanding >= window || s.next_seq - 1 - s.complete >= lag) {
                 s.waiting = true;
                 s.wake->expires_at(at_ns(deadline_ns_));
-                co_await s.wake->async_wait(use_tuple);
+                [[maybe_unused]] auto [ec] = co_await s.wake->async_wait(use_tuple);
                 s.waiting = false;
                 continue;
             }
@@ -1030,9 +1150,10 @@ private:
         std::snprintf(content, sizeof content, "b:%d:%lld:%lld", index, static_cast<long long>(seq),
                       static_cast<long long>(stamp));
         char frame[256];
-        std::snprintf(frame, sizeof frame,
-                      R"({"message_type":"channel_message","channel":%lld,"content":"%s","request_id":%lld})",
-                      static_cast<long long>(channel_), content, static_cast<long long>(seq));
+        std::snprintf(
+            frame, sizeof frame,
+            R"({"message_type":"channel_message","channel":%lld,"content":"%s","request_id":%lld})",
+            static_cast<long long>(channel_), content, static_cast<long long>(seq));
         ws_send(s.conn, frame);
     }
 
@@ -1122,8 +1243,8 @@ private:
     void on_error(ws_conn& c, const json::object& f) {
         ++errors_;
         if (first_error_.empty()) {
-            first_error_ = std::string(string_field(f, "code")) + ": " +
-                           std::string(string_field(f, "error"));
+            first_error_ =
+                std::string(string_field(f, "code")) + ": " + std::string(string_field(f, "error"));
             if (string_field(f, "code") == "rate_limited") first_error_ += rate_limit_hint(429);
         }
         const int sender = member_sender_[static_cast<std::size_t>(c.index)];
@@ -1208,25 +1329,30 @@ private:
         cpu_.report(r, {{"message", acks_window_}, {"delivery", deliveries_window_}});
 
         if (lost > 0) {
-            r.problem(std::to_string(lost) + " deliveries lost (acknowledged messages that did not "
-                                             "reach every member within the drain time)");
+            r.problem(std::to_string(lost) +
+                      " deliveries lost (acknowledged messages that did not "
+                      "reach every member within the drain time)");
         }
         if (out_of_order_ > 0) {
             r.problem(std::to_string(out_of_order_) + " deliveries out of order or duplicated");
         }
-        if (errors_ > 0) r.problem(std::to_string(errors_) + " error frames; first: " + first_error_);
+        if (errors_ > 0)
+            r.problem(std::to_string(errors_) + " error frames; first: " + first_error_);
         if (outstanding > 0) {
             r.problem(std::to_string(outstanding) + " channel_message requests never acknowledged");
         }
         for (const auto& [why, count] : close_reasons_) {
-            r.problem(std::to_string(count) + " socket(s) closed by the server during the run: " + why);
+            r.problem(std::to_string(count) +
+                      " socket(s) closed by the server during the run: " + why);
         }
-        if (duplicate_acks_ > 0) r.problem(std::to_string(duplicate_acks_) + " acks marked duplicate");
+        if (duplicate_acks_ > 0)
+            r.problem(std::to_string(duplicate_acks_) + " acks marked duplicate");
         if (bad_frames_ > 0) r.problem(std::to_string(bad_frames_) + " unparsable frames");
         if (acks_window_ == 0) r.problem("no message was acknowledged in the measured window");
         if (two && cross_window_ == 0) {
-            r.problem("no cross-instance delivery in the measured window: the second instance did "
-                      "not deliver (REDIS_URL on both instances?)");
+            r.problem(
+                "no cross-instance delivery in the measured window: the second instance did "
+                "not deliver (REDIS_URL on both instances?)");
         }
         if (o_.rate > 0 && late * 20 > acked) {
             r.notes.push_back(std::to_string(late) +
@@ -1305,7 +1431,8 @@ task<void> run_s4(run_ctx& ctx) {
         wanted = room;
     }
     const std::int64_t per_address = 28000;  // ~ the default ephemeral port range
-    const std::int64_t addresses = std::max<std::int64_t>(1, static_cast<std::int64_t>(ctx.sources.size()));
+    const std::int64_t addresses =
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(ctx.sources.size()));
     if (wanted > per_address * addresses) {
         r.problem(std::to_string(wanted) + " sockets need about " +
                   std::to_string((wanted + per_address - 1) / per_address) +
@@ -1314,8 +1441,8 @@ task<void> run_s4(run_ctx& ctx) {
     }
     const int per_user = std::max(1, o.conns_per_user);
     const int user_count = static_cast<int>((wanted + per_user - 1) / per_user);
-    std::vector<user_fixture> users;
-    if (!co_await register_users(ctx, user_count, "s4", users)) co_return;
+    std::vector<user_fixture> users = co_await register_users(ctx, user_count, "s4");
+    if (users.empty()) co_return;
     std::vector<std::string> tokens;
     tokens.reserve(static_cast<std::size_t>(wanted));
     for (std::int64_t i = 0; i < wanted; ++i) {
@@ -1325,11 +1452,12 @@ task<void> run_s4(run_ctx& ctx) {
     ctx.keep.push_back(sink_owner);
     idle_sink& sink = *sink_owner;
     const process_sample before = sample_process(o.server_pid);
-    histogram connect_latency;
-    std::int64_t failures = 0;
     const std::int64_t t0 = now_ns();
     progress("S4: opening %lld idle sockets", static_cast<long long>(wanted));
-    auto conns = co_await open_sockets(ctx, tokens, {}, &sink, 256, &connect_latency, &failures);
+    opened_sockets opened = co_await open_sockets(ctx, std::move(tokens), {}, &sink, 256);
+    const auto& conns = opened.conns;
+    const histogram& connect_latency = opened.connect_latency;
+    const std::int64_t failures = opened.failures;
     const double connect_s = (now_ns() - t0) / 1e9;
     std::int64_t established = 0;
     for (const auto& c : conns) established += c ? 1 : 0;
@@ -1337,8 +1465,8 @@ task<void> run_s4(run_ctx& ctx) {
     const process_sample loaded = sample_process(o.server_pid);
     cpu_probe cpu;
     cpu.start(o);
-    progress("S4: %lld sockets open; holding them idle for %.0f s", static_cast<long long>(established),
-             o.duration_s);
+    progress("S4: %lld sockets open; holding them idle for %.0f s",
+             static_cast<long long>(established), o.duration_s);
     co_await sleep_until(now_ns() + seconds_ns(o.duration_s));
     cpu.stop(o);
     std::int64_t alive = 0;
@@ -1380,86 +1508,97 @@ task<void> run_s4(run_ctx& ctx) {
 
 // ---- S5: connect storm
 
+// Shared by the S5 connectors.
+struct s5_job {
+    std::vector<user_fixture> users;  // one per connector
+    int workers = 0;
+    std::int64_t start = 0, measure = 0, deadline = 0;
+    double interval_ns = 0;  // per connector; 0 = back to back
+    histogram hello_latency, close_latency;
+    std::int64_t completed = 0, failures = 0;
+    std::map<std::string, std::int64_t> reasons;
+    std::shared_ptr<latch> done;
+};
+
+// Connect, upgrade, wait for hello, close handshake; again until the deadline.
+task<void> s5_worker(run_ctx& ctx, std::shared_ptr<s5_job> job, int w) {
+    const std::string token = job->users[static_cast<std::size_t>(w)].token;
+    double intended = job->start + job->interval_ns * w / job->workers;
+    for (std::int64_t i = 0;; ++i) {  // ends at the deadline
+        const std::int64_t now = now_ns();
+        if (now >= job->deadline) break;
+        if (job->interval_ns > 0 && now < intended) {
+            co_await sleep_until(static_cast<std::int64_t>(intended));
+            continue;
+        }
+        const std::int64_t t0 = job->interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
+        intended += job->interval_ns;
+        ws_conn c(ctx.io.get_executor());
+        ws_open_result opened = co_await ws_open(c, ctx.primary, token, ctx.next_source());
+        const std::int64_t t1 = now_ns();
+        const bool counted = t0 >= job->measure && t1 <= job->deadline;
+        if (opened.ec) {
+            ws_abort(c);
+            if (counted) ++job->failures;
+            ++job->reasons[opened.detail];
+            co_await sleep_until(now_ns() + 10'000'000);  // no hot loop on a refusal
+            continue;
+        }
+        websocket::stream_base::timeout to{};
+        to.handshake_timeout = 10s;  // also bounds the close handshake
+        to.idle_timeout = websocket::stream_base::none();
+        c.ws.set_option(to);
+        auto [cec] = co_await c.ws.async_close(websocket::close_code::normal, use_tuple);
+        const std::int64_t t2 = now_ns();
+        ws_abort(c);
+        if (cec && cec != websocket::error::closed) {
+            if (counted) ++job->failures;
+            ++job->reasons["close: " + cec.message()];
+        }
+        if (counted) {
+            ++job->completed;
+            job->hello_latency.record(t1 - t0);
+            job->close_latency.record(t2 - t1);
+        }
+    }
+    job->done->done();
+}
+
 task<void> run_s5(run_ctx& ctx) {
     const options& o = ctx.opt;
     result& r = ctx.res;
-    const int workers = std::max(1, o.connections);
-    std::vector<user_fixture> users;
-    if (!co_await register_users(ctx, workers, "s5", users)) co_return;
-    const std::int64_t start = now_ns();
-    const std::int64_t measure = start + seconds_ns(o.warmup_s);
-    const std::int64_t deadline = measure + seconds_ns(o.duration_s);
-    const double interval = o.rate > 0 ? 1e9 * workers / o.rate : 0;
-    histogram hello_latency, close_latency;
-    std::int64_t completed = 0, failures = 0, close_failures = 0;
-    std::map<std::string, std::int64_t> reasons;
-    auto done = std::make_shared<latch>(ctx.io.get_executor(), workers);
-    cpu_probe cpu;
-    auto worker = [&](int w) -> task<void> {
-        const auto& token = users[static_cast<std::size_t>(w)].token;
-        double intended = start + interval * w / workers;
-        for (std::int64_t i = 0;; ++i) {  // ends at the deadline
-            std::int64_t now = now_ns();
-            if (now >= deadline) break;
-            if (interval > 0 && now < intended) {
-                co_await sleep_until(static_cast<std::int64_t>(intended));
-                continue;
-            }
-            const std::int64_t t0 = interval > 0 ? static_cast<std::int64_t>(intended) : now;
-            intended += interval;
-            ws_conn c(ctx.io.get_executor());
-            auto opened = co_await ws_open(c, ctx.primary, token, ctx.next_source());
-            const std::int64_t t1 = now_ns();
-            const bool counted = t0 >= measure && t1 <= deadline;
-            if (opened.ec) {
-                ws_abort(c);
-                if (counted) ++failures;
-                ++reasons[opened.detail];
-                co_await sleep_until(now_ns() + 10'000'000);  // no hot loop on a refusal
-                continue;
-            }
-            websocket::stream_base::timeout to{};
-            to.handshake_timeout = 10s;
-            to.idle_timeout = websocket::stream_base::none();
-            c.ws.set_option(to);
-            auto [cec] = co_await c.ws.async_close(websocket::close_code::normal, use_tuple);
-            const std::int64_t t2 = now_ns();
-            ws_abort(c);
-            if (cec && cec != websocket::error::closed) {
-                if (counted) ++close_failures;
-                ++reasons["close: " + cec.message()];
-            }
-            if (counted) {
-                ++completed;
-                hello_latency.record(t1 - t0);
-                close_latency.record(t2 - t1);
-            }
-        }
-        done->done();
-    };
-    for (int w = 0; w < workers; ++w) asio::co_spawn(ctx.io, worker(w), rethrow);
-    co_await sleep_until(measure);
-    cpu.start(o);
-    co_await sleep_until(deadline);
-    cpu.stop(o);
-    if (!co_await done->wait(steady::now() + 60s)) {
-        r.problem("some connectors did not finish within 60 s of the deadline");
-        ctx.io.stop();  // their frames point into this one: never resume them
-        co_return;
+    auto job = std::make_shared<s5_job>();
+    job->workers = std::max(1, o.connections);
+    job->users = co_await register_users(ctx, job->workers, "s5");
+    if (job->users.empty()) co_return;
+    job->start = now_ns();
+    job->measure = job->start + seconds_ns(o.warmup_s);
+    job->deadline = job->measure + seconds_ns(o.duration_s);
+    job->interval_ns = o.rate > 0 ? 1e9 * job->workers / o.rate : 0;
+    job->done = std::make_shared<latch>(ctx.io.get_executor(), job->workers);
+    for (int w = 0; w < job->workers; ++w) {
+        asio::co_spawn(ctx.io, s5_worker(ctx, job, w), ctx.on_done());
     }
-    r.set("concurrency", static_cast<std::int64_t>(workers));
+    cpu_probe cpu;
+    co_await sleep_until(job->measure);
+    cpu.start(o);
+    co_await sleep_until(job->deadline);
+    cpu.stop(o);
+    const bool finished = co_await ctx.join(job->done, steady::now() + 60s, "the S5 connectors");
+    if (!finished) co_return;
+    r.set("concurrency", static_cast<std::int64_t>(job->workers));
     r.set("duration_s", o.duration_s);
     if (o.rate > 0) r.set("offered_rate", o.rate);
-    r.set("connections", completed);
-    r.set("connections_per_s", completed / o.duration_s);
-    add_latency(r, "", hello_latency);
-    r.set("close_p99_ms", close_latency.percentile_ms(99));
-    r.set("errors", failures + close_failures);
-    cpu.report(r, {{"connection", completed}});
-    for (const auto& [why, count] : reasons) {
+    r.set("connections", job->completed);
+    r.set("connections_per_s", job->completed / o.duration_s);
+    add_latency(r, "", job->hello_latency);
+    r.set("close_p99_ms", job->close_latency.percentile_ms(99));
+    r.set("errors", job->failures);
+    cpu.report(r, {{"connection", job->completed}});
+    for (const auto& [why, count] : job->reasons) {
         r.problem(std::to_string(count) + " connection(s) failed: " + why);
     }
-    if (completed == 0) r.problem("no connection completed in the measured window");
+    if (job->completed == 0) r.problem("no connection completed in the measured window");
 }
 
 // ---- common start: the server is up, which backend it runs
@@ -1498,14 +1637,17 @@ std::string run_prefix() {
 }
 
 task<void> scenario_main(run_ctx& ctx, std::string& backend) {
-    if (!co_await check_server(ctx, ctx.primary, "--url", &backend)) co_return;
+    const bool up = co_await check_server(ctx, ctx.primary, "--url", &backend);
+    if (!up) co_return;
     if (ctx.opt.scenario == "S7") {
         if (!ctx.secondary) {
-            ctx.res.problem("S7 needs --second-url: a second instance sharing the database and "
-                            "REDIS_URL with the first");
+            ctx.res.problem(
+                "S7 needs --second-url: a second instance sharing the database and "
+                "REDIS_URL with the first");
             co_return;
         }
-        if (!co_await check_server(ctx, *ctx.secondary, "--second-url", nullptr)) co_return;
+        const bool second_up = co_await check_server(ctx, *ctx.secondary, "--second-url", nullptr);
+        if (!second_up) co_return;
     }
     const auto& s = ctx.opt.scenario;
     if (s == "S1") {
@@ -1526,12 +1668,16 @@ task<void> scenario_main(run_ctx& ctx, std::string& backend) {
 void run_scenario(options& o, result& r) {
     asio::io_context io(1);
     run_ctx ctx{io, o, r, parse_target(o.url, "--url"), std::nullopt, {}, 0, run_prefix()};
+    ctx.failures->io = &io;
     if (!o.second_url.empty()) ctx.secondary = parse_target(o.second_url, "--second-url");
-    for (const auto& a : o.source_addrs) ctx.sources.push_back(loopback_address(a, "--source-addrs entry"));
+    for (const auto& a : o.source_addrs) {
+        ctx.sources.push_back(loopback_address(a, "--source-addrs entry"));
+    }
     raise_nofile_limit();
     std::string backend = o.backend;
-    asio::co_spawn(io, scenario_main(ctx, backend), rethrow);
+    asio::co_spawn(io, scenario_main(ctx, backend), ctx.on_done());
     io.run();
+    for (const auto& m : ctx.failures->messages) r.problem("bench failure: " + m);
     o.backend = backend;  // the report's label
 }
 

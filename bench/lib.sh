@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers shared by bench/run and scripts/bench-smoke (sourced, not executed).
 #
 # Servers are started on a free loopback port with a fresh data directory, rate limits off, and
@@ -34,12 +35,12 @@ except Exception:
 # the rate limits off and the fd limit raised, optionally pinned with $BENCH_SERVER_CPUS
 # (taskset list). Sets BENCH_PID and BENCH_URL; returns 1 if it does not become ready in 30 s.
 bench_start_server() {
-    local bin=$1 data=$2 log=$3 port attempt
+    local bin=$1 data=$2 log=$3 port
     shift 3
     local pin=()
     if [[ -n ${BENCH_SERVER_CPUS:-} ]]; then pin=(taskset -c "$BENCH_SERVER_CPUS"); fi
     mkdir -p "$data"
-    for attempt in 1 2 3; do
+    for _ in 1 2 3; do
         port=$(bench_free_port)
         # The subshell raises its own soft fd limit to the hard one, then becomes the server.
         (
@@ -88,6 +89,7 @@ bench_start_redis() {
     (cd "$dir" && exec redis-server --port "$port" --bind 127.0.0.1 --save '' --appendonly no \
         --daemonize no --protected-mode yes >"$dir/redis.log" 2>&1) &
     BENCH_REDIS_PID=$!
+    # shellcheck disable=SC2034  # an output of this function
     BENCH_REDIS_URL="redis://127.0.0.1:$port"
     for ((i = 0; i < 50; i++)); do
         if redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; then return 0; fi

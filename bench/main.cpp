@@ -24,12 +24,17 @@ struct sizes {
 sizes defaults_for(const std::string& s, bool smoke) {
     //                  conns   members senders window lag  duration warmup rate
     if (s == "S1") return smoke ? sizes{8, 4, 0, 1, 0, 2, 0, 0} : sizes{64, 8, 0, 1, 0, 20, 2, 0};
-    if (s == "S2") return smoke ? sizes{0, 10, 3, 1, 50, 2, 0, 0} : sizes{0, 100, 10, 1, 100, 20, 2, 0};
-    if (s == "S3") return smoke ? sizes{0, 20, 1, 4, 50, 2, 0, 0} : sizes{0, 1000, 1, 4, 100, 20, 2, 0};
-    if (s == "S4") return smoke ? sizes{200, 0, 0, 0, 0, 1, 0, 0} : sizes{50000, 0, 0, 0, 0, 10, 0, 0};
+    if (s == "S2")
+        return smoke ? sizes{0, 10, 3, 1, 50, 2, 0, 0} : sizes{0, 100, 10, 1, 100, 20, 2, 0};
+    if (s == "S3")
+        return smoke ? sizes{0, 20, 1, 4, 50, 2, 0, 0} : sizes{0, 1000, 1, 4, 100, 20, 2, 0};
+    if (s == "S4")
+        return smoke ? sizes{200, 0, 0, 0, 0, 1, 0, 0} : sizes{50000, 0, 0, 0, 0, 10, 0, 0};
     if (s == "S5") return smoke ? sizes{8, 0, 0, 0, 0, 2, 0, 0} : sizes{64, 0, 0, 0, 0, 20, 2, 0};
-    if (s == "S6") return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
-    if (s == "S7") return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
+    if (s == "S6")
+        return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
+    if (s == "S7")
+        return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
     return sizes{};
 }
 

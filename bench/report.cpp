@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstdio>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -86,6 +87,26 @@ void add_latency(result& r, const std::string& prefix, const histogram& h) {
     r.set(prefix + "max_ms", h.max_ms());
 }
 
+namespace {
+
+// Sum of the second field of /proc/PID/task/*/schedstat (run-queue wait, ns), in seconds.
+double runq_wait_of(const std::string& proc_dir) {
+    double total_ns = 0;
+    std::error_code ec;
+    for (const auto& task : std::filesystem::directory_iterator(proc_dir + "/task", ec)) {
+        std::ifstream in(task.path() / "schedstat");
+        double on_cpu = 0, waiting = 0;
+        if (in >> on_cpu >> waiting) total_ns += waiting;
+    }
+    return total_ns / 1e9;
+}
+
+}  // namespace
+
+double self_runq_wait_s() {
+    return runq_wait_of("/proc/self");
+}
+
 process_sample sample_process(int pid) {
     process_sample s;
     if (pid <= 0) return s;
@@ -111,6 +132,7 @@ process_sample sample_process(int pid) {
         if (line.rfind("VmRSS:", 0) == 0) s.rss_kib = std::stoll(line.substr(6));
         if (line.rfind("Threads:", 0) == 0) s.threads = std::stoll(line.substr(8));
     }
+    s.runq_wait_s = runq_wait_of(dir);
     s.ok = true;
     return s;
 }
@@ -173,7 +195,9 @@ std::string to_json(const value& v) {
     return boost::json::serialize(boost::json::string(std::get<std::string>(v)));
 }
 
-std::string quote(const std::string& s) { return boost::json::serialize(boost::json::string(s)); }
+std::string quote(const std::string& s) {
+    return boost::json::serialize(boost::json::string(s));
+}
 
 }  // namespace
 
