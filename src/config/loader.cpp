@@ -152,11 +152,24 @@ std::optional<seconds> parse_duration(std::string_view s) {
     if (s.empty()) return std::nullopt;
     std::int64_t unit = 1;
     switch (s.back()) {
-        case 's': unit = 1; s.remove_suffix(1); break;
-        case 'm': unit = 60; s.remove_suffix(1); break;
-        case 'h': unit = 3600; s.remove_suffix(1); break;
-        case 'd': unit = 86400; s.remove_suffix(1); break;
-        default: break;
+        case 's':
+            unit = 1;
+            s.remove_suffix(1);
+            break;
+        case 'm':
+            unit = 60;
+            s.remove_suffix(1);
+            break;
+        case 'h':
+            unit = 3600;
+            s.remove_suffix(1);
+            break;
+        case 'd':
+            unit = 86400;
+            s.remove_suffix(1);
+            break;
+        default:
+            break;
     }
     const auto n = parse_int<std::int64_t>(s, 0, 100LL * 365 * 86400);
     if (!n) return std::nullopt;
@@ -174,8 +187,7 @@ std::optional<rate> parse_rate(std::string_view s) {
     std::string period = lower(strip(s.substr(slash + 1)));
     // Word units ("min", "sec", "hour", "day") and their number-less short forms.
     static const std::pair<std::string_view, std::string_view> words[] = {
-        {"second", "s"}, {"sec", "s"}, {"minute", "m"}, {"min", "m"},
-        {"hour", "h"},   {"day", "d"},
+        {"second", "s"}, {"sec", "s"}, {"minute", "m"}, {"min", "m"}, {"hour", "h"}, {"day", "d"},
     };
     for (const auto& [word, unit] : words) {
         if (period.ends_with(word)) {
@@ -212,8 +224,8 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     const auto integer = [&](std::string_view name, auto& out, std::int64_t min, std::int64_t max) {
         const auto n = parse_int<std::int64_t>(get(name), min, max);
         if (!n) {
-            fail(name, "expected an integer from " + std::to_string(min) + " to " +
-                           std::to_string(max));
+            fail(name,
+                 "expected an integer from " + std::to_string(min) + " to " + std::to_string(max));
             return;
         }
         out = static_cast<std::remove_reference_t<decltype(out)>>(*n);

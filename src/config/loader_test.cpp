@@ -6,8 +6,8 @@
 using namespace parley::config;
 
 TEST(ConfigLoader, FlagBeatsEnvironmentBeatsEnvFileBeatsDefault) {
-    const raw_values file = {{"PARLEY_PORT", "7000"}, {"PARLEY_HOST", "0.0.0.0"},
-                             {"PARLEY_LOG_LEVEL", "debug"}};
+    const raw_values file = {
+        {"PARLEY_PORT", "7000"}, {"PARLEY_HOST", "0.0.0.0"}, {"PARLEY_LOG_LEVEL", "debug"}};
     const raw_values env = {{"PARLEY_PORT", "7001"}, {"PARLEY_HOST", "127.0.0.2"}};
     const raw_values flags = {{"PARLEY_PORT", "7002"}};
     const auto merged = merge(flags, env, file);

@@ -20,15 +20,15 @@ struct rate {
 struct http_settings {
     std::string host = "127.0.0.1";
     std::uint16_t port = 8000;
-    int threads = 0;                               // 0: one per CPU
+    int threads = 0;  // 0: one per CPU
     std::size_t max_body_bytes = 1048576;
     std::size_t max_upload_bytes = 26214400;
     std::size_t max_url_bytes = 8192;
     std::size_t max_header_bytes = 16384;
-    seconds read_timeout{30};                      // idle header/body read
+    seconds read_timeout{30};  // idle header/body read
     seconds shutdown_timeout{10};
-    std::vector<std::string> cors_origins;         // empty: all origins
-    std::string public_url;                        // empty: http://<Host>
+    std::vector<std::string> cors_origins;  // empty: all origins
+    std::string public_url;                 // empty: http://<Host>
     bool trust_proxy = false;
 };
 
@@ -45,8 +45,8 @@ struct ws_settings {
 };
 
 struct auth_settings {
-    std::string secret_key;                        // raw bytes
-    bool secret_generated = false;                 // development key from the data folder
+    std::string secret_key;         // raw bytes
+    bool secret_generated = false;  // development key from the data folder
     seconds access_lifetime{6 * 3600};
     seconds refresh_lifetime{24 * 3600};
     bool rotate_refresh_tokens = false;
@@ -71,9 +71,9 @@ struct media_settings {
 };
 
 struct settings {
-    std::string env = "development";               // or "production"
+    std::string env = "development";  // or "production"
     std::string data_dir = "./data";
-    std::string database_url;                      // empty: sqlite:///<data_dir>/parley.sqlite3
+    std::string database_url;  // empty: sqlite:///<data_dir>/parley.sqlite3
     int db_pool_size = 10;
     std::string redis_url;
     std::string log_level = "info";

@@ -25,8 +25,8 @@ TEST(Time, FormatsSixFractionalDigitsAndZ) {
 TEST(Text, ValidatesUtf8) {
     EXPECT_TRUE(valid_utf8("héllo 👍"));
     EXPECT_FALSE(valid_utf8("\xff"));
-    EXPECT_FALSE(valid_utf8("\xc0\xaf"));          // overlong
-    EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));      // surrogate
+    EXPECT_FALSE(valid_utf8("\xc0\xaf"));      // overlong
+    EXPECT_FALSE(valid_utf8("\xed\xa0\x80"));  // surrogate
     EXPECT_EQ(code_points("héllo 👍"), 7u);
     EXPECT_EQ(first_code_points("héllo", 2), "hé");
 }

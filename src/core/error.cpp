@@ -7,32 +7,58 @@ namespace parley::core {
 
 const char* to_string(errc code) noexcept {
     switch (code) {
-        case errc::parse_error: return "parse_error";
-        case errc::required: return "required";
-        case errc::invalid: return "invalid";
-        case errc::invalid_credentials: return "invalid_credentials";
-        case errc::already_member: return "already_member";
-        case errc::not_team_member: return "not_team_member";
-        case errc::owner_cannot_leave: return "owner_cannot_leave";
-        case errc::self_dm: return "self_dm";
-        case errc::no_reaction: return "no_reaction";
-        case errc::not_authenticated: return "not_authenticated";
-        case errc::bad_authorization_header: return "bad_authorization_header";
-        case errc::token_not_valid: return "token_not_valid";
-        case errc::user_not_found: return "user_not_found";
-        case errc::user_inactive: return "user_inactive";
-        case errc::no_active_account: return "no_active_account";
-        case errc::permission_denied: return "permission_denied";
-        case errc::not_found: return "not_found";
-        case errc::method_not_allowed: return "method_not_allowed";
-        case errc::payload_too_large: return "payload_too_large";
-        case errc::unsupported_media_type: return "unsupported_media_type";
-        case errc::upgrade_required: return "upgrade_required";
-        case errc::throttled: return "throttled";
-        case errc::rate_limited: return "rate_limited";
-        case errc::unknown_message_type: return "unknown_message_type";
-        case errc::server_error: return "server_error";
-        case errc::service_unavailable: return "service_unavailable";
+        case errc::parse_error:
+            return "parse_error";
+        case errc::required:
+            return "required";
+        case errc::invalid:
+            return "invalid";
+        case errc::invalid_credentials:
+            return "invalid_credentials";
+        case errc::already_member:
+            return "already_member";
+        case errc::not_team_member:
+            return "not_team_member";
+        case errc::owner_cannot_leave:
+            return "owner_cannot_leave";
+        case errc::self_dm:
+            return "self_dm";
+        case errc::no_reaction:
+            return "no_reaction";
+        case errc::not_authenticated:
+            return "not_authenticated";
+        case errc::bad_authorization_header:
+            return "bad_authorization_header";
+        case errc::token_not_valid:
+            return "token_not_valid";
+        case errc::user_not_found:
+            return "user_not_found";
+        case errc::user_inactive:
+            return "user_inactive";
+        case errc::no_active_account:
+            return "no_active_account";
+        case errc::permission_denied:
+            return "permission_denied";
+        case errc::not_found:
+            return "not_found";
+        case errc::method_not_allowed:
+            return "method_not_allowed";
+        case errc::payload_too_large:
+            return "payload_too_large";
+        case errc::unsupported_media_type:
+            return "unsupported_media_type";
+        case errc::upgrade_required:
+            return "upgrade_required";
+        case errc::throttled:
+            return "throttled";
+        case errc::rate_limited:
+            return "rate_limited";
+        case errc::unknown_message_type:
+            return "unknown_message_type";
+        case errc::server_error:
+            return "server_error";
+        case errc::service_unavailable:
+            return "service_unavailable";
     }
     return "server_error";
 }
@@ -42,7 +68,9 @@ error detail(errc code, std::string message) {
 }
 
 error error_shape(errc code, std::string message, std::string field) {
-    return error{.code = code, .message = std::move(message), .body = shape::error,
+    return error{.code = code,
+                 .message = std::move(message),
+                 .body = shape::error,
                  .field = std::move(field)};
 }
 
@@ -66,7 +94,9 @@ error field_shape(std::string field, std::string message, errc code) {
     return e;
 }
 
-error not_found() { return detail(errc::not_found, "Not found."); }
+error not_found() {
+    return detail(errc::not_found, "Not found.");
+}
 
 error permission_denied() {
     return detail(errc::permission_denied, "You do not have permission to perform this action.");

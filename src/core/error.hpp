@@ -61,11 +61,11 @@ struct field_error {
 
 struct error {
     errc code = errc::server_error;
-    std::string message;                // detail / error text
-    shape body = shape::detail;         // REST body shape
-    std::string field;                  // the offending key, when one key is at fault (WS `field`)
-    std::vector<field_error> fields;    // field-shape entries, in report order
-    std::int64_t retry_after_s = 0;     // throttled / rate_limited
+    std::string message;              // detail / error text
+    shape body = shape::detail;       // REST body shape
+    std::string field;                // the offending key, when one key is at fault (WS `field`)
+    std::vector<field_error> fields;  // field-shape entries, in report order
+    std::int64_t retry_after_s = 0;   // throttled / rate_limited
     // token_not_valid on protected endpoints: the SimpleJWT `messages[0].message` text
     // ("Token is invalid or expired", "Token has wrong type", "Token is blacklisted").
     std::string token_message;
@@ -77,8 +77,8 @@ struct error {
 [[nodiscard]] error auth_shape(errc code, std::string message);
 [[nodiscard]] error field_shape(std::vector<field_error> fields);
 [[nodiscard]] error field_shape(std::string field, std::string message, errc code = errc::invalid);
-[[nodiscard]] error not_found();           // {"detail": "Not found.", "code": "not_found"}
-[[nodiscard]] error permission_denied();   // "You do not have permission to perform this action."
+[[nodiscard]] error not_found();          // {"detail": "Not found.", "code": "not_found"}
+[[nodiscard]] error permission_denied();  // "You do not have permission to perform this action."
 
 // Lets boost::system::result<T, error>::value() throw a readable exception (a bug if reached).
 [[noreturn]] void throw_exception_from_error(const error& e, const boost::source_location& loc);

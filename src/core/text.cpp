@@ -38,8 +38,8 @@ std::size_t decode(std::string_view s, std::size_t i, char32_t& cp) noexcept {
 
 bool is_space(char32_t c) noexcept {
     return c == ' ' || (c >= 0x09 && c <= 0x0D) || (c >= 0x1C && c <= 0x1F) || c == 0x85 ||
-           c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 ||
-           c == 0x2029 || c == 0x202F || c == 0x205F || c == 0x3000;
+           c == 0xA0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200A) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202F || c == 0x205F || c == 0x3000;
 }
 
 }  // namespace
@@ -90,7 +90,9 @@ std::string_view trim(std::string_view s) noexcept {
     return s.substr(begin, end - begin);
 }
 
-bool is_blank(std::string_view s) noexcept { return trim(s).empty(); }
+bool is_blank(std::string_view s) noexcept {
+    return trim(s).empty();
+}
 
 std::string ascii_lower(std::string_view s) {
     std::string out(s);
@@ -127,8 +129,7 @@ std::optional<std::int64_t> parse_id(std::string_view digits) noexcept {
 bool constant_time_equal(std::string_view a, std::string_view b) noexcept {
     if (a.size() != b.size()) return false;
     unsigned char diff = 0;
-    for (std::size_t i = 0; i < a.size(); ++i)
-        diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+    for (std::size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
     return diff == 0;
 }
 

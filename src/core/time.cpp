@@ -33,7 +33,8 @@ std::optional<timestamp> parse_iso8601(std::string_view s) {
     if (s.size() != 27) return std::nullopt;
     const std::string str(s);
     if (std::sscanf(str.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d.%6lld%c", &y, &mo, &d, &h, &mi, &sec, &us,
-                    &z) != 8 || z != 'Z')
+                    &z) != 8 ||
+        z != 'Z')
         return std::nullopt;
     const year_month_day ymd{year{y}, month{unsigned(mo)}, day{unsigned(d)}};
     if (!ymd.ok() || h > 23 || mi > 59 || sec > 59) return std::nullopt;

@@ -12,8 +12,12 @@ namespace parley::core {
 using timestamp = std::int64_t;
 
 [[nodiscard]] timestamp now_us() noexcept;
-[[nodiscard]] inline std::int64_t to_unix_seconds(timestamp t) noexcept { return t / 1000000; }
-[[nodiscard]] inline timestamp from_unix_seconds(std::int64_t s) noexcept { return s * 1000000; }
+[[nodiscard]] inline std::int64_t to_unix_seconds(timestamp t) noexcept {
+    return t / 1000000;
+}
+[[nodiscard]] inline timestamp from_unix_seconds(std::int64_t s) noexcept {
+    return s * 1000000;
+}
 
 // "2025-03-19T11:37:00.123456Z": exactly six fractional digits and a Z (API.md §0.5).
 [[nodiscard]] std::string iso8601(timestamp t);
