@@ -93,12 +93,34 @@ TEST(Router, UnknownPaths) {
     }
 }
 
+TEST(Router, TextSegmentsMatchAnySegmentAndPathTheRest) {
+    auto m = find("GET", "/join-team/Xq3v9KpL2mZt8RwYb4NcAe");
+    ASSERT_NE(m.found, nullptr);
+    EXPECT_EQ(m.found->fn, &rest::web_page);
+    EXPECT_EQ(m.texts, (std::vector<std::string_view>{"Xq3v9KpL2mZt8RwYb4NcAe"}));
+    EXPECT_FALSE(find("GET", "/join-team/a/b").path_known);
+    EXPECT_FALSE(find("GET", "/join-team/").path_known);
+    m = find("GET", "/static/views/chat.js");
+    ASSERT_NE(m.found, nullptr);
+    EXPECT_EQ(m.found->fn, &rest::web_static);
+    EXPECT_EQ(m.texts, (std::vector<std::string_view>{"views/chat.js"}));
+    m = find("GET", "/static/app.css/");
+    ASSERT_NE(m.found, nullptr);
+    EXPECT_EQ(m.texts, (std::vector<std::string_view>{"app.css"}));
+    EXPECT_FALSE(find("GET", "/static/").path_known);
+    EXPECT_FALSE(find("GET", "/static//app.css").path_known);
+    m = find("GET", "/");
+    ASSERT_NE(m.found, nullptr);
+    EXPECT_EQ(m.found->fn, &rest::web_page);
+}
+
 TEST(RouteTable, EveryRouteHasAnEndpointAndATrailingSlash) {
     const std::set<std::string_view> methods{"GET", "POST", "PUT", "PATCH", "DELETE"};
     std::set<std::pair<std::string_view, std::string_view>> seen;
     ASSERT_FALSE(route_table().empty());
     for (const auto& r : route_table()) {
-        EXPECT_NE(r.fn, nullptr) << r.method << " " << r.path;
+        // Streamed routes (uploads) have a sink opener instead of an endpoint.
+        EXPECT_TRUE(r.fn != nullptr || r.open != nullptr) << r.method << " " << r.path;
         ASSERT_FALSE(r.path.empty());
         EXPECT_EQ(r.path.front(), '/') << r.path;
         EXPECT_EQ(r.path.back(), '/') << r.path;
@@ -107,8 +129,8 @@ TEST(RouteTable, EveryRouteHasAnEndpointAndATrailingSlash) {
         EXPECT_TRUE(seen.insert({r.method, r.path}).second) << "duplicate " << r.path;
         // Each row is reachable: the router finds this very row for its own path.
         std::string concrete(r.path);
-        for (std::size_t p; (p = concrete.find("{id}")) != std::string::npos;)
-            concrete.replace(p, 4, "1");
+        for (std::size_t p; (p = concrete.find('{')) != std::string::npos;)
+            concrete.replace(p, concrete.find('}', p) - p + 1, "1");
         const auto m = find(r.method, concrete);
         EXPECT_EQ(m.found, &r) << r.method << " " << r.path;
     }
@@ -474,6 +496,94 @@ TEST(ErrorShapeId, RequiredAndInvalid) {
     }
     const auto v = json::parse("\"7\"");
     EXPECT_EQ(rest::error_shape_id(&v, "team_id").value(), 7);
+}
+
+// ---- the built-in web client and the schema (§0.1, §10.3) ---------------------------------
+
+response get(pipeline& p, std::string path,
+             std::vector<std::pair<std::string, std::string>> headers = {}) {
+    request r;
+    r.method = "GET";
+    r.path = path;
+    r.target = std::move(path);
+    r.headers = std::move(headers);
+    return p.app.handle(std::move(r));
+}
+
+TEST(WebClient, PagesServeIndexHtmlWithAStrictPolicy) {
+    pipeline p;
+    const auto page = get(p, "/");
+    ASSERT_EQ(page.status, 200);
+    EXPECT_EQ(header(page, "Content-Type"), "text/html; charset=utf-8");
+    EXPECT_EQ(header(page, "Cache-Control"), "no-cache");
+    EXPECT_EQ(header(page, "Content-Encoding"), "");
+    const auto csp = header(page, "Content-Security-Policy");
+    EXPECT_NE(csp.find("default-src 'self'"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("script-src 'self';"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("style-src 'self';"), std::string::npos) << csp;
+    EXPECT_NE(csp.find("connect-src 'self';"), std::string::npos) << csp;
+    EXPECT_EQ(csp.find("unsafe"), std::string::npos) << csp;
+    EXPECT_NE(page.body.find("src=\"/static/app.js\""), std::string::npos);
+    // No inline script or style: every <script> has a src, no style attributes or elements.
+    EXPECT_EQ(page.body.find("<script>"), std::string::npos);
+    EXPECT_EQ(page.body.find("<style"), std::string::npos);
+    EXPECT_EQ(page.body.find(" style="), std::string::npos);
+
+    const auto join = get(p, "/join-team/Xq3v9KpL2mZt8RwYb4NcAe/");
+    EXPECT_EQ(join.status, 200);
+    EXPECT_EQ(join.body, page.body);
+    EXPECT_EQ(header(join, "ETag"), header(page, "ETag"));
+}
+
+TEST(WebClient, ETagsAnswer304AndGzipIsNegotiated) {
+    pipeline p;
+    const auto plain = get(p, "/static/app.js");
+    ASSERT_EQ(plain.status, 200);
+    EXPECT_EQ(header(plain, "Content-Type"), "text/javascript; charset=utf-8");
+    const auto etag = header(plain, "ETag");
+    ASSERT_EQ(etag.size(), 34u) << etag;  // "<32 hex>"
+    EXPECT_EQ(header(plain, "Vary"), "Accept-Encoding");
+
+    const auto zipped = get(p, "/static/app.js", {{"accept-encoding", "gzip, deflate, br"}});
+    ASSERT_EQ(zipped.status, 200);
+    EXPECT_EQ(header(zipped, "Content-Encoding"), "gzip");
+    ASSERT_GE(zipped.body.size(), 2u);
+    EXPECT_EQ(static_cast<unsigned char>(zipped.body[0]), 0x1f);
+    EXPECT_EQ(static_cast<unsigned char>(zipped.body[1]), 0x8b);
+    EXPECT_LT(zipped.body.size(), plain.body.size());
+    EXPECT_NE(header(zipped, "ETag"), etag);
+
+    EXPECT_EQ(header(get(p, "/static/app.js", {{"accept-encoding", "gzip;q=0, identity"}}),
+                     "Content-Encoding"),
+              "");
+    for (const auto& tag :
+         {etag, header(zipped, "ETag"), "W/" + etag, "\"x\", " + etag, std::string("*")}) {
+        const auto r = get(p, "/static/app.js", {{"if-none-match", tag}});
+        EXPECT_EQ(r.status, 304) << tag;
+        EXPECT_TRUE(r.body.empty());
+        EXPECT_FALSE(header(r, "ETag").empty());
+    }
+    EXPECT_EQ(get(p, "/static/app.js", {{"if-none-match", "\"other\""}}).status, 200);
+}
+
+TEST(WebClient, UnknownFilesAre404) {
+    pipeline p;
+    for (const auto* path : {"/static/nope.js", "/static/index.html", "/static/../CMakeLists.txt",
+                             "/static/views/../app.js"}) {
+        const auto r = get(p, path);
+        EXPECT_EQ(r.status, 404) << path;
+        EXPECT_EQ(header(r, "Content-Type"), "application/json") << path;
+    }
+}
+
+TEST(Schema, ServedAsJsonWithoutAuthentication) {
+    pipeline p;
+    const auto r = get(p, "/api/schema/", {{"authorization", "Bearer nonsense"}});
+    ASSERT_EQ(r.status, 200);
+    EXPECT_EQ(header(r, "Content-Type"), "application/json");
+    const auto doc = json::parse(r.body);
+    EXPECT_EQ(doc.at("openapi"), "3.1.0");
+    EXPECT_EQ(get(p, "/api/schema").body, r.body);
 }
 
 }  // namespace

@@ -4,10 +4,12 @@
 #include "api/errors.hpp"
 #include "api/router.hpp"
 #include "auth/random.hpp"
+#include "media/upload.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <system_error>
 
 namespace parley::api {
 
@@ -27,6 +29,60 @@ bool valid_request_id(std::string_view id) {
                c == '.' || c == '_' || c == '-';
     });
 }
+
+// Room for multipart framing (boundaries, part headers, small fields) on top of the file's own
+// limit: the file is held to PARLEY_MAX_UPLOAD_BYTES exactly by the sink (§0.8, §7.1).
+constexpr std::size_t multipart_overhead_bytes = 64 * 1024;
+
+// §7.3: every media response carries a sandboxing CSP.
+constexpr std::string_view media_csp = "default-src 'none'; sandbox";
+
+// Keeps exceptions inside the per-request boundary for the sink's later calls, which net/ makes
+// outside handle(): a dependency or disk failure is a 503, anything else a logged 500.
+class guarded_sink final : public body_sink {
+public:
+    guarded_sink(std::unique_ptr<body_sink> inner, std::string what)
+        : inner_(std::move(inner)), what_(std::move(what)) {}
+
+    core::result<void> write(std::string_view chunk) override {
+        try {
+            return inner_->write(chunk);
+        } catch (...) {
+            inner_->abort();
+            return failure();
+        }
+    }
+    core::result<response> finish() override {
+        try {
+            return inner_->finish();
+        } catch (...) {
+            inner_->abort();
+            return failure();
+        }
+    }
+    void abort() noexcept override { inner_->abort(); }
+
+private:
+    core::error failure() const {
+        try {
+            throw;
+        } catch (const core::unavailable& e) {
+            spdlog::warn("dependency unavailable on {}: {}", what_, e.what());
+        } catch (const std::system_error& e) {
+            spdlog::error("storage failure on {}: {}", what_, e.what());
+        } catch (const std::exception& e) {
+            spdlog::error("unhandled exception on {}: {}", what_, e.what());
+            return core::detail(core::errc::server_error, "A server error occurred.");
+        } catch (...) {
+            spdlog::error("unhandled exception on {}", what_);
+            return core::detail(core::errc::server_error, "A server error occurred.");
+        }
+        return core::detail(core::errc::service_unavailable, "Service temporarily unavailable.");
+    }
+
+    std::unique_ptr<body_sink> inner_;
+    std::string what_;
+};
 
 std::string join(const std::vector<std::string_view>& items) {
     std::string out;
@@ -51,8 +107,7 @@ response application::handle(request req) {
             core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
     } catch (const std::exception& e) {
         spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
-        resp = error_response(
-            core::detail(core::errc::server_error, "A server error occurred."));
+        resp = error_response(core::detail(core::errc::server_error, "A server error occurred."));
     }
     finish(req, resp);
     return resp;
@@ -64,7 +119,49 @@ response application::reject(const request& partial, const core::error& e) {
     return resp;
 }
 
-response application::dispatch(const request& req) {
+body_plan application::plan_body(const request& head) {
+    const auto m = match_route(route_table(), head.method, head.path);
+    if (m.found == nullptr || m.found->body != body_kind::upload) return {};
+    const std::size_t max = s_.settings.http.max_upload_bytes;
+    body_plan plan;
+    plan.limit = max + multipart_overhead_bytes;
+    plan.streamed = m.found->open != nullptr;
+    plan.too_large = media::file_too_large(max);
+    return plan;
+}
+
+stream_start application::open_stream(const request& head) {
+    stream_start out;
+    try {
+        out.refusal = dispatch(head, &out);
+    } catch (const core::unavailable& e) {
+        spdlog::warn("dependency unavailable: {}", e.what());
+        out.sink.reset();
+        out.refusal = error_response(
+            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+    } catch (const std::exception& e) {
+        spdlog::error("unhandled exception on {} {}: {}", head.method, head.path, e.what());
+        out.sink.reset();
+        out.refusal =
+            error_response(core::detail(core::errc::server_error, "A server error occurred."));
+    }
+    if (out.sink) {
+        out.sink =
+            std::make_unique<guarded_sink>(std::move(out.sink), head.method + " " + head.path);
+        return out;
+    }
+    finish(head, out.refusal);
+    return out;
+}
+
+response application::finish_stream(const request& head, std::unique_ptr<body_sink> sink) {
+    auto r = sink->finish();  // guarded: never throws
+    response resp = r ? std::move(*r) : error_response(r.error());
+    finish(head, resp);
+    return resp;
+}
+
+response application::dispatch(const request& req, stream_start* stream) {
     // CORS preflight on any path (§0.10).
     if (req.method == "OPTIONS" && req.header("access-control-request-method")) {
         response r;
@@ -84,13 +181,14 @@ response application::dispatch(const request& req) {
     if (m.found == nullptr) {
         auto allow = m.allow;
         allow.push_back("OPTIONS");
-        response r = error_response(core::detail(
-            core::errc::method_not_allowed, "Method \"" + req.method + "\" not allowed."));
+        response r = error_response(core::detail(core::errc::method_not_allowed,
+                                                 "Method \"" + req.method + "\" not allowed."));
         r.set_header("Allow", join(allow));
         return r;
     }
     const route& rt = *m.found;
     context ctx{req, m.ids};
+    ctx.texts = m.texts;
     std::optional<chat::principal> who;
     if (rt.auth == auth_mode::user) {
         auto p = s_.auth.authenticate_header(req.header("authorization"));
@@ -104,9 +202,21 @@ response application::dispatch(const request& req) {
     if (rt.rate == rate_class::auth)
         wait = s_.limiter.hit("auth", req.remote_addr, limits.rate_auth, core::now_us());
     else if (rt.rate == rate_class::api && who)
-        wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api,
-                              core::now_us());
+        wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
     if (wait > 0) return error_response(chat::throttled(wait));
+    if (rt.open != nullptr) {
+        auto sink = rt.open(s_, ctx);
+        if (!sink) return error_response(sink.error());
+        if (stream != nullptr) {
+            stream->sink = std::move(*sink);
+            return {};
+        }
+        // A whole body (unit tests, or any caller that buffered it): the same sink, fed at once.
+        if (auto w = (*sink)->write(req.body); !w) return error_response(w.error());
+        auto done = (*sink)->finish();
+        if (!done) return error_response(done.error());
+        return std::move(*done);
+    }
     auto out = rt.fn(s_, ctx);
     if (!out) return error_response(out.error());
     return std::move(*out);
@@ -114,16 +224,20 @@ response application::dispatch(const request& req) {
 
 void application::finish(const request& req, response& resp) const {
     const auto incoming = req.header("x-request-id");
-    const std::string request_id = incoming && valid_request_id(*incoming)
-                                       ? std::string(*incoming)
-                                       : auth::random_hex(8);
+    const std::string request_id =
+        incoming && valid_request_id(*incoming) ? std::string(*incoming) : auth::random_hex(8);
     resp.set_header("X-Request-Id", request_id);
     if (!resp.body.empty() && std::none_of(resp.headers.begin(), resp.headers.end(),
                                            [](const auto& h) { return h.first == "Content-Type"; }))
         resp.set_header("Content-Type", "application/json");
     if (resp.status == 204) resp.body.clear();
-    if (req.path.starts_with("/api/") || req.path.starts_with("/ws/"))
+    const bool has_cache_control =
+        std::any_of(resp.headers.begin(), resp.headers.end(),
+                    [](const auto& h) { return h.first == "Cache-Control"; });
+    if ((req.path.starts_with("/api/") || req.path.starts_with("/ws/")) && !has_cache_control)
         resp.set_header("Cache-Control", "no-store");
+    if (req.path.starts_with("/media/"))
+        resp.set_header("Content-Security-Policy", std::string(media_csp));
 
     // CORS (§0.10): all origins by default, or the configured list echoed with Vary.
     const auto origin = req.header("origin");

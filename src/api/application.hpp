@@ -13,9 +13,17 @@ public:
 
     response handle(request req) override;
     response reject(const request& partial, const core::error& e) override;
+    // The streamed-body seam (API.md §7.1): routes with body_kind::upload get their own limit
+    // and a body_sink; net/ feeds it as the body arrives.
+    body_plan plan_body(const request& head) override;
+    stream_start open_stream(const request& head) override;
+    response finish_stream(const request& head, std::unique_ptr<body_sink> sink) override;
 
 private:
-    response dispatch(const request& req);
+    // Routes, authenticates, throttles and runs the endpoint. For a streamed route with `stream`
+    // set, stops after opening the sink (stored in *stream; the returned response is unused);
+    // without it, feeds the sink the whole request::body at once.
+    response dispatch(const request& req, stream_start* stream = nullptr);
     void finish(const request& req, response& resp) const;
 
     services& s_;

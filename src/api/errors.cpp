@@ -19,23 +19,34 @@ int http_status(errc code) noexcept {
         case errc::owner_cannot_leave:
         case errc::self_dm:
         case errc::no_reaction:
-        case errc::unknown_message_type: return 400;
+        case errc::unknown_message_type:
+            return 400;
         case errc::not_authenticated:
         case errc::bad_authorization_header:
         case errc::token_not_valid:
         case errc::user_not_found:
         case errc::user_inactive:
-        case errc::no_active_account: return 401;
-        case errc::permission_denied: return 403;
-        case errc::not_found: return 404;
-        case errc::method_not_allowed: return 405;
-        case errc::payload_too_large: return 413;
-        case errc::unsupported_media_type: return 415;
-        case errc::upgrade_required: return 426;
+        case errc::no_active_account:
+            return 401;
+        case errc::permission_denied:
+            return 403;
+        case errc::not_found:
+            return 404;
+        case errc::method_not_allowed:
+            return 405;
+        case errc::payload_too_large:
+            return 413;
+        case errc::unsupported_media_type:
+            return 415;
+        case errc::upgrade_required:
+            return 426;
         case errc::throttled:
-        case errc::rate_limited: return 429;
-        case errc::server_error: return 500;
-        case errc::service_unavailable: return 503;
+        case errc::rate_limited:
+            return 429;
+        case errc::server_error:
+            return 500;
+        case errc::service_unavailable:
+            return 503;
     }
     return 500;
 }

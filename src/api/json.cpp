@@ -38,9 +38,9 @@ core::result<json::object> parse_body(const request& req) {
     const auto ct = req.header("content-type");
     const std::string type = ct ? media_type(*ct) : std::string();
     if (type != "application/json") {
-        return core::detail(core::errc::unsupported_media_type,
-                            "Unsupported media type \"" + std::string(ct ? *ct : "") +
-                                "\" in request.");
+        return core::detail(
+            core::errc::unsupported_media_type,
+            "Unsupported media type \"" + std::string(ct ? *ct : "") + "\" in request.");
     }
     auto v = parse_json(req.body);
     if (!v) return v.error();
@@ -66,14 +66,21 @@ bool is_missing(const json::object& o, std::string_view key) noexcept {
 
 std::string_view py_type(const json::value& v) noexcept {
     switch (v.kind()) {
-        case json::kind::string: return "str";
+        case json::kind::string:
+            return "str";
         case json::kind::int64:
-        case json::kind::uint64: return "int";
-        case json::kind::double_: return "float";
-        case json::kind::bool_: return "bool";
-        case json::kind::array: return "list";
-        case json::kind::object: return "dict";
-        case json::kind::null: return "NoneType";
+        case json::kind::uint64:
+            return "int";
+        case json::kind::double_:
+            return "float";
+        case json::kind::bool_:
+            return "bool";
+        case json::kind::array:
+            return "list";
+        case json::kind::object:
+            return "dict";
+        case json::kind::null:
+            return "NoneType";
     }
     return "str";
 }
@@ -138,8 +145,10 @@ std::optional<std::int64_t> field_reader::integer(std::string_view key, std::int
     } else if (v->is_string()) {
         const std::string_view s = core::trim(v->get_string());
         const bool neg = !s.empty() && s.front() == '-';
-        if (const auto p = core::parse_id(neg ? s.substr(1) : s)) n = neg ? -*p : *p;
-        else if (s == "0" || s == "-0") n = 0;
+        if (const auto p = core::parse_id(neg ? s.substr(1) : s))
+            n = neg ? -*p : *p;
+        else if (s == "0" || s == "-0")
+            n = 0;
     } else if (v->is_uint64()) {
         n = max;  // far beyond any limit: reported as too large below
         if (max < std::numeric_limits<std::int64_t>::max()) n = max + 1;
@@ -172,16 +181,17 @@ std::optional<model::id> field_reader::pk(std::string_view key, bool required) {
         return std::nullopt;
     }
     if (const auto id = to_id(*v)) return id;
-    const bool digits_string = v->is_string() && !v->get_string().empty() &&
-                               v->get_string().find_first_not_of("0123456789") ==
-                                   std::string_view::npos;
+    const bool digits_string =
+        v->is_string() && !v->get_string().empty() &&
+        v->get_string().find_first_not_of("0123456789") == std::string_view::npos;
     if (v->is_int64() || v->is_uint64() || digits_string) {
-        add(std::string(key), "Invalid pk \"" + (v->is_string() ? std::string(v->get_string())
-                                                                 : json::serialize(*v)) +
-                                  "\" - object does not exist.");
+        add(std::string(key),
+            "Invalid pk \"" +
+                (v->is_string() ? std::string(v->get_string()) : json::serialize(*v)) +
+                "\" - object does not exist.");
     } else {
-        add(std::string(key), "Incorrect type. Expected pk value, received " +
-                                  std::string(py_type(*v)) + ".");
+        add(std::string(key),
+            "Incorrect type. Expected pk value, received " + std::string(py_type(*v)) + ".");
     }
     return std::nullopt;
 }
@@ -229,8 +239,10 @@ json::object to_json(const model::channel& c) {
                    {"created_at", core::iso8601(c.created_at)},
                    {"channel_type", c.is_direct ? "direct" : "group"},
                    {"is_direct_message", c.is_direct}};
-    if (c.created_by) o["created_by"] = *c.created_by;
-    else o["created_by"] = nullptr;
+    if (c.created_by)
+        o["created_by"] = *c.created_by;
+    else
+        o["created_by"] = nullptr;
     o["members"] = to_json(c.members);
     return o;
 }
@@ -243,8 +255,10 @@ json::object to_json(const model::invitation& inv) {
                    {"expires_at", core::iso8601(inv.expires_at)},
                    {"is_active", inv.is_active},
                    {"created_by", inv.created_by}};
-    if (inv.max_uses) o["max_uses"] = *inv.max_uses;
-    else o["max_uses"] = nullptr;
+    if (inv.max_uses)
+        o["max_uses"] = *inv.max_uses;
+    else
+        o["max_uses"] = nullptr;
     o["uses"] = inv.uses;
     return o;
 }

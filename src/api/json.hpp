@@ -35,8 +35,7 @@ namespace json = boost::json;
 [[nodiscard]] std::string_view py_type(const json::value& v) noexcept;
 
 // A query-string parameter, percent-decoded (first occurrence).
-[[nodiscard]] std::optional<std::string> query_param(std::string_view query,
-                                                     std::string_view key);
+[[nodiscard]] std::optional<std::string> query_param(std::string_view query, std::string_view key);
 
 // How a string field is checked (DRF CharField semantics).
 struct text_rule {

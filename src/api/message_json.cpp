@@ -120,11 +120,11 @@ json::array edit_history_json(const std::vector<model::edit_entry>& history) {
 }
 
 json::object attachment_json(const model::attachment& a) {
-    // TODO(#8): the signed relative URL of §7.3 (`?expires=...&signature=...`) once media/
-    // exists; no message can carry an attachment before uploads do.
+    // `url` is the relative signed media URL chat::message_service set when it produced the
+    // message (§1.5, §7.3); frames replayed by `resume` keep the URL they were published with.
     return {{"id", a.id},
             {"filename", a.original_filename},
-            {"url", "/media/" + a.stored_name},
+            {"url", a.url},
             {"content_type", a.content_type},
             {"size", a.size}};
 }

@@ -36,7 +36,7 @@ namespace parley::api {
 // [{content, edited_at}] oldest first (§6.9, message_edited).
 [[nodiscard]] json::array edit_history_json(const std::vector<model::edit_entry>& history);
 
-// Attachment (§1.5) with its relative media URL.
+// Attachment (§1.5) with its relative signed media URL (model::attachment::url, §7.3).
 [[nodiscard]] json::object attachment_json(const model::attachment& a);
 
 // ---- inputs (both doors)

@@ -27,21 +27,30 @@ bool split(std::string_view path, std::vector<std::string_view>& out) {
 }
 
 bool matches(std::string_view tmpl, const std::vector<std::string_view>& segs,
-             std::vector<model::id>& ids) {
+             std::vector<model::id>& ids, std::vector<std::string_view>& texts) {
     std::vector<std::string_view> t;
     split(tmpl, t);
-    if (t.size() != segs.size()) return false;
     ids.clear();
+    texts.clear();
     for (std::size_t i = 0; i < t.size(); ++i) {
-        if (t[i].front() == '{') {
+        if (i >= segs.size()) return false;
+        if (t[i].front() != '{') {
+            if (t[i] != segs[i]) return false;
+        } else if (t[i].ends_with(":path}")) {
+            // The rest of the path: from this segment to the last one, slashes included.
+            const auto& last = segs.back();
+            texts.emplace_back(segs[i].data(), static_cast<std::size_t>(last.data() + last.size() -
+                                                                        segs[i].data()));
+            return true;
+        } else if (t[i].ends_with(":str}")) {
+            texts.push_back(segs[i]);
+        } else {
             const auto id = core::parse_id(segs[i]);
             if (!id) return false;
             ids.push_back(*id);
-        } else if (t[i] != segs[i]) {
-            return false;
         }
     }
-    return true;
+    return t.size() == segs.size();
 }
 
 }  // namespace
@@ -51,14 +60,16 @@ match match_route(std::span<const route> table, std::string_view method, std::st
     std::vector<std::string_view> segs;
     if (!split(path, segs)) return m;
     std::vector<model::id> ids;
+    std::vector<std::string_view> texts;
     for (const auto& r : table) {
-        if (!matches(r.path, segs, ids)) continue;
+        if (!matches(r.path, segs, ids, texts)) continue;
         m.path_known = true;
         if (std::find(m.allow.begin(), m.allow.end(), r.method) == m.allow.end())
             m.allow.push_back(r.method);
         if (r.method == method && m.found == nullptr) {
             m.found = &r;
             m.ids = ids;
+            m.texts = texts;
         }
     }
     return m;

@@ -1,5 +1,5 @@
 // THE route table (STYLE.md "One route table"): the router, 404/405 with Allow, both slash
-// forms and (later) the OpenAPI document all derive from these rows.
+// forms and the OpenAPI document (api/openapi.cpp) all derive from these rows.
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
 
@@ -89,14 +89,34 @@ constexpr route table[] = {
     {"POST", "/api/chat/messages/{id}/pin/", r::messages_pin, user, rc::api, "Pin a message"},
     {"POST", "/api/chat/messages/{id}/unpin/", r::messages_unpin, user, rc::api, "Unpin a message"},
 
+    // §7 files and link previews (the upload body is streamed to its sink, §0.8 upload limit)
+    {"POST", "/api/chat/upload-file/", nullptr, user, rc::api, "Upload a file", r::upload_file,
+     body_kind::upload},
+    {"GET", "/api/chat/{id}/download/", r::files_download, user, rc::api, "Download a file"},
+    {"POST", "/api/chat/fetch-link-preview/", r::fetch_link_preview, user, rc::api,
+     "Fetch a link preview"},
+    {"POST", "/api/chat/messages/fetch_preview/", r::fetch_link_preview, user, rc::api,
+     "Fetch a link preview (messages form)"},
+    {"GET", "/media/uploads/{name:str}/", r::media_file, none, rc::none,
+     "A file through a signed URL"},
+
     // §10.3 operations; §8.1 plain GET on the WebSocket path
     {"GET", "/healthz/", r::healthz, none, rc::none, "Liveness"},
     {"GET", "/readyz/", r::readyz, none, rc::none, "Readiness"},
     {"GET", "/ws/chat/", r::ws_without_upgrade, none, rc::none, "WebSocket endpoint"},
+    {"GET", "/api/schema/", r::schema, none, rc::none, "This OpenAPI document"},
+
+    // §0.1 the built-in web client (left out of the OpenAPI paths: not part of the REST API)
+    {"GET", "/", r::web_page, none, rc::none, "The web client"},
+    {"GET", "/join-team/{code:str}/", r::web_page, none, rc::none,
+     "The web client, joining a team"},
+    {"GET", "/static/{file:path}/", r::web_static, none, rc::none, "The web client's files"},
 };
 
 }  // namespace
 
-std::span<const route> route_table() { return table; }
+std::span<const route> route_table() {
+    return table;
+}
 
 }  // namespace parley::api

@@ -32,12 +32,12 @@ public:
 // The handshake decision for an upgrade request (§8.1).
 struct ws_accept {
     bool accepted = false;
-    response refusal;            // when !accepted: 401/403/429 JSON response
+    response refusal;  // when !accepted: 401/403/429 JSON response
     model::id user_id = 0;
     std::string username;
     std::string access_jti;
     std::int64_t access_exp = 0;
-    std::string subprotocol;     // "bearer" when the token came in Sec-WebSocket-Protocol
+    std::string subprotocol;  // "bearer" when the token came in Sec-WebSocket-Protocol
 };
 
 // The §8 protocol, implemented by api/. net calls these; all may block except where noted.
@@ -53,8 +53,7 @@ public:
     // One binary message: answered with a parse_error frame (§8.3).
     virtual void on_binary(const std::shared_ptr<ws_connection>& conn) = 0;
     // A control frame reached this connection: join/leave groups (must not block; any thread).
-    virtual void on_control(const std::shared_ptr<ws_connection>& conn,
-                            std::string_view items) = 0;
+    virtual void on_control(const std::shared_ptr<ws_connection>& conn, std::string_view items) = 0;
     // The socket closed for any reason (worker pool): unsubscribe, presence.
     virtual void on_close(const std::shared_ptr<ws_connection>& conn) = 0;
 };

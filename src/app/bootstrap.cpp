@@ -11,6 +11,7 @@
 #include "fanout/redis/redis_streams.hpp"
 #include "fanout/redis/redis_url.hpp"
 #include "fanout/streams.hpp"
+#include "net/page_fetcher.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -18,6 +19,8 @@
 
 #include <sys/stat.h>
 #include <unistd.h>
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -188,9 +191,45 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->teams_ =
         std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);
+    // §7.3: media URLs are signed with the same key as tokens (§13.12).
+    rt->media_urls_ = std::make_unique<media::url_signer>(rt->settings.auth.secret_key,
+                                                          rt->settings.media.media_url_ttl);
     rt->messages_ = std::make_unique<chat::message_service>(*rt->store, *rt->events_, *rt->limiter_,
-                                                            *rt->dedupe_, rt->settings.limits);
+                                                            *rt->dedupe_, rt->settings.limits,
+                                                            rt->media_urls_.get());
+    if (for_serve) {
+        // §7: uploads in <data dir>/media/uploads; link previews through the net/ client.
+        try {
+            rt->media_files_ =
+                std::make_unique<media::file_store>(fs::path(rt->settings.data_dir) / "media");
+        } catch (const std::exception& e) {
+            std::fprintf(stderr, "Error: %s\n", e.what());
+            return nullptr;
+        }
+        rt->files_ =
+            std::make_unique<chat::file_service>(*rt->store, *rt->media_files_, rt->settings.media);
+        rt->fetcher_ = std::make_unique<net::http_page_fetcher>();
+        rt->previews_ = std::make_unique<api::link_previewer>(
+            *rt->fetcher_, media::address_policy(rt->settings.media.link_preview_allow));
+    }
     return rt;
+}
+
+void runtime::start_file_sweeper() {
+    if (!files_ || sweeper_) return;
+    sweeper_ = std::make_unique<core::scheduler>();
+    const auto sweep = [files = files_.get()] {
+        try {
+            files->sweep_orphans();
+        } catch (const std::exception& e) {
+            spdlog::warn("orphan file sweep failed: {}", e.what());
+        }
+    };
+    const std::chrono::seconds ttl = settings.media.orphan_file_ttl;
+    const auto period =
+        std::clamp<std::chrono::seconds>(ttl / 2, std::chrono::seconds(1), std::chrono::minutes(5));
+    sweeper_->after(std::chrono::seconds(1), sweep);
+    sweeper_->every(period, sweep);
 }
 
 api::services runtime::api_services(const std::atomic<bool>& shutting_down) {
@@ -198,6 +237,9 @@ api::services runtime::api_services(const std::atomic<bool>& shutting_down) {
     api::services svc{*auth_,       *users_,   *teams_,  *channels_,
                       *messages_,   *limiter_, settings, [db] { return db->ping(); },
                       shutting_down};
+    svc.files = files_.get();
+    svc.media_urls = media_urls_.get();
+    svc.previews = previews_.get();
     if (redis_) {
         // §10.3: Redis answers a PING (2 s timeout) and the fan-out is connected.
         svc.redis_ready = [client = redis_.get(), bus = redis_bus_] {

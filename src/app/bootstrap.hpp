@@ -1,6 +1,8 @@
 // Start-up: settings, logging, the secret key, the store, and the services built on them.
 #pragma once
 
+#include "api/fetch.hpp"
+#include "api/link_preview.hpp"
 #include "api/services.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
@@ -13,12 +15,15 @@
 #include "chat/user_service.hpp"
 #include "config/loader.hpp"
 #include "config/settings.hpp"
+#include "core/scheduler.hpp"
 #include "fanout/bus.hpp"
 #include "fanout/event_loop.hpp"
 #include "fanout/presence.hpp"
 #include "fanout/redis/redis_bus.hpp"
 #include "fanout/redis/redis_client.hpp"
 #include "fanout/stream_publisher.hpp"
+#include "media/file_store.hpp"
+#include "media/signer.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -62,6 +67,10 @@ public:
     // server (its event loop) still exists.
     void stop_realtime();
 
+    // `serve`: the orphan-file sweep (§1.4, PARLEY_ORPHAN_FILE_TTL) on its own timer thread,
+    // once shortly after start, then every min(5 min, TTL/2).
+    void start_file_sweeper();
+
     // "redis" or "in-process", for the start-up log.
     [[nodiscard]] const char* fanout_name() const { return redis_ ? "redis" : "in-process"; }
 
@@ -86,7 +95,14 @@ private:
     std::unique_ptr<chat::realtime_service> realtime_;
     std::unique_ptr<chat::event_sink> events_;  // the WebSocket publisher
     std::unique_ptr<chat::idempotency_store> dedupe_;
+    std::unique_ptr<media::url_signer> media_urls_;  // before messages_, which signs with it
     std::unique_ptr<chat::message_service> messages_;
+    // §7, `serve` only: files under <data dir>/media, link previews.
+    std::unique_ptr<media::file_store> media_files_;
+    std::unique_ptr<chat::file_service> files_;
+    std::unique_ptr<api::page_fetcher> fetcher_;
+    std::unique_ptr<api::link_previewer> previews_;
+    std::unique_ptr<core::scheduler> sweeper_;  // last: stops first
 };
 
 // Opens the store named by settings.database_url (sqlite:///path or postgres://...).

@@ -67,7 +67,6 @@ bool valid_email(std::string& email) {
     return true;
 }
 
-
 }  // namespace
 
 auth_service::auth_service(store::store& store, const auth::jwt_codec& jwt,
@@ -80,8 +79,7 @@ std::optional<std::string> auth_service::check_password_rules(std::string_view u
     const auto n = core::code_points(password);
     if (n < 8) return "This password is too short. It must contain at least 8 characters.";
     if (n > 128) return "This password is too long. It must contain at most 128 characters.";
-    if (std::all_of(password.begin(), password.end(),
-                    [](char c) { return c >= '0' && c <= '9'; }))
+    if (std::all_of(password.begin(), password.end(), [](char c) { return c >= '0' && c <= '9'; }))
         return "This password is entirely numeric.";
     if (core::ascii_lower(password) == core::ascii_lower(username))
         return "The password is too similar to the username.";
@@ -205,8 +203,7 @@ core::result<refreshed_tokens> auth_service::refresh(std::string_view refresh_to
             jwt_.issue(u->id, auth::token_type::access, settings_.access_lifetime, now).token;
         if (settings_.rotate_refresh_tokens) {
             out.refresh =
-                jwt_.issue(u->id, auth::token_type::refresh, settings_.refresh_lifetime, now)
-                    .token;
+                jwt_.issue(u->id, auth::token_type::refresh, settings_.refresh_lifetime, now).token;
             if (settings_.blacklist_after_rotation)
                 tx.blacklist_jti(v.claims.jti, core::from_unix_seconds(v.claims.exp));
         }

@@ -82,8 +82,8 @@ public:
         std::string_view username, std::string& email, std::string_view password);
 
     // Rules 4-7 only.
-    [[nodiscard]] static std::optional<std::string> check_password_rules(
-        std::string_view username, std::string_view password);
+    [[nodiscard]] static std::optional<std::string> check_password_rules(std::string_view username,
+                                                                         std::string_view password);
 
 private:
     [[nodiscard]] session_tokens issue_pair(const model::user& u) const;

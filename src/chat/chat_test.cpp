@@ -111,6 +111,15 @@ public:
     std::optional<id> pinned_message(id) override { unused(); }
     void set_pinned(id, bool) override { unused(); }
     std::vector<model::attachment> uploads_of(id, const std::vector<id>&) override { unused(); }
+    id insert_attachment(const model::attachment&) override { unused(); }
+    std::optional<model::attachment> attachment_by_id(id) override { unused(); }
+    std::optional<model::attachment> attachment_by_stored_name(std::string_view) override {
+        unused();
+    }
+    bool attachment_visible_to(id, id) override { unused(); }
+    std::vector<std::string> delete_orphan_attachments(timestamp, std::size_t) override {
+        unused();
+    }
 };
 
 model::user user(id i, bool staff = false, bool superuser = false) {

@@ -11,8 +11,8 @@
 
 namespace parley::chat {
 
-using model::id;
 using core::timestamp;
+using model::id;
 
 namespace events {
 
@@ -58,7 +58,7 @@ struct message_unpinned {  // stream frame
     id user_id = 0;
 };
 
-struct channel_updated {  // stream frame
+struct channel_updated {     // stream frame
     model::channel channel;  // with members
 };
 
@@ -71,7 +71,7 @@ struct channel_deleted {
 // Group channel: to the team, whose sockets start receiving the channel first. DM channel: the
 // frame goes to the other participant only, and both participants' sockets are subscribed.
 struct channel_created {
-    model::channel channel;  // with members
+    model::channel channel;        // with members
     std::optional<id> dm_creator;  // set for DM channels
 };
 
@@ -88,6 +88,13 @@ struct member_removed {
     id team_id = 0;
     model::user_ref user;
     std::vector<id> channel_ids;
+};
+
+// Control only, no client frame: the creator's open sockets join the new team's group, so
+// every later frame of the team reaches them (§8.7; the creator has the REST answer).
+struct team_created {
+    id team_id = 0;
+    id owner = 0;
 };
 
 struct team_updated {
@@ -126,13 +133,13 @@ struct user_presence {
 
 }  // namespace events
 
-using event = std::variant<events::message_created, events::message_edited,
-                           events::message_deleted, events::reaction_update,
-                           events::message_pinned, events::message_unpinned,
-                           events::channel_updated, events::channel_deleted,
-                           events::channel_created, events::member_added,
-                           events::member_removed, events::team_updated, events::team_deleted,
-                           events::team_notification, events::typing, events::user_presence>;
+using event =
+    std::variant<events::message_created, events::message_edited, events::message_deleted,
+                 events::reaction_update, events::message_pinned, events::message_unpinned,
+                 events::channel_updated, events::channel_deleted, events::channel_created,
+                 events::member_added, events::member_removed, events::team_created,
+                 events::team_updated, events::team_deleted, events::team_notification,
+                 events::typing, events::user_presence>;
 
 // Where services send events; implemented by the api layer's publisher. Called after commit,
 // from the thread that ran the use case. Must not throw for delivery problems.

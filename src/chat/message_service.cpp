@@ -279,13 +279,33 @@ private:
 
 message_service::message_service(store::store& store, event_sink& events, rate_limiter& limiter,
                                  idempotency_store& dedupe, const config::limits_settings& limits,
+                                 const media::url_signer* media_urls,
                                  std::function<core::timestamp()> clock)
     : store_(store),
       events_(events),
       limiter_(limiter),
       dedupe_(dedupe),
       limits_(limits),
+      media_urls_(media_urls),
       clock_(std::move(clock)) {}
+
+namespace {
+
+// §1.5, §7.3: attachments carry a relative signed media URL made when the message is produced.
+void sign_attachments(model::message& m, const media::url_signer* signer) {
+    for (auto& a : m.attachments)
+        a.url = signer ? signer->signed_url(a.stored_name) : "/media/" + a.stored_name;
+}
+
+}  // namespace
+
+void message_service::sign(model::message& m) const {
+    sign_attachments(m, media_urls_);
+}
+
+void message_service::sign(std::vector<model::message>& ms) const {
+    for (auto& m : ms) sign_attachments(m, media_urls_);
+}
 
 namespace {
 
@@ -360,7 +380,8 @@ core::result<posted> create_message(store::tx& tx, const model::user& caller,
                                     const model::channel& c, const message_draft& draft,
                                     field_errors& errors, std::vector<event>& out_events,
                                     rate_limiter& limiter, const config::limits_settings& limits,
-                                    const std::function<core::timestamp()>& clock_) {
+                                    const std::function<core::timestamp()>& clock_,
+                                    const media::url_signer* signer) {
     auto checked = check_draft(tx, caller, draft, c.id, limits.max_message_chars, errors);
     if (!errors.empty()) return errors.error();
     if (const auto wait =
@@ -377,6 +398,7 @@ core::result<posted> create_message(store::tx& tx, const model::user& caller,
     const auto id = tx.insert_message(m);
     auto stored = tx.message_by_id(id);
     if (!stored) throw store::unavailable("inserted message not found");
+    sign_attachments(*stored, signer);
     out_events.emplace_back(events::message_created{*stored});
     posted p;
     p.messages.push_back(std::move(*stored));
@@ -421,7 +443,8 @@ core::result<posted> message_service::post(const model::user& caller,
         if (!permissions::can_post(tx, caller, *c))
             return core::error_shape(errc::permission_denied, std::string(partner_left_text),
                                      "channel");
-        return create_message(tx, caller, *c, draft, errors, out_events, limiter_, limits_, clock_);
+        return create_message(tx, caller, *c, draft, errors, out_events, limiter_, limits_, clock_,
+                              media_urls_);
     });
     if (!made) return made.error();
     claim.complete(made->messages, clock_());
@@ -544,7 +567,7 @@ core::result<posted> message_service::post_direct(const model::user& caller,
                 }
             }
             auto p = create_message(tx, caller, *c, draft, errors, out_events, limiter_, limits_,
-                                    clock_);
+                                    clock_, media_urls_);
             if (p) p->recipient = partner;
             return p;
         });
@@ -566,6 +589,7 @@ core::result<posted> message_service::repeat(const model::user& caller,
             if (auto m = tx.message_by_id(id)) p.messages.push_back(std::move(*m));
         }
         if (p.messages.empty()) return core::not_found();
+        sign(p.messages);
         const auto& first = p.messages.front();
         if (first.recipient_id) {
             if (const auto u = tx.user_by_id(*first.recipient_id)) p.recipient = ref_of(*u);
@@ -644,6 +668,7 @@ forward_result<posted> message_service::forward(const model::user& caller,
             m.created_at = now;
             auto stored = tx.message_by_id(tx.insert_message(m));
             if (!stored) throw store::unavailable("inserted message not found");
+            sign(*stored);
             out_events.emplace_back(events::message_created{*stored});
             p.messages.push_back(std::move(*stored));
         }
@@ -685,6 +710,7 @@ core::result<message_page> message_service::page_of(store::tx& tx, store::messag
     message_page out;
     out.limit = limit;
     out.messages = tx.message_page(q);
+    sign(out.messages);
     if (static_cast<std::int64_t>(out.messages.size()) > limit) {
         out.has_more = true;
         // Oldest first: paging backwards drops the extra oldest, forwards the extra newest.
@@ -758,7 +784,9 @@ std::optional<model::id> message_service::find_direct_channel(const model::user&
 }
 
 core::result<model::message> message_service::get(const model::user& caller, model::id message) {
-    return store_.read([&](store::tx& tx) { return visible_message(tx, caller, message); });
+    auto m = store_.read([&](store::tx& tx) { return visible_message(tx, caller, message); });
+    if (m) sign(*m);
+    return m;
 }
 
 // ---- changing
@@ -842,6 +870,7 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
         return message_change{std::move(*stored), true, std::nullopt};
     });
     if (done) {
+        sign(done->msg);
         for (auto& e : out_events) events_.emit(std::move(e));
     }
     return done;
@@ -956,6 +985,7 @@ core::result<message_change> message_service::pin(const model::user& caller, mod
         r.msg = std::move(*m);
         return r;
     });
+    if (done) sign(done->msg);
     if (done && out) events_.emit(std::move(*out));
     return done;
 }
@@ -976,6 +1006,7 @@ core::result<message_change> message_service::unpin(const model::user& caller, m
         r.msg = std::move(*m);
         return r;
     });
+    if (done) sign(done->msg);
     if (done && out) events_.emit(std::move(*out));
     return done;
 }

@@ -7,6 +7,7 @@
 #include "chat/rate_limiter.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
+#include "media/signer.hpp"
 #include "model/records.hpp"
 #include "store/store.hpp"
 
@@ -216,8 +217,11 @@ private:
 
 class message_service {
 public:
+    // `media_urls` signs the attachment URLs of every message this service returns or emits
+    // (§1.5, §7.3); without it (tests) they are the unsigned media paths.
     message_service(store::store& store, event_sink& events, rate_limiter& limiter,
                     idempotency_store& dedupe, const config::limits_settings& limits,
+                    const media::url_signer* media_urls = nullptr,
                     std::function<core::timestamp()> clock = core::now_us);
 
     // POST /messages/ (§6.3) and WS channel_message. Checks in order: channel (REST: required /
@@ -328,12 +332,16 @@ private:
                                               const std::vector<model::id>& ids);
     [[nodiscard]] core::result<message_page> page_of(store::tx& tx, store::message_query q,
                                                      const page_query& page);
+    // Sets each attachment's signed URL (§7.3) as the message leaves the service.
+    void sign(model::message& m) const;
+    void sign(std::vector<model::message>& ms) const;
 
     store::store& store_;
     event_sink& events_;
     rate_limiter& limiter_;
     idempotency_store& dedupe_;
     const config::limits_settings& limits_;
+    const media::url_signer* media_urls_;
     std::function<core::timestamp()> clock_;
     typing_throttle typing_;
 };

@@ -95,6 +95,7 @@ model::team team_service::create(const model::user& caller, const std::string& n
         if (!t) throw std::logic_error("team vanished inside its own transaction");
         return std::move(*t);
     });
+    events_.emit(events::team_created{made->id, caller.id});
     return std::move(made.value());
 }
 

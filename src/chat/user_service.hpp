@@ -21,11 +21,11 @@ public:
     [[nodiscard]] core::result<std::vector<model::user_ref>> in_team(const model::user& caller,
                                                                      model::id team);
     // GET /users/in_channel/?channel_id=: 404 unless the channel is visible.
-    [[nodiscard]] core::result<std::vector<model::user_ref>> in_channel(
-        const model::user& caller, model::id channel);
+    [[nodiscard]] core::result<std::vector<model::user_ref>> in_channel(const model::user& caller,
+                                                                        model::id channel);
     // GET /users/interacted/?team_id=: DM partners still in the team.
-    [[nodiscard]] core::result<std::vector<model::dm_partner>> interacted(
-        const model::user& caller, model::id team);
+    [[nodiscard]] core::result<std::vector<model::dm_partner>> interacted(const model::user& caller,
+                                                                          model::id team);
 
 private:
     store::store& store_;

@@ -111,13 +111,15 @@ struct attachment {
     std::int64_t size = 0;
     model::id uploaded_by = 0;
     timestamp created_at = 0;
+    // The relative signed media URL (§7.3), set by chat when a message is produced; not stored.
+    std::string url;
 };
 
 struct message {
     model::id id = 0;
     model::id channel = 0;
-    model::id team = 0;                 // the channel's team
-    bool channel_is_direct = false;     // DM channel: live type "direct", recipient_id present
+    model::id team = 0;              // the channel's team
+    bool channel_is_direct = false;  // DM channel: live type "direct", recipient_id present
     user_ref sender;
     std::string content;
     std::optional<model::id> reply_to;

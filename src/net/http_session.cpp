@@ -1,5 +1,12 @@
 // One HTTP/1.1 connection: read a request within the limits and deadlines of API.md §0.7/§0.8,
 // run the api handler on the worker pool, write the response, repeat while keep-alive holds.
+// Streamed bodies (uploads, §7.1) go to an api::body_sink chunk by chunk; file bodies (§7.2,
+// §7.3) are sent from the open descriptor in pieces.
+
+// file_body reads the file this many bytes at a time (Beast's default is 4 KiB). Only this
+// translation unit instantiates file_body.
+#define BOOST_BEAST_FILE_BUFFER_SIZE 65536
+
 #include "net/http_text.hpp"
 #include "net/session.hpp"
 #include "net/ws_session.hpp"
@@ -12,10 +19,13 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/file.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
+#include <boost/beast/http/file_body.hpp>
 #include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
@@ -25,6 +35,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace parley::net::detail {
 
@@ -44,16 +55,20 @@ constexpr std::size_t request_line_overhead_bytes = 128;
 // client reads our 413/414/431/400 instead of a connection reset.
 constexpr auto linger_timeout = 1s;
 constexpr std::size_t linger_max_bytes = 1024 * 1024;
+// A streamed body is read into a buffer of this size and handed to the sink one buffer at a
+// time, so a connection holds at most this much of an upload in memory.
+constexpr std::size_t stream_chunk_bytes = 128 * 1024;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 using request_parser = http::request_parser<http::string_body>;
 using request_message = http::request<http::string_body>;
 using response_message = http::response<http::string_body>;
+using file_response_message = http::response<http::file_body>;
 
 // A request net/ answers itself, through handler.reject() so the body has the contract's shape.
 struct refusal {
-    int status = 400;
+    int status = 400;  // 0: the status reject() picks from the error table
     core::error error;
     api::request partial;
 };
@@ -66,6 +81,21 @@ asio::awaitable<api::response> call_handler(api::http_handler* handler, api::req
 // The WebSocket handshake decision (API.md §8.1), on a worker thread like any handler call.
 asio::awaitable<api::ws_accept> call_accept(api::ws_handler* handler, api::request req) {
     co_return handler->accept(req);
+}
+
+// The streamed-body seam (API.md §7.1), each step on a worker thread: open the sink from the
+// head, hand it each chunk, get the response once the body is whole.
+asio::awaitable<api::stream_start> call_open(api::http_handler* handler, api::request head) {
+    co_return handler->open_stream(head);
+}
+
+asio::awaitable<core::result<void>> call_write(api::body_sink* sink, std::string_view chunk) {
+    co_return sink->write(chunk);
+}
+
+asio::awaitable<api::response> call_finish(api::http_handler* handler, api::request head,
+                                           std::unique_ptr<api::body_sink> sink) {
+    co_return handler->finish_stream(head, std::move(sink));
 }
 
 bool iequals(std::string_view a, std::string_view b) {
@@ -97,10 +127,10 @@ api::response fallback_response(const core::error& e) {
     return res;
 }
 
-// Builds the Beast response. Framing (Content-Length, Connection) belongs to net/, so those
-// headers from the handler are replaced; HEAD, 1xx, 204 and 304 carry no body (RFC 9110).
-response_message to_beast(api::response res, unsigned version, bool head, bool keep_alive) {
-    response_message out;
+// Status and headers of a Beast response. Framing (Content-Length, Connection) belongs to net/,
+// so those headers from the handler are dropped.
+template <class Message>
+void fill_head(Message& out, api::response& res, unsigned version) {
     out.version(version);
     if (res.status < 100 || res.status > 999) {
         spdlog::error("handler returned HTTP status {}; sending 500", res.status);
@@ -118,11 +148,44 @@ response_message to_beast(api::response res, unsigned version, bool head, bool k
         }
         out.insert(name, value);
     }
-    const bool no_body = res.status < 200 || res.status == 204 || res.status == 304;
-    if (!no_body) {
-        out.content_length(res.body.size());
-        if (!head) out.body() = std::move(res.body);
+}
+
+bool status_has_body(int status) {
+    return status >= 200 && status != 204 && status != 304;
+}
+
+// Builds the Beast response with a string body; HEAD, 1xx, 204 and 304 carry no body
+// (RFC 9110). A file body is represented only by its length here (HEAD).
+response_message to_beast(api::response res, unsigned version, bool head, bool keep_alive) {
+    response_message out;
+    fill_head(out, res, version);
+    if (status_has_body(res.status)) {
+        if (res.file) {
+            out.content_length(res.file->size());
+        } else {
+            out.content_length(res.body.size());
+            if (!head) out.body() = std::move(res.body);
+        }
     }
+    out.keep_alive(keep_alive);
+    return out;
+}
+
+// Builds a response whose body is the handler's open file (§7.2): Beast reads it in pieces as
+// the socket takes them. The descriptor now belongs to the message.
+std::optional<file_response_message> to_beast_file(api::response& res, unsigned version,
+                                                   bool keep_alive) {
+    file_response_message out;
+    fill_head(out, res, version);
+    beast::file f;
+    f.native_handle(res.file->release());
+    beast::error_code ec;
+    out.body().reset(std::move(f), ec);
+    if (ec) {
+        spdlog::error("cannot send a file body: {}", ec.message());
+        return std::nullopt;
+    }
+    out.content_length(out.body().size());
     out.keep_alive(keep_alive);
     return out;
 }
@@ -173,6 +236,8 @@ private:
         const bool have_bytes = co_await wait_for_request();
         if (!have_bytes) co_return false;
         started_ = std::chrono::steady_clock::now();
+        too_large_.reset();
+        body_limit_ = ctx_.settings.max_body_bytes;
 
         request_parser parser;
         parser.header_limit(static_cast<std::uint32_t>(ctx_.settings.max_url_bytes +
@@ -204,7 +269,10 @@ private:
             co_await refuse(std::move(why), msg.version());
             co_return false;
         }
-        const std::size_t limit = body_limit_for(req);
+        const api::body_plan plan = body_plan_for(req);
+        const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
+        too_large_ = plan.too_large;
+        body_limit_ = limit;
         if (parser.content_length() && *parser.content_length() > limit) {
             // Refused on the header alone: the body is never read (API.md §0.8).
             auto why = body_too_large(std::move(req), limit);
@@ -217,6 +285,11 @@ private:
             is_websocket_upgrade(req)) {
             co_await upgrade(parser, std::move(req));
             co_return false;  // the socket now belongs to a ws session, or is closing
+        }
+
+        if (plan.streamed) {
+            const bool open = co_await serve_streamed(parser, std::move(req), limit);
+            co_return open;
         }
 
         if (!parser.is_done()) {
@@ -336,12 +409,34 @@ private:
                                          std::string target) {
         const int status = res.status;
         const std::string request_id(response_header(res, "x-request-id"));
-        response_message out = to_beast(std::move(res), version, head, keep_alive);
-        const std::size_t body_bytes = out.body().size();
+        std::size_t body_bytes = 0;
+        beast::error_code ec;
         phase_ = phase::writing;
-        // A client that stops reading is dropped after the same deadline as a silent one.
-        stream_.expires_after(ctx_.settings.read_timeout);
-        auto [ec, n] = co_await http::async_write(stream_, out, use_tuple);
+        if (res.file && !head && status_has_body(status)) {
+            auto file_out = to_beast_file(res, version, keep_alive);
+            if (file_out) {
+                body_bytes = static_cast<std::size_t>(file_out->body().size());
+                // Each piece gets the idle deadline: a slow but steady reader is not cut off.
+                http::response_serializer<http::file_body> sr(*file_out);
+                while (!sr.is_done()) {
+                    stream_.expires_after(ctx_.settings.read_timeout);
+                    auto [wec, wn] = co_await http::async_write_some(stream_, sr, use_tuple);
+                    if (wec) {
+                        ec = wec;
+                        break;
+                    }
+                }
+            } else {
+                ec = asio::error::bad_descriptor;  // nothing was sent: close the connection
+            }
+        } else {
+            response_message out = to_beast(std::move(res), version, head, keep_alive);
+            body_bytes = out.body().size();
+            // A client that stops reading is dropped after the same deadline as a silent one.
+            stream_.expires_after(ctx_.settings.read_timeout);
+            auto [wec, n] = co_await http::async_write(stream_, out, use_tuple);
+            ec = wec;
+        }
         phase_ = phase::reading;
         access_log(remote, method, target, status, body_bytes, request_id);
         if (ec) {
@@ -354,7 +449,8 @@ private:
     // Answers a refused request and marks the connection for a lingering close.
     asio::awaitable<void> refuse(refusal why, unsigned version) {
         api::response res = safe_reject(why.partial, why.error);
-        res.status = why.status;  // reject() picks 400 for errc::invalid; 414/431 are ours
+        // reject() picks 400 for errc::invalid; 414/431 are ours.
+        if (why.status != 0) res.status = why.status;
         linger_ = true;
         const bool head = why.partial.method == "HEAD";
         const bool wrote = co_await write_response(std::move(res), version == 10 ? 10 : 11, head,
@@ -381,10 +477,128 @@ private:
         stream_.close();
     }
 
-    // The body limit for a request. TODO(#8): per-route limit for uploads (max_upload_bytes on
-    // the upload route, streamed); every other route keeps max_body_bytes.
-    std::size_t body_limit_for(const api::request& head) const {
-        return ctx_.settings.max_body_bytes;
+    // How the body of a request is read (the route's limit, streamed or buffered); a failing
+    // plan_body() is logged and the default plan used.
+    api::body_plan body_plan_for(const api::request& head) const {
+        try {
+            return ctx_.handler.plan_body(head);
+        } catch (const std::exception& e) {
+            spdlog::error("http plan_body failed: {}", e.what());
+        }
+        return {};
+    }
+
+    // A streamed body (API.md §7.1): the handler opens a sink on the head (authentication,
+    // throttling, content type), then each chunk goes to the sink as it arrives, never the whole
+    // body; the response comes from the sink once the body is complete. A refusal on the head
+    // answers at once without reading the body; a sink error or the limit answers mid-body; in
+    // both cases the connection closes (after a short drain). A client that goes away aborts the
+    // sink, which removes what it stored.
+    asio::awaitable<bool> serve_streamed(request_parser& parser, api::request head,
+                                         std::size_t limit) {
+        const unsigned version = parser.get().version() == 10 ? 10 : 11;
+        const bool client_keep_alive = parser.get().keep_alive();
+        const bool expects_continue = wants_continue(parser.get());
+        const std::string method = head.method;
+        const std::string target = head.target;
+        const std::string remote = head.remote_addr;
+
+        phase_ = phase::handling;
+        auto opening = call_open(&ctx_.handler, head);
+        auto [failure, start] =
+            co_await asio::co_spawn(ctx_.workers, std::move(opening), use_tuple);
+        if (failure) {
+            log_failure{"http open_stream"}(failure);
+            start = api::stream_start{};
+            start.refusal = safe_reject(
+                head, core::detail(core::errc::server_error, "A server error occurred."));
+        }
+        if (!start.sink) {
+            const bool body_done = parser.is_done();
+            const bool keep_alive = body_done && client_keep_alive && !closing_;
+            if (!body_done) linger_ = true;  // the unread body is drained before closing
+            const bool wrote = co_await write_response(std::move(start.refusal), version, false,
+                                                       keep_alive, remote, method, target);
+            if (!wrote) linger_ = false;
+            const bool open = wrote && keep_alive;
+            co_return open;
+        }
+        std::unique_ptr<api::body_sink> sink = std::move(start.sink);
+
+        if (expects_continue && !parser.is_done()) {
+            http::response<http::empty_body> cont{http::status::continue_, 11};
+            stream_.expires_after(ctx_.settings.read_timeout);
+            auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
+            if (ec) {
+                sink->abort();
+                log_closed(ec);
+                co_return false;
+            }
+        }
+
+        // Same parser state, body now delivered into our buffer piece by piece.
+        http::request_parser<http::buffer_body> body_parser{std::move(parser)};
+        body_parser.body_limit(limit);
+        std::vector<char> chunk(stream_chunk_bytes);
+        while (!body_parser.is_done()) {
+            phase_ = phase::reading;
+            body_parser.get().body().data = chunk.data();
+            body_parser.get().body().size = chunk.size();
+            // An idle deadline per read: a large upload at a steady pace is not cut off.
+            stream_.expires_after(ctx_.settings.read_timeout);
+            auto [ec, n] = co_await http::async_read(stream_, buffer_, body_parser, use_tuple);
+            if (ec == http::error::need_buffer) ec = {};
+            if (ec) {
+                sink->abort();
+                if (ec == http::error::body_limit) {
+                    auto why = body_too_large(std::move(head), limit);
+                    co_await refuse(std::move(why), version);
+                } else if (ec.category() ==
+                               http::make_error_code(http::error::bad_method).category() &&
+                           ec != http::error::end_of_stream && ec != http::error::partial_message) {
+                    // Arguments of co_awaited calls are named locals first (g++ 12, STYLE.md).
+                    refusal why{400,
+                                core::detail(core::errc::parse_error, "Malformed HTTP request."),
+                                std::move(head)};
+                    co_await refuse(std::move(why), version);
+                } else {
+                    log_closed(ec);
+                }
+                co_return false;
+            }
+            const std::size_t got = chunk.size() - body_parser.get().body().size;
+            if (got == 0) continue;
+            phase_ = phase::handling;
+            auto write = call_write(sink.get(), std::string_view(chunk.data(), got));
+            auto [wfail, wrote] =
+                co_await asio::co_spawn(ctx_.workers, std::move(write), use_tuple);
+            if (wfail || !wrote) {
+                if (wfail) log_failure{"http body_sink write"}(wfail);
+                sink->abort();
+                core::error e =
+                    wfail ? core::detail(core::errc::server_error, "A server error occurred.")
+                          : wrote.error();
+                refusal why{0, std::move(e), std::move(head)};
+                co_await refuse(std::move(why), version);
+                co_return false;
+            }
+        }
+
+        phase_ = phase::handling;
+        auto finish = call_finish(&ctx_.handler, head, std::move(sink));
+        auto [ffail, res] = co_await asio::co_spawn(ctx_.workers, std::move(finish), use_tuple);
+        if (ffail) {
+            log_failure{"http finish_stream"}(ffail);
+            res = safe_reject(head,
+                              core::detail(core::errc::server_error, "A server error occurred."));
+            res.status = 500;
+        }
+        const bool keep_alive =
+            client_keep_alive && !closing_ && !iequals(response_header(res, "connection"), "close");
+        const bool wrote = co_await write_response(std::move(res), version, false, keep_alive,
+                                                   remote, method, target);
+        const bool open = wrote && keep_alive;
+        co_return open;
     }
 
     api::request to_api_head(const request_message& msg) const {
@@ -416,8 +630,7 @@ private:
                 return uri_too_long(std::move(partial));
             return headers_too_large(std::move(partial));
         }
-        if (ec == http::error::body_limit)
-            return body_too_large(std::move(partial), body_limit_for(partial));
+        if (ec == http::error::body_limit) return body_too_large(std::move(partial), body_limit_);
         return refusal{400, core::detail(core::errc::parse_error, "Malformed HTTP request."),
                        std::move(partial)};
     }
@@ -436,7 +649,9 @@ private:
                 std::move(partial)};
     }
 
-    static refusal body_too_large(api::request partial, std::size_t limit) {
+    // 413 (API.md §0.8): the route's own text (uploads) or the JSON body's.
+    refusal body_too_large(api::request partial, std::size_t limit) const {
+        if (too_large_) return {413, *too_large_, std::move(partial)};
         return {
             413,
             core::detail(core::errc::payload_too_large, "Request body too large. The limit is " +
@@ -483,6 +698,8 @@ private:
     bool closing_ = false;       // shutdown started: no further request on this connection
     bool linger_ = false;        // a refusal was sent: drain before closing
     bool handed_off_ = false;    // the socket moved to a ws session
+    std::optional<core::error> too_large_;  // the current route's 413 (body_plan), if its own
+    std::size_t body_limit_ = 0;            // the current request's body limit
 };
 
 }  // namespace

@@ -90,6 +90,14 @@ public:
     void set_pinned(id message, bool pinned) override;
     std::vector<model::attachment> uploads_of(id user, const std::vector<id>& ids) override;
 
+    // file attachments (sql_tx_files.cpp)
+    id insert_attachment(const model::attachment& a) override;
+    std::optional<model::attachment> attachment_by_id(id attachment) override;
+    std::optional<model::attachment> attachment_by_stored_name(std::string_view name) override;
+    bool attachment_visible_to(id attachment, id user) override;
+    std::vector<std::string> delete_orphan_attachments(timestamp cutoff,
+                                                       std::size_t limit) override;
+
 private:
     // Fills reactions and attachments of `page` (ids ascending) from two statements over the
     // page's id range under the same scope predicate.

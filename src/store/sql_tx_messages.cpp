@@ -283,14 +283,15 @@ void sql_tx::set_pinned(id message, bool pinned) {
     c_.exec("UPDATE messages SET is_pinned = $2 WHERE id = $1", {message, pinned});
 }
 
-// One statement over the caller's uploads in the ids' range, filtered here.
+// One statement over the caller's unlinked uploads in the ids' range, filtered here.
 std::vector<model::attachment> sql_tx::uploads_of(id user, const std::vector<id>& ids) {
     std::vector<model::attachment> out;
     if (ids.empty()) return out;
     const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
     const auto rs = c_.query(
         "SELECT id, stored_name, original_filename, content_type, size, uploaded_by, created_at "
-        "FROM attachments WHERE uploaded_by = $1 AND id BETWEEN $2 AND $3",
+        "FROM attachments a WHERE uploaded_by = $1 AND id BETWEEN $2 AND $3 AND NOT EXISTS "
+        "(SELECT 1 FROM message_attachments ma WHERE ma.attachment_id = a.id)",
         {user, *lo, *hi});
     for (std::size_t i = 0; i < rs.size(); ++i) {
         if (std::find(ids.begin(), ids.end(), rs[i].get_int(0)) != ids.end()) {

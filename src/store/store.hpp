@@ -182,8 +182,26 @@ public:
     // The pinned message of the channel, if any (at most one, §6.10).
     virtual std::optional<id> pinned_message(id channel) = 0;
     virtual void set_pinned(id message, bool pinned) = 0;
-    // Those of `ids` that are uploads of `user`, in no particular order. One statement.
+    // Those of `ids` that are uploads of `user` not linked to any message (§6.1, §12.10: a
+    // message attaches only the caller's own, not yet attached uploads), in no particular order.
+    // One statement.
     virtual std::vector<model::attachment> uploads_of(id user, const std::vector<id>& ids) = 0;
+
+    // ---- file attachments (§1.1, §7). Uploads start linked to no message; their orphan clock
+    // (PARLEY_ORPHAN_FILE_TTL, §1.4) runs from created_at until linked, then from the moment the
+    // last link went (unlinked_at, set by a trigger).
+    // Inserts a.stored_name, original_filename, content_type, size, uploaded_by, created_at;
+    // returns the new id.
+    virtual id insert_attachment(const model::attachment& a) = 0;
+    virtual std::optional<model::attachment> attachment_by_id(id attachment) = 0;
+    virtual std::optional<model::attachment> attachment_by_stored_name(std::string_view name) = 0;
+    // True when `user` can see (§1.2: member of its channel and of the channel's team) at least
+    // one message the attachment is linked to. One statement.
+    virtual bool attachment_visible_to(id attachment, id user) = 0;
+    // Deletes at most `limit` attachments linked to no message whose orphan clock started before
+    // `cutoff`, and returns their stored names (the caller removes the files). One statement.
+    virtual std::vector<std::string> delete_orphan_attachments(timestamp cutoff,
+                                                               std::size_t limit) = 0;
 };
 
 // A database: migrations, health and transactions. Thread-safe; each call takes a connection.

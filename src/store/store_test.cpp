@@ -984,6 +984,79 @@ TEST_P(SqlStoreMessages, ReactionsPinsAndUploads) {
     EXPECT_TRUE(store_->read([&](tx& t) { return t.uploads_of(w.a, {}); }).empty());
 }
 
+TEST_P(SqlStoreMessages, AttachmentAccessAndOrphanSweep) {
+    const auto w = build();
+    const id outsider = add_user("mc");
+    model::attachment a;
+    a.stored_name = "uploads/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf";
+    a.original_filename = "plan.pdf";
+    a.content_type = "application/pdf";
+    a.size = 48213;
+    a.uploaded_by = w.a;
+    a.created_at = t0;
+    id f = 0;
+    id loose = 0;
+    write([&](tx& t) {
+        f = t.insert_attachment(a);
+        a.stored_name = "uploads/1b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11";
+        loose = t.insert_attachment(a);
+    });
+    const auto got = store_->read([&](tx& t) { return t.attachment_by_id(f); });
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->stored_name, "uploads/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf");
+    EXPECT_EQ(got->original_filename, "plan.pdf");
+    EXPECT_EQ(got->content_type, "application/pdf");
+    EXPECT_EQ(got->size, 48213);
+    EXPECT_EQ(got->uploaded_by, w.a);
+    EXPECT_EQ(got->created_at, t0);
+    EXPECT_EQ(
+        store_->read([&](tx& t) { return t.attachment_by_stored_name(got->stored_name); })->id, f);
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_by_id(f + 100); }));
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_by_stored_name("uploads/x"); }));
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_visible_to(f, w.b); }));
+
+    model::message m;
+    m.channel = w.group;
+    m.sender.id = w.a;
+    m.content = "";
+    m.created_at = t0;
+    m.attachments = {model::attachment{.id = f}};
+    id msg = 0;
+    write([&](tx& t) { msg = t.insert_message(m); });
+    store_->read([&](tx& t) {
+        EXPECT_TRUE(t.attachment_visible_to(f, w.b));
+        EXPECT_TRUE(t.attachment_visible_to(f, w.a));
+        EXPECT_FALSE(t.attachment_visible_to(f, outsider));
+        EXPECT_FALSE(t.attachment_visible_to(loose, w.b));
+        // Attached files can no longer be attached (§12.10); the loose one can.
+        const auto mine = t.uploads_of(w.a, {f, loose});
+        EXPECT_EQ(mine.size(), 1u);
+        EXPECT_EQ(mine.at(0).id, loose);
+        return 0;
+    });
+    // A member who left the team no longer sees it through the message.
+    write([&](tx& t) { t.remove_team_member(w.team, w.b); });
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_visible_to(f, w.b); }));
+
+    // The sweep: the loose upload's clock started at t0; the linked one is never taken.
+    std::vector<std::string> swept;
+    write([&](tx& t) { swept = t.delete_orphan_attachments(t0, 100); });
+    EXPECT_TRUE(swept.empty());
+    write([&](tx& t) { swept = t.delete_orphan_attachments(t0 + 1, 100); });
+    ASSERT_EQ(swept.size(), 1u);
+    EXPECT_EQ(swept[0], "uploads/1b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11");
+    write([&](tx& t) { swept = t.delete_orphan_attachments(core::now_us() + 3'600'000'000, 100); });
+    EXPECT_TRUE(swept.empty());
+    // Deleting the message removes the link, not the file (§1.4); its clock starts now.
+    write([&](tx& t) { EXPECT_TRUE(t.delete_message(msg)); });
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.attachment_by_id(f).has_value(); }));
+    write([&](tx& t) { swept = t.delete_orphan_attachments(core::now_us() - 3'600'000'000, 100); });
+    EXPECT_TRUE(swept.empty());
+    write([&](tx& t) { swept = t.delete_orphan_attachments(core::now_us() + 3'600'000'000, 100); });
+    ASSERT_EQ(swept.size(), 1u);
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_by_id(f).has_value(); }));
+}
+
 TEST(LinkPreviewCodec, RoundTripsAndRejectsGarbage) {
     const model::link_preview p{"https://e.x/\"q\"\\", "a\nb\x01", "d", std::nullopt, "s"};
     const auto text = encode_link_preview(p);

@@ -317,6 +317,26 @@ def test_channel_created_reaches_the_team_and_subscribes_it(server):
         sock.close()
 
 
+def test_a_team_created_after_connecting_reaches_the_creators_open_socket(server):
+    # §8.7: a socket receives the frames of every team its user is a member of at this moment,
+    # including a team the user creates after the socket opened.
+    alice, bob = register(server), register(server)
+    sock = connect(server, alice["access"])
+    try:
+        team = create_team(server, alice, name="Fresh")
+        ch = create_channel(server, alice, team["id"], name="general")
+        f = sock.recv_type("channel_created")
+        assert f["channel"]["id"] == ch["id"]
+        add_member(server, alice, team["id"], bob)
+        added = sock.recv_type("member_added")
+        assert added["team_id"] == team["id"] and added["user_id"] == bob["id"]
+        msg = post_message(server, bob, ch["id"], "hi alice")
+        live = sock.recv_type("channels")
+        assert live["id"] == msg["id"] and live["offset"] == 1
+    finally:
+        sock.close()
+
+
 def test_dm_channel_created_goes_to_the_other_participant_only(server):
     alice, bob = register(server), register(server)
     team = team_with(server, alice, bob)

@@ -14,9 +14,8 @@ std::optional<std::string> string_of(const json::object& o, std::string_view key
 }
 
 json::object session_json(const chat::session_tokens& t, std::string_view message) {
-    return {{"user_id", t.user.id},     {"message", message},
-            {"refresh", t.refresh},     {"access", t.access},
-            {"username", t.user.username}, {"email", t.user.email}};
+    return {{"user_id", t.user.id}, {"message", message},          {"refresh", t.refresh},
+            {"access", t.access},   {"username", t.user.username}, {"email", t.user.email}};
 }
 
 // token refresh/verify: `{"<key>": ["This field is required."]}` or "Not a valid string.".

@@ -65,10 +65,22 @@ outcome messages_edit_message(services& s, context& c);
 outcome messages_pin(services& s, context& c);
 outcome messages_unpin(services& s, context& c);
 
+// §7 files and link previews (files_endpoints.cpp)
+// POST /api/chat/upload-file/: the body is streamed to the returned sink (route `open`).
+core::result<std::unique_ptr<body_sink>> upload_file(services& s, context& c);
+outcome files_download(services& s, context& c);
+outcome media_file(services& s, context& c);
+outcome fetch_link_preview(services& s, context& c);
+
 // §10.3 operations, §8.1 plain GET on the WebSocket path
 outcome healthz(services& s, context& c);
 outcome readyz(services& s, context& c);
 outcome ws_without_upgrade(services& s, context& c);
+outcome schema(services& s, context& c);  // GET /api/schema/ (web_endpoints.cpp)
+
+// §0.1 the built-in web client (web_endpoints.cpp): index.html, and the files under web/
+outcome web_page(services& s, context& c);
+outcome web_static(services& s, context& c);
 
 // Helpers shared by endpoint files.
 // An id from a query parameter or body value for "error"-shape endpoints (§3, §4, §5):

@@ -8,8 +8,8 @@ core::result<model::id> error_shape_id(const json::value* v, std::string_view na
         return core::error_shape(core::errc::required, std::string(name) + " is required",
                                  std::string(name));
     if (const auto id = to_id(*v)) return *id;
-    return core::error_shape(core::errc::invalid,
-                             std::string(name) + " must be a positive integer", std::string(name));
+    return core::error_shape(core::errc::invalid, std::string(name) + " must be a positive integer",
+                             std::string(name));
 }
 
 core::result<model::id> query_id(const request& req, std::string_view name) {

@@ -178,6 +178,11 @@ void event_publisher::publish(const chat::events::member_added& e) {
         publish(chat::events::user_presence{e.user.id, true, core::now_us(), {e.team_id}});
 }
 
+// No frame: the creator's sockets join the team's group (the REST answer announced it).
+void event_publisher::publish(const chat::events::team_created& e) {
+    bus_.publish(fanout::user_group(e.owner), fanout::control_frame(groups('+', e.team_id, {})));
+}
+
 // The team, the removed user's sockets included, hears of it; then those sockets leave (§8.7).
 void event_publisher::publish(const chat::events::member_removed& e) {
     json::object body = typed("member_removed");

@@ -32,6 +32,7 @@ public:
     void publish(const chat::events::channel_created& e);
     void publish(const chat::events::member_added& e);
     void publish(const chat::events::member_removed& e);
+    void publish(const chat::events::team_created& e);
     void publish(const chat::events::team_updated& e);
     void publish(const chat::events::team_deleted& e);
     void publish(const chat::events::team_notification& e);

@@ -1,1 +1,0 @@
-// Placeholder translation unit for a module whose sources have not landed yet.

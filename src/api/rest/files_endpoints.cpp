@@ -1,0 +1,130 @@
+// REST door of §7: uploads streamed to disk (§7.1), downloads (§7.2), signed media URLs (§7.3)
+// and link previews (§7.4, §6.12).
+#include "api/link_preview.hpp"
+#include "api/message_json.hpp"
+#include "api/rest/endpoints.hpp"
+#include "media/filenames.hpp"
+#include "media/paths.hpp"
+#include "media/preview.hpp"
+#include "media/upload.hpp"
+
+#include <memory>
+
+namespace parley::api::rest {
+
+namespace {
+
+using core::errc;
+
+core::error not_configured() {
+    return core::detail(errc::server_error, "A server error occurred.");
+}
+
+// §10.2: absolute URLs start at PARLEY_PUBLIC_URL, else at <scheme>://<Host header>.
+std::string public_base(const services& s, const request& req) {
+    std::string base = s.settings.http.public_url;
+    if (base.empty())
+        base = req.scheme + "://" + std::string(req.header("host").value_or("localhost"));
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return base;
+}
+
+// The upload's body_sink: multipart parsed as it arrives, the file part written to a temporary
+// file, recorded on finish (§7.1). Storage failures throw; application's guard makes them 503.
+class upload_sink final : public body_sink {
+public:
+    upload_sink(services& s, model::user uploader, std::string base, std::string boundary)
+        : s_(s),
+          uploader_(std::move(uploader)),
+          base_(std::move(base)),
+          receiver_(s.files->storage(), std::move(boundary), s.settings.http.max_upload_bytes) {}
+
+    core::result<void> write(std::string_view chunk) override { return receiver_.write(chunk); }
+
+    core::result<response> finish() override {
+        auto got = receiver_.finish();
+        if (!got) return got.error();
+        const auto a = s_.files->save(uploader_, receiver_, *got);
+        json::object o;
+        o["id"] = a.id;
+        o["filename"] = a.original_filename;
+        o["url"] = base_ + s_.media_urls->signed_url(a.stored_name);  // absolute (§7.1)
+        o["content_type"] = a.content_type;
+        o["size"] = a.size;
+        return json_response(201, o);
+    }
+
+    void abort() noexcept override { receiver_.abort(); }
+
+private:
+    services& s_;
+    model::user uploader_;
+    std::string base_;
+    media::upload_receiver receiver_;
+};
+
+// 200 with the file as the body and the §7.2 headers; `allow_inline` for media URLs (§7.3).
+response file_response(chat::file_download& d, bool allow_inline) {
+    response r;
+    r.status = 200;
+    r.set_header("Content-Type", d.file.content_type);
+    const bool as_inline = allow_inline && media::served_inline(d.file.content_type);
+    r.set_header("Content-Disposition",
+                 media::content_disposition(d.file.original_filename, as_inline));
+    r.set_header("X-Content-Type-Options", "nosniff");
+    r.set_header("Cache-Control", "private, no-store");
+    const auto size = d.body.size();
+    r.file = std::make_shared<file_body>(d.body.release(), size);
+    return r;
+}
+
+}  // namespace
+
+core::result<std::unique_ptr<body_sink>> upload_file(services& s, context& c) {
+    if (s.files == nullptr || s.media_urls == nullptr) return not_configured();
+    // Not multipart, or no boundary: nothing can be a file (§7.1). Refused before the body.
+    const auto type = c.req.header("content-type");
+    auto boundary = type ? media::form_data_boundary(*type) : std::nullopt;
+    if (!boundary) return media::no_file_provided();
+    return std::make_unique<upload_sink>(s, c.user(), public_base(s, c.req), std::move(*boundary));
+}
+
+outcome files_download(services& s, context& c) {
+    if (s.files == nullptr) return not_configured();
+    auto d = s.files->open_download(c.user(), c.ids[0]);
+    if (!d) return d.error();
+    return file_response(*d, false);
+}
+
+outcome media_file(services& s, context& c) {
+    if (s.files == nullptr || s.media_urls == nullptr) return not_configured();
+    // The name is checked before anything else: a path that is not one Parley issued never
+    // reaches the signature check or the file system.
+    const auto stored = media::stored_name_of_media_path(c.req.path);
+    if (!stored) return core::not_found();
+    const auto expires = query_param(c.req.query, "expires");
+    const auto signature = query_param(c.req.query, "signature");
+    if (!expires || !signature ||
+        !s.media_urls->verify(media::media_url_path(*stored), *expires, *signature))
+        return core::detail(errc::permission_denied, "Invalid or expired signature.");
+    auto d = s.files->open_media(*stored);
+    if (!d) return d.error();
+    return file_response(*d, true);
+}
+
+outcome fetch_link_preview(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    const auto* url = body->if_contains("url");
+    if (url == nullptr || url->is_null() || (url->is_string() && url->get_string().empty()))
+        return core::error_shape(errc::required, "URL is required", "url");
+    const auto invalid =
+        core::error_shape(errc::invalid, "Enter a valid http or https URL.", "url");
+    if (!url->is_string()) return invalid;
+    const auto parsed = media::parse_preview_url(url->get_string());
+    if (!parsed) return invalid;
+    if (s.previews == nullptr) return not_configured();
+    return json_response(200, link_preview_json(s.previews->preview(*parsed)));
+}
+
+}  // namespace parley::api::rest

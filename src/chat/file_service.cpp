@@ -1,0 +1,102 @@
+// Files: uploads recorded after their bytes are in place, access per §7.2, the orphan sweep.
+#include "chat/file_service.hpp"
+
+#include "media/paths.hpp"
+
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <exception>
+
+namespace parley::chat {
+
+namespace {
+
+// Rows deleted per sweep statement; the sweep repeats until a batch comes back short.
+constexpr std::size_t sweep_batch = 500;
+// A temporary upload file untouched this long belongs to no live request (each write of a
+// live upload refreshes it, and reads time out after 30 s): a crash left it.
+constexpr std::chrono::seconds stale_temp_age{3600};
+
+}  // namespace
+
+core::error file_not_found() {
+    return core::error_shape(core::errc::not_found, "File not found");
+}
+
+file_service::file_service(store::store& store, const media::file_store& files,
+                           const config::media_settings& settings,
+                           std::function<core::timestamp()> clock)
+    : store_(store), files_(files), settings_(settings), clock_(std::move(clock)) {}
+
+model::attachment file_service::save(const model::user& uploader, media::upload_receiver& upload,
+                                     const media::received_upload& got) {
+    model::attachment a;
+    a.stored_name = media::new_stored_name(got.extension);
+    a.original_filename = got.filename;
+    a.content_type = got.content_type;
+    a.size = static_cast<std::int64_t>(got.size);
+    a.uploaded_by = uploader.id;
+    a.created_at = clock_();
+    // Bytes first, then the row: a row never names a file that is not there.
+    upload.commit(a.stored_name);
+    try {
+        store_.run(true, [&](store::tx& tx) {
+            a.id = tx.insert_attachment(a);
+            return true;
+        });
+    } catch (...) {
+        files_.remove(a.stored_name);
+        throw;
+    }
+    return a;
+}
+
+core::result<file_download> file_service::open_download(const model::user& caller, model::id file) {
+    const auto row = store_.read([&](store::tx& tx) -> std::optional<model::attachment> {
+        auto a = tx.attachment_by_id(file);
+        if (!a) return std::nullopt;
+        if (a->uploaded_by == caller.id || caller.staff() ||
+            tx.attachment_visible_to(a->id, caller.id))
+            return a;
+        return std::nullopt;
+    });
+    if (!row) return file_not_found();
+    auto body = files_.open(row->stored_name);
+    if (!body) return file_not_found();
+    return file_download{*row, std::move(*body)};
+}
+
+core::result<file_download> file_service::open_media(std::string_view stored_name) {
+    const auto row =
+        store_.read([&](store::tx& tx) { return tx.attachment_by_stored_name(stored_name); });
+    if (!row) return core::not_found();
+    auto body = files_.open(row->stored_name);
+    if (!body) return core::not_found();
+    return file_download{*row, std::move(*body)};
+}
+
+std::size_t file_service::sweep_orphans() {
+    const auto ttl_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(settings_.orphan_file_ttl).count();
+    const core::timestamp cutoff = clock_() - ttl_us;
+    std::size_t removed = 0;
+    for (;;) {
+        std::vector<std::string> names;
+        store_.run(true, [&](store::tx& tx) {
+            names = tx.delete_orphan_attachments(cutoff, sweep_batch);
+            return true;
+        });
+        // Rows are gone (committed) before files: a download racing the sweep gets a clean 404.
+        for (const auto& n : names) {
+            if (files_.remove(n)) ++removed;
+        }
+        if (names.size() < sweep_batch) break;
+    }
+    const auto temps = files_.remove_stale_temps(stale_temp_age);
+    if (removed > 0 || temps > 0)
+        spdlog::info("orphan sweep: removed {} files and {} stale temporary files", removed, temps);
+    return removed;
+}
+
+}  // namespace parley::chat
