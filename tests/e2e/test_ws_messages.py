@@ -740,8 +740,10 @@ def test_every_socket_sees_contiguous_offsets(server, world):
             assert len({f["epoch"] for f in got}) == 1
             epoch = epoch or got[0]["epoch"]
             assert got[0]["epoch"] == epoch and EPOCH.match(epoch)
+            # Every message exactly once. Id order may differ from offset order: the REST post
+            # races the socket's posts between commit and publish, and §8.8 orders by offset.
             ids = [f["id"] for f in got if f["type"] == "channels"]
-            assert ids == sorted(ids)
+            assert len(ids) == 21 and len(set(ids)) == 21
     finally:
         for w in watchers + [a]:
             w.close()
