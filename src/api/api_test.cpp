@@ -3,6 +3,7 @@
 #include "api/application.hpp"
 #include "api/errors.hpp"
 #include "api/json.hpp"
+#include "api/pipeline_test.hpp"
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
 
@@ -11,7 +12,6 @@
 
 #include <algorithm>
 #include <set>
-#include <stdexcept>
 #include <string>
 
 namespace parley::api {
@@ -138,45 +138,7 @@ TEST(RouteTable, EveryRouteHasAnEndpointAndATrailingSlash) {
 
 // ---- the pipeline's 404 and 405 ----------------------------------------------------------
 
-// A store that must not be reached: routing decisions come before any authentication.
-class unreachable_store final : public parley::store::store {
-public:
-    std::string_view backend() const noexcept override { return "none"; }
-    void migrate() override {}
-    std::vector<std::string> pending_migrations() override { return {}; }
-    bool ping() noexcept override { return false; }
-    void run(bool, const std::function<bool(parley::store::tx&)>&) override {
-        throw std::logic_error("the store was reached");
-    }
-};
-
-struct pipeline {
-    unreachable_store db;
-    config::settings settings;
-    auth::jwt_codec jwt{std::string(32, 'k')};
-    auth::password_hasher hasher;
-    chat::auth_service auth{db, jwt, hasher, settings.auth};
-    chat::user_service users{db};
-    chat::team_service teams{db, settings.limits};
-    chat::channel_service channels{db};
-    chat::local_rate_limiter limiter;
-    chat::null_event_sink events;
-    chat::local_idempotency_store dedupe;
-    chat::message_service messages{db, events, limiter, dedupe, settings.limits};
-    std::atomic<bool> shutting_down{false};
-    services s{auth,         users,   teams,    channels,
-               messages,     limiter, settings, [] { return true; },
-               shutting_down};
-    application app{s};
-
-    response call(std::string method, std::string path) {
-        request r;
-        r.method = std::move(method);
-        r.path = path;
-        r.target = std::move(path);
-        return app.handle(std::move(r));
-    }
-};
+using testing::pipeline;
 
 std::string header(const response& r, std::string_view name) {
     for (const auto& [k, v] : r.headers)

@@ -2,8 +2,7 @@
 // previewer's redirect loop, address vetting, failure shape and cache over a fake fetcher.
 #include "api/application.hpp"
 #include "api/link_preview.hpp"
-#include "chat/message_service.hpp"
-#include "chat/team_service.hpp"
+#include "api/pipeline_test.hpp"
 #include "media/upload.hpp"
 
 #include <gtest/gtest.h>
@@ -18,44 +17,7 @@ namespace {
 
 // ---- the body plan (§0.8, §7.1) ----------------------------------------------------------
 
-class unreachable_store final : public parley::store::store {
-public:
-    std::string_view backend() const noexcept override { return "none"; }
-    void migrate() override {}
-    std::vector<std::string> pending_migrations() override { return {}; }
-    bool ping() noexcept override { return false; }
-    void run(bool, const std::function<bool(parley::store::tx&)>&) override {
-        throw std::logic_error("the store was reached");
-    }
-};
-
-struct pipeline {
-    unreachable_store db;
-    config::settings settings;
-    auth::jwt_codec jwt{std::string(32, 'k')};
-    auth::password_hasher hasher;
-    chat::auth_service auth{db, jwt, hasher, settings.auth};
-    chat::user_service users{db};
-    chat::team_service teams{db, settings.limits};
-    chat::channel_service channels{db};
-    chat::local_rate_limiter limiter;
-    chat::null_event_sink events;
-    chat::local_idempotency_store dedupe;
-    chat::message_service messages{db, events, limiter, dedupe, settings.limits};
-    std::atomic<bool> shutting_down{false};
-    services s{auth,         users,   teams,    channels,
-               messages,     limiter, settings, [] { return true; },
-               shutting_down};
-    application app{s};
-
-    body_plan plan(std::string method, std::string path) {
-        request r;
-        r.method = std::move(method);
-        r.path = path;
-        r.target = std::move(path);
-        return app.plan_body(r);
-    }
-};
+using testing::pipeline;
 
 TEST(BodyPlan, UploadsAreStreamedWithTheirOwnLimit) {
     pipeline p;

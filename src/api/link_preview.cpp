@@ -2,27 +2,13 @@
 #include "api/link_preview.hpp"
 
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
 
 namespace parley::api {
-
-namespace {
-
-// The media type of a Content-Type value, lowercased, parameters dropped.
-std::string media_type(std::string_view content_type) {
-    auto t = content_type.substr(0, content_type.find(';'));
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    std::string out(t);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
-    return out;
-}
-
-}  // namespace
 
 link_previewer::link_previewer(page_fetcher& fetcher, media::address_policy policy, options o)
     : fetcher_(fetcher),
@@ -93,7 +79,7 @@ std::optional<media::page_fields> link_previewer::fetch_page(const media::previe
             continue;
         }
         if (res.status < 200 || res.status >= 300) return std::nullopt;
-        if (media_type(res.content_type) != "text/html") return std::nullopt;
+        if (core::media_type(res.content_type) != "text/html") return std::nullopt;
         how = outcome::ok;
         return media::extract_page_fields(res.body, at_text);
     }

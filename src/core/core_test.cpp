@@ -31,6 +31,31 @@ TEST(Text, ValidatesUtf8) {
     EXPECT_EQ(first_code_points("héllo", 2), "hé");
 }
 
+TEST(Text, DecodesOneCodePointAtATime) {
+    const std::string_view s = "a\xC3\xA9\xE2\x82\xAC\xF0\x9F\x98\x80";
+    EXPECT_EQ(decode_utf8(s, 0).cp, 'a');
+    EXPECT_EQ(decode_utf8(s, 1).cp, 0xE9);
+    EXPECT_EQ(decode_utf8(s, 1).len, 2u);
+    EXPECT_EQ(decode_utf8(s, 3).cp, 0x20AC);
+    EXPECT_EQ(decode_utf8(s, 3).len, 3u);
+    EXPECT_EQ(decode_utf8(s, 6).cp, 0x1F600);
+    EXPECT_EQ(decode_utf8(s, 6).len, 4u);
+    // Malformed: a stray continuation byte, an overlong '/', a surrogate, above U+10FFFF, cut
+    // short. Each gives -1 and one byte, so that a caller skips it and goes on.
+    for (std::string_view bad :
+         {"\x80", "\xC0\xAF", "\xED\xA0\x80", "\xF4\x90\x80\x80", "\xE2\x82", "\xFF"}) {
+        const auto d = decode_utf8(bad, 0);
+        EXPECT_EQ(d.cp, -1) << bad.size();
+        EXPECT_EQ(d.len, 1u);
+    }
+}
+
+TEST(Text, MediaTypeOfAContentType) {
+    EXPECT_EQ(media_type(" Text/HTML ; charset=utf-8"), "text/html");
+    EXPECT_EQ(media_type("application/json"), "application/json");
+    EXPECT_EQ(media_type(""), "");
+}
+
 TEST(Text, TrimsAndDetectsBlank) {
     EXPECT_EQ(trim("  a b \t\n"), "a b");
     EXPECT_EQ(trim("\xc2\xa0x\xc2\xa0"), "x");

@@ -8,6 +8,15 @@
 
 namespace parley::core {
 
+// One code point decoded from UTF-8 at s[i] (i < s.size()) and the bytes it took. A malformed
+// sequence (stray or truncated bytes, overlong forms, surrogates, above U+10FFFF) gives cp = -1
+// and len = 1, so a caller can skip one byte and go on.
+struct utf8_code_point {
+    std::int32_t cp;
+    std::size_t len;
+};
+[[nodiscard]] utf8_code_point decode_utf8(std::string_view s, std::size_t i) noexcept;
+
 // True when s is well-formed UTF-8 (no overlongs, no surrogates, ≤ U+10FFFF).
 [[nodiscard]] bool valid_utf8(std::string_view s) noexcept;
 
@@ -26,6 +35,10 @@ namespace parley::core {
 
 // ASCII lowercase copy (usernames and email domains are ASCII-checked before this is used).
 [[nodiscard]] std::string ascii_lower(std::string_view s);
+
+// The media type of a Content-Type value: the part before any `;`, spaces and tabs trimmed, ASCII
+// lowercased (not validated: "Text/HTML; charset=utf-8" gives "text/html").
+[[nodiscard]] std::string media_type(std::string_view content_type);
 
 // True when s contains a C0/C1 control character or DEL.
 [[nodiscard]] bool has_control_chars(std::string_view s) noexcept;

@@ -1,6 +1,8 @@
 // File name sanitizing, stored extensions, media types and Content-Disposition (§7.1–§7.3).
 #include "media/filenames.hpp"
 
+#include "core/text.hpp"
+
 #include <algorithm>
 #include <cstdint>
 #include <vector>
@@ -9,43 +11,7 @@ namespace parley::media {
 
 namespace {
 
-// One decoded code point and the bytes it took; cp < 0 for an invalid sequence of `len` bytes.
-struct decoded {
-    std::int32_t cp;
-    std::size_t len;
-};
-
-// Strict UTF-8 (no overlongs, surrogates or values above U+10FFFF).
-decoded next_code_point(std::string_view s, std::size_t i) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) return {b0, 1};
-    std::size_t len = 0;
-    std::int32_t cp = 0;
-    std::int32_t min = 0;
-    if ((b0 & 0xE0) == 0xC0) {
-        len = 2;
-        cp = b0 & 0x1F;
-        min = 0x80;
-    } else if ((b0 & 0xF0) == 0xE0) {
-        len = 3;
-        cp = b0 & 0x0F;
-        min = 0x800;
-    } else if ((b0 & 0xF8) == 0xF0) {
-        len = 4;
-        cp = b0 & 0x07;
-        min = 0x10000;
-    } else {
-        return {-1, 1};
-    }
-    if (i + len > s.size()) return {-1, 1};
-    for (std::size_t k = 1; k < len; ++k) {
-        const auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xC0) != 0x80) return {-1, 1};
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {-1, 1};
-    return {cp, len};
-}
+using core::decode_utf8;
 
 bool is_control(std::int32_t cp) {
     return cp < 0x20 || (cp >= 0x7F && cp <= 0x9F);
@@ -56,7 +22,7 @@ std::vector<std::size_t> code_point_offsets(std::string_view s) {
     std::vector<std::size_t> at;
     for (std::size_t i = 0; i < s.size();) {
         at.push_back(i);
-        i += next_code_point(s, i).len;
+        i += decode_utf8(s, i).len;
     }
     at.push_back(s.size());
     return at;
@@ -97,7 +63,7 @@ std::string sanitize_filename(std::string_view raw) {
     std::string clean;
     clean.reserve(raw.size());
     for (std::size_t i = 0; i < raw.size();) {
-        const auto d = next_code_point(raw, i);
+        const auto d = decode_utf8(raw, i);
         if (d.cp >= 0 && !is_control(d.cp) && d.cp != '"' && d.cp != '\\' && d.cp != '/')
             clean.append(raw.substr(i, d.len));
         i += d.len;
@@ -133,16 +99,13 @@ std::string stored_extension(std::string_view filename) {
 std::string normalize_content_type(std::string_view raw) {
     constexpr std::string_view fallback = "application/octet-stream";
     constexpr std::size_t max_chars = 255;
-    auto type = raw.substr(0, raw.find(';'));
-    while (!type.empty() && (type.front() == ' ' || type.front() == '\t')) type.remove_prefix(1);
-    while (!type.empty() && (type.back() == ' ' || type.back() == '\t')) type.remove_suffix(1);
+    std::string type = core::media_type(raw);
     const auto slash = type.find('/');
+    const std::string_view t = type;
     if (slash == std::string_view::npos || type.size() > max_chars ||
-        !is_token(type.substr(0, slash)) || !is_token(type.substr(slash + 1)))
+        !is_token(t.substr(0, slash)) || !is_token(t.substr(slash + 1)))
         return std::string(fallback);
-    std::string out(type);
-    std::transform(out.begin(), out.end(), out.begin(), lower);
-    return out;
+    return type;
 }
 
 bool served_inline(std::string_view content_type) noexcept {
@@ -154,7 +117,7 @@ std::string content_disposition(std::string_view filename, bool inline_dispositi
     std::string fallback;
     std::string encoded;
     for (std::size_t i = 0; i < filename.size();) {
-        const auto d = next_code_point(filename, i);
+        const auto d = decode_utf8(filename, i);
         const bool safe_ascii = d.cp >= 0x20 && d.cp < 0x7F && d.cp != '"' && d.cp != '\\' &&
                                 d.cp != '%' && d.cp != ';';
         fallback.push_back(safe_ascii ? static_cast<char>(d.cp) : '_');

@@ -1,6 +1,8 @@
 // Preview URL rules (Boost.URL), HTML field extraction (gumbo) and the result cache.
 #include "media/preview.hpp"
 
+#include "core/text.hpp"
+
 #include <gumbo.h>
 #include <boost/url/parse.hpp>
 #include <boost/url/url.hpp>
@@ -104,36 +106,6 @@ std::string_view bounded_document(std::string_view html) {
         if (open.size() > max_nesting) return html.substr(0, i);
     }
     return html;
-}
-
-struct utf8_char {
-    std::int32_t cp;  // < 0: invalid byte
-    std::size_t len;
-};
-
-utf8_char next_char(std::string_view s, std::size_t i) {
-    const auto b0 = static_cast<unsigned char>(s[i]);
-    if (b0 < 0x80) return {b0, 1};
-    std::size_t len = 0;
-    std::int32_t cp = 0;
-    std::int32_t min = 0;
-    if ((b0 & 0xE0) == 0xC0) {
-        len = 2, cp = b0 & 0x1F, min = 0x80;
-    } else if ((b0 & 0xF0) == 0xE0) {
-        len = 3, cp = b0 & 0x0F, min = 0x800;
-    } else if ((b0 & 0xF8) == 0xF0) {
-        len = 4, cp = b0 & 0x07, min = 0x10000;
-    } else {
-        return {-1, 1};
-    }
-    if (i + len > s.size()) return {-1, 1};
-    for (std::size_t k = 1; k < len; ++k) {
-        const auto b = static_cast<unsigned char>(s[i + k]);
-        if ((b & 0xC0) != 0x80) return {-1, 1};
-        cp = (cp << 6) | (b & 0x3F);
-    }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return {-1, 1};
-    return {cp, len};
 }
 
 bool is_space(std::int32_t cp) {
@@ -282,7 +254,7 @@ std::optional<std::string> clean_text(std::string_view s, std::size_t max_chars)
     std::size_t chars = 0;
     bool pending_space = false;
     for (std::size_t i = 0; i < s.size() && chars < max_chars;) {
-        const auto c = next_char(s, i);
+        const auto c = core::decode_utf8(s, i);
         const auto bytes = s.substr(i, c.len);
         i += c.len;
         if (c.cp < 0 || c.cp == 0x7F || (c.cp >= 0x80 && c.cp <= 0x9F && c.cp != 0x85)) continue;

@@ -2,6 +2,7 @@
 #include "net/page_fetcher.hpp"
 
 #include "core/log.hpp"
+#include "core/text.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -46,16 +47,6 @@ constexpr auto deadline_grace = 250ms;
 constexpr std::uint32_t max_response_header_bytes = 16 * 1024;
 constexpr std::size_t read_piece_bytes = 16 * 1024;
 
-std::string lower_media_type(std::string_view content_type) {
-    auto t = content_type.substr(0, content_type.find(';'));
-    while (!t.empty() && (t.front() == ' ' || t.front() == '\t')) t.remove_prefix(1);
-    while (!t.empty() && (t.back() == ' ' || t.back() == '\t')) t.remove_suffix(1);
-    std::string out(t);
-    std::transform(out.begin(), out.end(), out.begin(),
-                   [](char c) { return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c; });
-    return out;
-}
-
 // One request/response on an open stream (plain or TLS): the head always, the body only for a
 // 2xx of the wanted type, at most max_body_bytes of it. Deadlines come from the tcp_stream.
 template <class Stream>
@@ -82,8 +73,8 @@ asio::awaitable<api::fetch_response> exchange(Stream& stream, const api::fetch_r
     out.content_type = std::string(head[http::field::content_type]);
     out.location = std::string(head[http::field::location]);
     if (out.status < 200 || out.status >= 300) co_return out;
-    if (lower_media_type(out.content_type) != req.body_type) co_return out;
-    const auto encoding = lower_media_type(head[http::field::content_encoding]);
+    if (core::media_type(out.content_type) != req.body_type) co_return out;
+    const auto encoding = core::media_type(head[http::field::content_encoding]);
     if (!encoding.empty() && encoding != "identity") {
         out.result = api::fetch_response::outcome::failed;  // we asked for identity
         co_return out;
