@@ -283,10 +283,21 @@ void sql_tx::set_pinned(id message, bool pinned) {
     c_.exec("UPDATE messages SET is_pinned = $2 WHERE id = $1", {message, pinned});
 }
 
-// One statement over the caller's unlinked uploads in the ids' range, filtered here.
+// A row lock per upload (sorted, so concurrent callers cannot deadlock), then one statement over
+// the caller's unlinked uploads in the ids' range, filtered here. Under PostgreSQL's READ
+// COMMITTED that statement takes a fresh snapshot after the locks: it sees a link committed by a
+// transaction that held one of them.
 std::vector<model::attachment> sql_tx::uploads_of(id user, const std::vector<id>& ids) {
     std::vector<model::attachment> out;
     if (ids.empty()) return out;
+    std::vector<id> sorted(ids);
+    std::sort(sorted.begin(), sorted.end());
+    sorted.erase(std::unique(sorted.begin(), sorted.end()), sorted.end());
+    for (const id a : sorted) {
+        c_.exec(
+            "UPDATE attachments SET unlinked_at = unlinked_at WHERE id = $1 AND uploaded_by = $2",
+            {a, user});
+    }
     const auto [lo, hi] = std::minmax_element(ids.begin(), ids.end());
     const auto rs = c_.query(
         "SELECT id, stored_name, original_filename, content_type, size, uploaded_by, created_at "

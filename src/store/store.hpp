@@ -184,7 +184,9 @@ public:
     virtual void set_pinned(id message, bool pinned) = 0;
     // Those of `ids` that are uploads of `user` not linked to any message (§6.1, §12.10: a
     // message attaches only the caller's own, not yet attached uploads), in no particular order.
-    // One statement.
+    // Locks those rows first (in id order, one statement each), so that two transactions
+    // attaching the same upload at once cannot both find it unattached: the second waits for the
+    // first and then sees its link. Then one statement.
     virtual std::vector<model::attachment> uploads_of(id user, const std::vector<id>& ids) = 0;
 
     // ---- file attachments (§1.1, §7). Uploads start linked to no message; their orphan clock

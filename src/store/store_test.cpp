@@ -975,13 +975,13 @@ TEST_P(SqlStoreMessages, ReactionsPinsAndUploads) {
     });
     const id mine = upload(w.a, "mine.txt");
     const id theirs = upload(w.b, "theirs.txt");
-    const auto got = store_->read([&](tx& t) {
-        return t.uploads_of(w.a, {theirs, mine, mine + 1000});
-    });
+    // uploads_of locks the rows it looks at: a write transaction.
+    std::vector<model::attachment> got;
+    write([&](tx& t) { got = t.uploads_of(w.a, {theirs, mine, mine + 1000}); });
     ASSERT_EQ(got.size(), 1u);
     EXPECT_EQ(got[0].id, mine);
     EXPECT_EQ(got[0].uploaded_by, w.a);
-    EXPECT_TRUE(store_->read([&](tx& t) { return t.uploads_of(w.a, {}); }).empty());
+    write([&](tx& t) { EXPECT_TRUE(t.uploads_of(w.a, {}).empty()); });
 }
 
 TEST_P(SqlStoreMessages, AttachmentAccessAndOrphanSweep) {
@@ -1023,7 +1023,7 @@ TEST_P(SqlStoreMessages, AttachmentAccessAndOrphanSweep) {
     m.attachments = {model::attachment{.id = f}};
     id msg = 0;
     write([&](tx& t) { msg = t.insert_message(m); });
-    store_->read([&](tx& t) {
+    write([&](tx& t) {
         EXPECT_TRUE(t.attachment_visible_to(f, w.b));
         EXPECT_TRUE(t.attachment_visible_to(f, w.a));
         EXPECT_FALSE(t.attachment_visible_to(f, outsider));
@@ -1032,7 +1032,6 @@ TEST_P(SqlStoreMessages, AttachmentAccessAndOrphanSweep) {
         const auto mine = t.uploads_of(w.a, {f, loose});
         EXPECT_EQ(mine.size(), 1u);
         EXPECT_EQ(mine.at(0).id, loose);
-        return 0;
     });
     // A member who left the team no longer sees it through the message.
     write([&](tx& t) { t.remove_team_member(w.team, w.b); });

@@ -1,9 +1,11 @@
 """Files (API.md §7.1–§7.3, §1.4, §6.1, §9): uploads streamed to disk, attachments on messages
 (REST and WebSocket), downloads with the access rule, signed media URLs, the size limit, memory
 while a large upload streams, interrupted uploads and the orphan sweep."""
+import concurrent.futures
 import os
 import re
 import socket
+import threading
 import time
 import urllib.parse
 
@@ -326,6 +328,76 @@ def test_websocket_messages_carry_signed_attachments(server, world):
         bob_ws.close()
 
 
+def test_file_ids_rules_over_the_websocket(server, world):
+    alice, bob = world["alice"], world["bob"]
+    general = world["general"]["id"]
+    mine = upload(server, alice)
+    theirs = upload(server, bob)
+    history = f"/api/chat/channels/{general}/messages/"
+    before = len(assert_json(api(server, alice["access"]).get(history), 200))
+    sock = wsclient.connect(server, alice["access"])
+    try:
+        def send(rid, key, ids, content="x"):
+            return sock.request({"message_type": "channel_message", "channel": general,
+                                 "content": content, key: ids, "request_id": rid})
+
+        def refused(rid, key, ids, error):
+            err = send(rid, key, ids)
+            assert err["type"] == "error", err
+            assert (err["code"], err["field"], err["error"]) == ("invalid", key, error), err
+
+        refused("w1", "fileIds", [theirs["id"]], f"Invalid file id {theirs['id']}.")
+        refused("w2", "file_ids", [mine["id"], theirs["id"]], f"Invalid file id {theirs['id']}.")
+        refused("w3", "fileIds", [mine["id"] + 100000], f"Invalid file id {mine['id'] + 100000}.")
+        refused("w4", "fileIds", [mine["id"], mine["id"]], f"Invalid file id {mine['id']}.")
+        refused("w5", "fileIds", list(range(1, 12)),
+                "Ensure this field has no more than 10 elements.")
+        assert len(assert_json(api(server, alice["access"]).get(history), 200)) == before
+
+        ack = send("w6", "file_ids", [mine["id"]], content="")
+        assert ack["type"] == "ack", ack
+        msg = assert_json(api(server, alice["access"]).get(f"{MESSAGES}{ack['message_id']}/"), 200)
+        assert [a["id"] for a in msg["attachments"]] == [mine["id"]]
+        # Attached now: neither the WebSocket nor REST attaches it a second time.
+        refused("w7", "fileIds", [mine["id"]], f"Invalid file id {mine['id']}.")
+        body = post_with_files(server, alice, general, [mine["id"]], content="x", status=400)
+        assert body == {"file_ids": [f"Invalid file id {mine['id']}."]}
+        ten = [upload(server, alice, f"w{i}.txt", b"x", "text/plain")["id"] for i in range(10)]
+        ack = send("w8", "fileIds", ten)
+        assert ack["type"] == "ack", ack
+        msg = assert_json(api(server, alice["access"]).get(f"{MESSAGES}{ack['message_id']}/"), 200)
+        assert [a["id"] for a in msg["attachments"]] == ten
+    finally:
+        sock.close()
+
+
+def test_parallel_posts_attach_an_upload_once(server, world):
+    """Twelve posts race for one upload: one message carries it, the others are refused."""
+    alice = world["alice"]
+    general = world["general"]["id"]
+    for round_ in range(3):
+        f = upload(server, alice, f"race{round_}.txt", b"x", "text/plain")
+        barrier = threading.Barrier(12)
+
+        def post(i):
+            a = api(server, alice["access"])
+            barrier.wait(10)
+            return a.post(MESSAGES, json={"channel": general, "content": f"r{i}",
+                                          "file_ids": [f["id"]]})
+
+        with concurrent.futures.ThreadPoolExecutor(max_workers=12) as pool:
+            results = list(pool.map(post, range(12)))
+        created = [assert_json(r, 201) for r in results if r.status_code == 201]
+        refused = [assert_json(r, 400) for r in results if r.status_code != 201]
+        assert len(created) == 1, [r.status_code for r in results]
+        assert created[0]["attachments"][0]["id"] == f["id"]
+        assert all(b == {"file_ids": [f"Invalid file id {f['id']}."]} for b in refused), refused
+        history = assert_json(api(server, alice["access"]).get(
+            f"/api/chat/channels/{general}/messages/?limit=1000"), 200)
+        carrying = [m["id"] for m in history if any(a["id"] == f["id"] for a in m["attachments"])]
+        assert carrying == [created[0]["id"]]
+
+
 # --- signed media URLs ----------------------------------------------------------------------------
 
 def test_tampered_or_missing_signatures_are_refused(server, user):
@@ -504,3 +576,36 @@ def test_orphan_files_are_swept_after_the_ttl(fresh_server):
     assert download(srv, alice, kept["id"]).status_code == 200
     assert wait_for(lambda: files_on_disk(srv) == [], 20), files_on_disk(srv)
     assert_json(download(srv, alice, kept["id"]), 404, FILE_NOT_FOUND)
+
+
+def test_deleting_a_channel_or_team_removes_its_files_from_disk(fresh_server):
+    """§1.4: the cascade removes the attachment links; the sweep then removes the orphaned files
+    (file and row) a TTL later. Files of surviving messages stay."""
+    srv = fresh_server(env={"PARLEY_ORPHAN_FILE_TTL": "3s"})
+    alice, bob = register(srv), register(srv)
+    team = team_with(srv, alice, bob)
+    doomed_channel = create_channel(srv, alice, team["id"], name="doomed")
+    kept_channel = create_channel(srv, alice, team["id"], name="kept")
+    other_team = team_with(srv, alice, bob, name="Other")
+    other_channel = create_channel(srv, alice, other_team["id"])
+    in_channel = upload(srv, alice, "channel.txt", b"c", "text/plain")
+    in_team = upload(srv, bob, "team.txt", b"t", "text/plain")
+    kept = upload(srv, alice, "kept.txt", b"k", "text/plain")
+    post_with_files(srv, alice, doomed_channel["id"], [in_channel["id"]])
+    post_with_files(srv, bob, other_channel["id"], [in_team["id"]])
+    post_with_files(srv, alice, kept_channel["id"], [kept["id"]])
+    name = {f["id"]: SIGNED_PATH.match(relative(f["url"])).group(1) + ".txt"
+            for f in (in_channel, in_team, kept)}
+    time.sleep(4)  # older than the TTL, but linked: nothing is swept
+    assert files_on_disk(srv) == sorted(name.values())
+
+    a = api(srv, alice["access"])
+    assert a.delete(f"/api/chat/channels/{doomed_channel['id']}/").status_code == 204
+    assert a.delete(f"/api/chat/teams/{other_team['id']}/").status_code == 204
+    # The uploaders still reach them until the sweep (§1.4: the TTL counts from the unlink).
+    assert download(srv, alice, in_channel["id"]).status_code == 200
+    assert wait_for(lambda: files_on_disk(srv) == [name[kept["id"]]], 20), files_on_disk(srv)
+    assert_json(download(srv, alice, in_channel["id"]), 404, FILE_NOT_FOUND)
+    assert_json(download(srv, bob, in_team["id"]), 404, FILE_NOT_FOUND)
+    assert media_get(srv, relative(in_team["url"])).status_code == 404
+    assert download(srv, bob, kept["id"]).status_code == 200
