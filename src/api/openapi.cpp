@@ -426,8 +426,18 @@ json::object operation(const route& r, const operation_doc& d) {
         json::object out{{"description", resp.description}};
         if (!resp.schema.empty())
             out["content"] = json_content(schema_of(resp.schema), resp.media_type);
-        if (resp.paginated)
-            out["headers"] = json::object{{"Link", {{"$ref", "#/components/headers/Link"}}}};
+        json::object headers;
+        if (resp.paginated) headers["Link"] = json::object{{"$ref", "#/components/headers/Link"}};
+        for (std::string_view rest = resp.headers; !rest.empty();) {
+            const auto space = rest.find(' ');
+            const auto name = rest.substr(0, space);
+            rest = space == std::string_view::npos ? std::string_view{} : rest.substr(space + 1);
+            if (name.empty()) continue;
+            std::string key(name);
+            std::erase(key, '-');
+            headers[name] = json::object{{"$ref", "#/components/headers/" + key}};
+        }
+        if (!headers.empty()) out["headers"] = std::move(headers);
         responses[std::to_string(resp.status)] = std::move(out);
     }
     auto errors = parse_errors(d.errors);
@@ -527,7 +537,25 @@ json::object openapi_document(std::span<const route> table) {
           {"schema", {{"type", "string"}}}}},
         {"RetryAfter", {{"description", "Seconds to wait"}, {"schema", {{"type", "integer"}}}}},
         {"WWWAuthenticate",
-         {{"description", "`Bearer realm=\"api\"`"}, {"schema", {{"type", "string"}}}}}};
+         {{"description", "`Bearer realm=\"api\"`"}, {"schema", {{"type", "string"}}}}},
+        // §7.2, §7.3: file responses.
+        {"ContentLength",
+         {{"description", "The file's size; the whole file, no range requests"},
+          {"schema", {{"type", "integer"}, {"minimum", 0}}}}},
+        {"ContentDisposition",
+         {{"description",
+           "RFC 6266: `attachment; filename=\"<ASCII fallback>\"; "
+           "filename*=UTF-8''<percent-encoded name>` (`inline` for PNG, JPEG, GIF and WebP "
+           "media)"},
+          {"schema", {{"type", "string"}}}}},
+        {"XContentTypeOptions",
+         {{"description", "`nosniff`"}, {"schema", {{"type", "string"}, {"const", "nosniff"}}}}},
+        {"CacheControl",
+         {{"description", "`private, no-store`"},
+          {"schema", {{"type", "string"}, {"const", "private, no-store"}}}}},
+        {"ContentSecurityPolicy",
+         {{"description", "`default-src 'none'; sandbox` on every media response"},
+          {"schema", {{"type", "string"}, {"const", "default-src 'none'; sandbox"}}}}}};
 
     json::array tags;
     for (const auto& [name, text] : std::initializer_list<std::pair<const char*, const char*>>{

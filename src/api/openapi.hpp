@@ -30,6 +30,9 @@ struct response_doc {
     std::string_view description;
     std::string_view media_type = "application/json";
     bool paginated = false;  // carries the §0.11 `Link: <...>; rel="next"` header
+    // Other response headers, by name ("Content-Disposition Cache-Control"), each described in
+    // components/headers under its name without hyphens.
+    std::string_view headers = {};
 };
 
 // The shapes of one operation. A schema spec is a component name ("Team"), an array of one

@@ -392,7 +392,7 @@ std::vector<operation_doc> make_docs() {
                  .request = "FileUpload",
                  .request_media_type = "multipart/form-data",
                  .responses = {{201, "Attachment", "The stored file"}},
-                 .errors = "400:error"});
+                 .errors = "400:error 413:detail"});
     d.push_back(
         {.method = "GET",
          .path = "/api/chat/{id}/download/",
@@ -402,7 +402,9 @@ std::vector<operation_doc> make_docs() {
          .responses = {{200,
                         R"({"type": "string", "contentMediaType": "application/octet-stream"})",
                         "The file (its stored Content-Type, attachment disposition)",
-                        "application/octet-stream"}},
+                        "application/octet-stream", false,
+                        "Content-Length Content-Disposition X-Content-Type-Options "
+                        "Cache-Control"}},
          .errors = "404:error"});
     d.push_back({.method = "POST",
                  .path = "/api/chat/fetch-link-preview/",
@@ -432,7 +434,9 @@ std::vector<operation_doc> make_docs() {
                     {"signature", R"({"type": "string"})", true, "Unpadded base64url HMAC-SHA256"}},
          .responses = {{200,
                         R"({"type": "string", "contentMediaType": "application/octet-stream"})",
-                        "The file", "application/octet-stream"}},
+                        "The file", "application/octet-stream", false,
+                        "Content-Length Content-Disposition X-Content-Type-Options "
+                        "Cache-Control Content-Security-Policy"}},
          .errors = "403:detail 404:detail"});
 
     // ---- §10.3 operations, §8.1 ---------------------------------------------------------------

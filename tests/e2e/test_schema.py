@@ -6,8 +6,10 @@ route_table()); here every documented path is probed from outside (OPTIONS answe
 so a documented route the server does not have, or a method it does not accept, fails.
 """
 import re
+import urllib.parse
 
 import pytest
+import requests
 
 from support import client
 from support.client import api, assert_json
@@ -15,6 +17,16 @@ from support.openapi import HTTP_METHODS, problems, unresolved_refs, validate_re
 from support.teams import create_channel, create_team
 
 SCHEMA = "/api/schema/"
+
+
+def resolve(doc, node: dict) -> dict:
+    """The object a local `{"$ref": "#/..."}` points to (the node itself without $ref)."""
+    ref = node.get("$ref")
+    if ref is None:
+        return node
+    for part in ref[2:].split("/"):
+        doc = doc[part.replace("~1", "/").replace("~0", "~")]
+    return doc
 
 
 @pytest.fixture(scope="module")
@@ -155,22 +167,43 @@ def test_real_responses_match_the_documented_shapes(server, doc):
           "/api/chat/messages/{id}/delete_message/", "delete")
     check(a.patch(f"/api/chat/teams/{team['id']}/", json={"name": ""}), "/api/chat/teams/{id}/", "patch")
 
-    # §7: checked once the uploads work has added its routes (the document follows the table).
-    if "/api/chat/upload-file/" in doc["paths"]:
-        png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
-                            "1f15c4890000000d4944415478da63f8cfc0f01f0005000200a6e1a5b1"
-                            "0000000049454e44ae426082")
-        up = a.post("/api/chat/upload-file/", files={"file": ("dot.png", png, "image/png")})
-        assert up.status_code == 201, up.text
-        att = check(up, "/api/chat/upload-file/", "post")
-        check(a.post("/api/chat/upload-file/", data=b""), "/api/chat/upload-file/", "post")  # 400
-        r = a.post("/api/chat/messages/", json={"channel": general["id"], "content": "", "file_ids": [att["id"]]})
-        check(r, "/api/chat/messages/", "post")
-    if "/api/chat/fetch-link-preview/" in doc["paths"]:
-        # A loopback address is refused by the SSRF guard: still 200, with nulls (§7.4).
-        check(a.post("/api/chat/fetch-link-preview/", json={"url": "http://127.0.0.1:9/"}),
-              "/api/chat/fetch-link-preview/", "post")
-        check(a.post("/api/chat/fetch-link-preview/", json={}), "/api/chat/fetch-link-preview/", "post")
+    # §7: uploads, attachments, downloads, signed media URLs, link previews.
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+                        "1f15c4890000000d4944415478da63f8cfc0f01f0005000200a6e1a5b1"
+                        "0000000049454e44ae426082")
+    up = a.post("/api/chat/upload-file/", files={"file": ("dot.png", png, "image/png")})
+    assert up.status_code == 201, up.text
+    att = check(up, "/api/chat/upload-file/", "post")
+    check(a.post("/api/chat/upload-file/", data=b""), "/api/chat/upload-file/", "post")  # 400
+    r = a.post("/api/chat/messages/", json={"channel": general["id"], "content": "", "file_ids": [att["id"]]})
+    check(r, "/api/chat/messages/", "post")
+
+    def check_file(r, path, status):
+        """A file response: its status is documented, and so is every header it must carry."""
+        assert r.status_code == status, r.text[:200]
+        documented = doc["paths"][path]["get"]["responses"][str(status)]
+        headers = documented.get("headers", {})
+        assert {"Content-Disposition", "Content-Length"} <= set(headers), headers
+        for name, ref in headers.items():
+            assert name in r.headers, name
+            schema = resolve(doc, ref).get("schema", {})
+            if "const" in schema:
+                assert r.headers[name] == schema["const"], (name, r.headers[name])
+        checked.append(("get", path, status))
+
+    check_file(b.get(f"/api/chat/{att['id']}/download/"), "/api/chat/{id}/download/", 200)
+    check(api(server, client.register(server)["access"]).get(f"/api/chat/{att['id']}/download/"),
+          "/api/chat/{id}/download/", "get")  # 404 error shape
+    media = urllib.parse.urlsplit(att["url"])
+    check_file(requests.get(att["url"], timeout=15), "/media/uploads/{name}/", 200)
+    check(requests.get(f"{server.base_url}{media.path}?expires=1&signature=x", timeout=15),
+          "/media/uploads/{name}/", "get")  # 403 detail
+    # A loopback address is refused by the SSRF guard: still 200, with nulls (§7.4).
+    check(a.post("/api/chat/fetch-link-preview/", json={"url": "http://127.0.0.1:9/"}),
+          "/api/chat/fetch-link-preview/", "post")
+    check(a.post("/api/chat/fetch-link-preview/", json={}), "/api/chat/fetch-link-preview/", "post")
+    check(a.post("/api/chat/messages/fetch_preview/", json={"url": "http://127.0.0.1:9/"}),
+          "/api/chat/messages/fetch_preview/", "post")
 
     check(anon.get("/healthz"), "/healthz/", "get")
     check(anon.get("/readyz"), "/readyz/", "get")
