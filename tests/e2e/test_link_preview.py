@@ -2,6 +2,7 @@
 loopback: Open Graph fields, fallbacks, whitespace and lengths, relative images, non-HTML, the
 1 MiB and 5 s bounds, redirects, and the SSRF guards (refused addresses are never connected to)."""
 import http.server
+import re
 import socket
 import socketserver
 import threading
@@ -282,27 +283,80 @@ def listeners():
         v6.close()
 
 
-def test_blocked_addresses_are_refused_without_a_connection(server, user, listeners):
+def _remote_addresses(pid: int) -> set:
+    """Remote addresses (hex, as the kernel writes them) of the TCP sockets in the server's
+    network namespace, connecting or connected."""
+    out = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            with open(f"/proc/{pid}/net/{table}") as f:
+                next(f)
+                for line in f:
+                    out.add(line.split()[2].split(":")[0])
+        except OSError:
+            pass
+    return out
+
+
+def _proc_hex(address: str) -> str:
+    """An address as /proc/net/tcp{,6} writes it: 32-bit words in host (little-endian) order."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    raw = socket.inet_pton(family, address)
+    return "".join(raw[i:i + 4][::-1].hex().upper() for i in range(0, len(raw), 4))
+
+
+def test_blocked_addresses_are_refused_without_a_connection(fresh_server, listeners):
+    """§7.4 without an allow list. Loopback listeners record any connection (there must be
+    none); for addresses off this machine no traffic is ever sent: the server's debug log shows
+    the refusal at the address check, the answer is immediate (a connection attempt to a
+    non-routable address would take the 5 s bound) and no socket towards them appears."""
+    srv = fresh_server(env={"PARLEY_LOG_LEVEL": "debug"})
+    user = register(srv)
     v4, v6 = listeners
     p = v4.port
     cases = [
-        (f"http://127.0.0.1:{p}/", f"127.0.0.1:{p}"),
-        (f"http://localhost:{p}/", f"localhost:{p}"),
-        (f"http://[::1]:{p}/", f"[::1]:{p}"),
-        (f"http://[::ffff:127.0.0.1]:{p}/", f"[::ffff:127.0.0.1]:{p}"),
-        (f"http://2130706433:{p}/", f"2130706433:{p}"),
-        (f"http://0.0.0.0:{p}/", f"0.0.0.0:{p}"),
-        (f"https://127.0.0.1:{p}/", f"127.0.0.1:{p}"),
-        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254"),
-        ("http://10.0.0.1/", "10.0.0.1"),
-        ("http://[fd00:ec2::254]/", "[fd00:ec2::254]"),
+        (f"http://127.0.0.1:{p}/", f"127.0.0.1:{p}", "127.0.0.1"),
+        (f"http://localhost:{p}/", f"localhost:{p}", None),  # 127.0.0.1 and/or ::1
+        (f"http://[::1]:{p}/", f"[::1]:{p}", "::1"),
+        (f"http://[::ffff:127.0.0.1]:{p}/", f"[::ffff:127.0.0.1]:{p}", "::ffff:127.0.0.1"),
+        (f"http://2130706433:{p}/", f"2130706433:{p}", "127.0.0.1"),
+        (f"http://0.0.0.0:{p}/", f"0.0.0.0:{p}", "0.0.0.0"),
+        (f"https://127.0.0.1:{p}/", f"127.0.0.1:{p}", "127.0.0.1"),
+        ("http://169.254.169.254/latest/meta-data/", "169.254.169.254", "169.254.169.254"),
+        ("http://10.0.0.1/", "10.0.0.1", "10.0.0.1"),
+        ("http://[::ffff:10.0.0.1]/", "[::ffff:10.0.0.1]", "::ffff:10.0.0.1"),
+        ("http://[fd00:ec2::254]/", "[fd00:ec2::254]", "fd00:ec2::254"),
     ]
-    for url, site in cases:
-        started = time.monotonic()
-        assert preview(server, user, url) == failure(url, site), url
-        assert time.monotonic() - started < 5, url
+    seen = set()
+    stop = threading.Event()
+
+    def watch():
+        while not stop.is_set():
+            seen.update(_remote_addresses(srv.proc.pid))
+            time.sleep(0.001)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        for url, site, address in cases:
+            log_from = srv.log_size()
+            started = time.monotonic()
+            assert preview(srv, user, url) == failure(url, site), url
+            assert time.monotonic() - started < 2, url
+            log = srv.log_text(log_from)
+            assert re.search(r"link preview .*: blocked", log), (url, log)
+            if address is not None:
+                assert f"resolves to refused address {address}\n" in log, (url, log)
+    finally:
+        stop.set()
+        watcher.join(2)
     assert v4.connections == 0
     assert v6 is None or v6.connections == 0
+    # The watcher did read the tables: it saw this test's own connections to the server.
+    assert _proc_hex("127.0.0.1") in seen, seen
+    off_machine = {_proc_hex(a) for a in ("10.0.0.1", "169.254.169.254", "::ffff:10.0.0.1",
+                                          "::ffff:169.254.169.254", "fd00:ec2::254")}
+    assert not seen & off_machine, seen & off_machine
 
 
 # --- request errors ---------------------------------------------------------------------------------
