@@ -274,13 +274,18 @@ def test_a_member_who_leaves_loses_access(server, world):
     assert_json(download(server, bob, f["id"]), 404, FILE_NOT_FOUND)
 
 
-def test_file_ids_rules(server, world):
+def rules_setup(server, world):
+    """alice's upload, bob's upload, the channel, its history path and its current length."""
     alice, bob = world["alice"], world["bob"]
     general = world["general"]["id"]
-    mine = upload(server, alice)
-    theirs = upload(server, bob)
     history = f"/api/chat/channels/{general}/messages/"
     before = len(assert_json(api(server, alice["access"]).get(history), 200))
+    return upload(server, alice), upload(server, bob), general, history, before
+
+
+def test_file_ids_rules(server, world):
+    alice = world["alice"]
+    mine, theirs, general, history, before = rules_setup(server, world)
 
     def refused(ids, key="file_ids", message=None):
         body = post_with_files(server, alice, general, ids, key=key, content="x", status=400)
@@ -336,12 +341,8 @@ def test_websocket_messages_carry_signed_attachments(server, world):
 
 
 def test_file_ids_rules_over_the_websocket(server, world):
-    alice, bob = world["alice"], world["bob"]
-    general = world["general"]["id"]
-    mine = upload(server, alice)
-    theirs = upload(server, bob)
-    history = f"/api/chat/channels/{general}/messages/"
-    before = len(assert_json(api(server, alice["access"]).get(history), 200))
+    alice = world["alice"]
+    mine, theirs, general, history, before = rules_setup(server, world)
     sock = wsclient.connect(server, alice["access"])
     try:
         def send(rid, key, ids, content="x"):
