@@ -193,9 +193,9 @@ server_metrics::server_metrics() {
                                                   "Database statement time, by backend.",
                                                   {"backend"}, db_seconds_buckets);
     reg.add_collected_gauge(db_pool_connections_name, "Database connections, by state.");
-    db_errors = reg.add_counter("parley_db_errors_total",
-                                "Database statements that failed (constraint violations "
-                                "excluded).");
+    reg.add_collected_gauge(db_errors_name,
+                            "Database transactions that failed with the database unavailable.",
+                            "counter");
     reg.add_collected_gauge(redis_up_name,
                             "1 while Redis is reachable and the fan-out connected, else 0; no "
                             "sample without REDIS_URL.");
@@ -235,6 +235,14 @@ void server_metrics::disconnected(std::uint16_t code) const noexcept {
     char buf[8];
     const int n = std::snprintf(buf, sizeof buf, "%u", static_cast<unsigned>(code));
     ws_disconnects.inc(std::string_view(buf, n > 0 ? static_cast<std::size_t>(n) : 0));
+}
+
+db_query_timer::~db_query_timer() {
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - start_;
+    try {
+        server_metrics::global().db_query_duration.observe({backend_}, took.count());
+    } catch (...) {  // a destructor must not throw; the lookup allocates only on first use
+    }
 }
 
 std::string_view server_metrics::method_label(std::string_view method) noexcept {

@@ -8,6 +8,7 @@
 
 #include "core/metrics.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -42,10 +43,10 @@ struct server_metrics {
     counter_vec rate_limited;             // bucket
     dynamic_counter auth_failures;        // reason (the errc vocabulary)
     dynamic_histogram db_query_duration;  // backend
-    counter db_errors;
     counter uploads_bytes;
     counter_vec link_preview_fetches;  // result
-    // parley_db_pool_connections and parley_redis_up are collected: app/ adds their collectors.
+    // parley_db_pool_connections, parley_db_errors_total and parley_redis_up are collected:
+    // app/ adds their collectors (the store's and the bus's own figures).
 
     // A frame written to a socket: its `type` read from the serialized JSON's first key.
     void frame_sent(std::string_view json) const noexcept;
@@ -59,8 +60,23 @@ private:
     std::vector<collector_handle> process_handles_;
 };
 
+// Observes parley_db_query_duration_seconds{backend} for its lifetime (one statement).
+class db_query_timer {
+public:
+    explicit db_query_timer(std::string_view backend) noexcept
+        : backend_(backend), start_(std::chrono::steady_clock::now()) {}
+    ~db_query_timer();
+    db_query_timer(const db_query_timer&) = delete;
+    db_query_timer& operator=(const db_query_timer&) = delete;
+
+private:
+    std::string_view backend_;  // a string literal
+    std::chrono::steady_clock::time_point start_;
+};
+
 // Family names of the collected gauges (for registry::add_collector).
 inline constexpr std::string_view db_pool_connections_name = "parley_db_pool_connections";
+inline constexpr std::string_view db_errors_name = "parley_db_errors_total";
 inline constexpr std::string_view redis_up_name = "parley_redis_up";
 
 // The `type` of a serialized server frame when it is the first key ({"type":"x",...}).
