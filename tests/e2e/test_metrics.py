@@ -1,6 +1,8 @@
 """GET /metrics (API.md §10.3, §9 note 4): after a scripted workload on a server of its own, every
 counter has its exact value; histograms are consistent; `promtool check metrics` accepts the
 output; PARLEY_METRICS_TOKEN is required when set."""
+import json
+import pathlib
 import re
 import shutil
 import subprocess
@@ -260,4 +262,22 @@ def test_promtool_accepts_the_output(server, user):
     assert check_histograms(samples, types) >= 2
     done = subprocess.run([promtool, "check", "metrics"], input=text, capture_output=True,
                           text=True, timeout=60)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_the_dashboard_queries_parse(tmp_path):
+    """docs/operations/grafana-parley.json: every query is valid PromQL (promtool check rules)."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        pytest.skip("promtool not installed (Debian package prometheus; scripts/install-deps)")
+    root = pathlib.Path(__file__).resolve().parents[2]
+    dashboard = json.loads((root / "docs/operations/grafana-parley.json").read_text())
+    exprs = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    assert len(exprs) >= 6
+    rules = {"groups": [{"name": "dashboard", "rules": [
+        {"record": f"parley:dashboard_{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    path = tmp_path / "rules.yml"
+    path.write_text(json.dumps(rules))  # JSON is YAML
+    done = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True, text=True,
+                          timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
