@@ -54,7 +54,30 @@ struct tls_entry {
     shard* s = nullptr;
 };
 thread_local tls_entry tls_last;
-thread_local std::vector<tls_entry> tls_all;
+thread_local bool tls_exiting = false;  // this thread's shards were handed back
+
+// Registries alive now, so a thread that ends can hand its shards back to theirs.
+std::mutex live_mutex;
+std::unordered_map<std::uint64_t, registry*>& live() {
+    static auto* m = new std::unordered_map<std::uint64_t, registry*>();  // outlives every thread
+    return *m;
+}
+
+// The calling thread's shards; at thread exit each goes back to its registry (if that still
+// exists) for the next new thread, so churning threads do not grow the registry.
+struct thread_shards {
+    std::vector<tls_entry> all;
+    ~thread_shards() {
+        tls_exiting = true;
+        tls_last = {};
+        std::lock_guard lock(live_mutex);
+        for (const auto& e : all) {
+            const auto it = live().find(e.registry);
+            if (it != live().end()) it->second->release(e.s);
+        }
+    }
+};
+thread_local thread_shards tls_all;
 
 constexpr char key_separator = '\x1f';
 
@@ -189,9 +212,22 @@ void collector_handle::reset() noexcept {
 
 // ---- registry
 
-registry::registry() : id_(next_registry_id.fetch_add(1)) {}
+registry::registry() : id_(next_registry_id.fetch_add(1)) {
+    shards_.push_back(std::make_unique<shard>());
+    exiting_ = shards_.back().get();
+    std::lock_guard lock(live_mutex);
+    live().emplace(id_, this);
+}
 
-registry::~registry() = default;
+registry::~registry() {
+    std::lock_guard lock(live_mutex);
+    live().erase(id_);
+}
+
+void registry::release(shard* s) noexcept {
+    std::lock_guard lock(mutex_);
+    free_.push_back(s);
+}
 
 shard& registry::local() noexcept {
     if (tls_last.registry == id_) return *tls_last.s;
@@ -199,7 +235,10 @@ shard& registry::local() noexcept {
 }
 
 shard& registry::attach() noexcept {
-    for (const auto& e : tls_all) {
+    // Counting from a thread_local destructor after this thread's shards went back: a shared
+    // shard (concurrent exits may lose an increment there; nothing worse).
+    if (tls_exiting) return *exiting_;
+    for (const auto& e : tls_all.all) {
         if (e.registry == id_) {
             tls_last = e;
             return *e.s;
@@ -207,12 +246,18 @@ shard& registry::attach() noexcept {
     }
     shard* s = nullptr;
     {
+        // An ended thread's shard when there is one: its counts stay, this thread adds to them.
         std::lock_guard lock(mutex_);
-        shards_.push_back(std::make_unique<shard>());
-        s = shards_.back().get();
+        if (!free_.empty()) {
+            s = free_.back();
+            free_.pop_back();
+        } else {
+            shards_.push_back(std::make_unique<shard>());
+            s = shards_.back().get();
+        }
     }
-    tls_all.push_back({id_, s});
-    tls_last = tls_all.back();
+    tls_all.all.push_back({id_, s});
+    tls_last = tls_all.all.back();
     return *s;
 }
 
@@ -355,11 +400,9 @@ void registry::remove_collector(std::uint32_t fam, std::uint64_t id) noexcept {
     std::erase_if(c, [id](const auto& p) { return p.first == id; });
 }
 
-std::uint64_t registry::slot_total(std::uint32_t slot) const {
+std::size_t registry::shard_count() const {
     std::lock_guard lock(mutex_);
-    std::uint64_t sum = 0;
-    for (const auto& s : shards_) sum += s->read(slot);
-    return sum;
+    return shards_.size();
 }
 
 std::string registry::scrape() {

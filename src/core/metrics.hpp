@@ -3,7 +3,8 @@
 // Hot paths only ever write to their own thread's shard: a thread gets a shard on its first
 // increment (one registry lock, once per thread), and every later increment is a relaxed load
 // and store on memory no other thread writes — no lock, no shared read-modify-write. A scrape
-// sums the shards. Shards of threads that ended are kept, so counters never go back.
+// sums the shards. A thread's shard outlives it and is handed to the next new thread, so counters
+// never go back and threads that come and go do not grow the registry.
 //
 // Series have fixed label sets: a family's label values are either enumerated when it is
 // declared (`counter_vec`: unknown values fall back to a named value) or looked up per call
@@ -147,7 +148,7 @@ private:
 class registry {
 public:
     static constexpr std::uint32_t chunk_slots = 4096;
-    static constexpr std::uint32_t max_chunks = 64;
+    static constexpr std::uint32_t max_chunks = 16;
     static constexpr std::uint32_t max_slots = chunk_slots * max_chunks;
 
     registry();
@@ -179,8 +180,8 @@ public:
     // The whole exposition (text format 0.0.4). Serialized: one scrape at a time.
     [[nodiscard]] std::string scrape();
 
-    // The sum over shards of one slot (tests).
-    [[nodiscard]] std::uint64_t slot_total(std::uint32_t slot) const;
+    // Shards made so far (tests).
+    [[nodiscard]] std::size_t shard_count() const;
 
 private:
     friend class counter;
@@ -217,6 +218,11 @@ private:
     std::uint32_t width(const family& f) const noexcept;
     void remove_collector(std::uint32_t family, std::uint64_t id) noexcept;
 
+public:
+    // A thread that counted here ended: its shard (and its counts) serve the next new thread.
+    void release(shard* s) noexcept;
+
+private:
     static constexpr std::uint32_t none = 0xffffffffu;
 
     const std::uint64_t id_;
@@ -224,6 +230,8 @@ private:
     std::mutex scrape_mutex_;   // one scrape at a time (counters never seen to go back)
     std::vector<std::unique_ptr<family>> families_;
     std::vector<std::unique_ptr<shard>> shards_;
+    std::vector<shard*> free_;  // shards of ended threads, for new threads
+    shard* exiting_ = nullptr;  // for increments made while a thread ends
     std::uint32_t next_slot_ = 0;
     std::uint64_t next_collector_ = 1;
     bool warned_full_ = false;

@@ -196,3 +196,12 @@ TEST(ServerMetrics, DeclaresEveryContractFamily) {
     EXPECT_GT(std::stod(s.at("process_start_time_seconds")), 1.6e9);
     EXPECT_EQ(s.at(std::string(R"(parley_build_info{version=")") + PARLEY_VERSION + "\"}"), "1");
 }
+
+TEST(Metrics, EndedThreadsHandTheirShardToTheNextThread) {
+    registry r;
+    const counter c = r.add_counter("t_total", "A counter.");
+    for (int i = 0; i < 50; ++i) std::thread([&] { c.inc(2); }).join();
+    EXPECT_EQ(samples(r.scrape()).at("t_total"), "100");
+    // One shard for the increments made while threads exit, one reused by all 50 threads.
+    EXPECT_EQ(r.shard_count(), 2u);
+}
