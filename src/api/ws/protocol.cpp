@@ -175,7 +175,6 @@ json::object error_frame(const json::value& message_type, const json::value* req
             message = e.fields.front().messages.front();
         if (field.empty()) field = e.fields.front().field;
     }
-    core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     json::object f;
     f["type"] = "error";
     f["message_type"] = message_type.is_string() ? message_type : json::value();
@@ -189,6 +188,7 @@ json::object error_frame(const json::value& message_type, const json::value* req
 
 void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
                 const core::error& e) {
+    core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     send_json(conn, error_frame(message_type, request_id, e));
 }
 
@@ -239,6 +239,7 @@ void send_failure(const request& r, core::error e, const json::object& extra) {
         e = chat::rate_limited(e.retry_after_s);
         e.field = std::move(field);
     }
+    core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     json::object f = error_frame(r.message_type, r.request_id, e);
     for (const auto& kv : extra) f[kv.key()] = kv.value();
     send_json(*r.ctx.conn, f);
