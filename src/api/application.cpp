@@ -121,9 +121,10 @@ response application::reject(const request& partial, const core::error& e) {
 
 body_plan application::plan_body(const request& head) {
     const auto m = match_route(route_table(), head.method, head.path);
-    if (m.found == nullptr || m.found->body != body_kind::upload) return {};
-    const std::size_t max = s_.settings.http.max_upload_bytes;
     body_plan plan;
+    plan.route = m.found != nullptr ? m.found->path : m.path_template;
+    if (m.found == nullptr || m.found->body != body_kind::upload) return plan;
+    const std::size_t max = s_.settings.http.max_upload_bytes;
     plan.limit = max + multipart_overhead_bytes;
     plan.streamed = m.found->open != nullptr;
     plan.too_large = media::file_too_large(max);

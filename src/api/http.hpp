@@ -90,6 +90,9 @@ struct body_plan {
     std::optional<std::size_t> limit;      // bytes; nullopt: the server's max_body_bytes
     bool streamed = false;                 // open_stream() and a body_sink, not request::body
     std::optional<core::error> too_large;  // the 413 past `limit` (default: §0.8 JSON text)
+    // The template of the route the path matches ("/api/chat/teams/{id}/"), for the metrics
+    // `route` label (§10.3); empty when no route has this path.
+    std::string_view route;
 };
 
 // What open_stream() decided before any body byte was read.

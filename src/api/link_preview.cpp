@@ -2,6 +2,7 @@
 #include "api/link_preview.hpp"
 
 #include "core/log.hpp"
+#include "core/server_metrics.hpp"
 #include "core/text.hpp"
 
 #include <spdlog/spdlog.h>
@@ -32,6 +33,10 @@ model::link_preview link_previewer::preview(const media::preview_url& url) {
 
     outcome how = outcome::failed;
     const auto page = fetch_page(url, how);
+    core::metrics::server_metrics::global().link_preview_fetches.inc(how == outcome::ok ? "ok"
+                                                                     : how == outcome::blocked
+                                                                         ? "blocked"
+                                                                         : "error");
     auto result = media::make_preview(url, page);
     const auto ttl = page ? options_.ttl : options_.failure_ttl;
     cache_.put(url.text, result, media::preview_cache::clock::now() + ttl);

@@ -458,8 +458,7 @@ std::vector<operation_doc> make_docs() {
                  .description = "Needs `Authorization: Bearer <PARLEY_METRICS_TOKEN>` when set.",
                  .responses = {{200, R"({"type": "string"})", "Prometheus text format 0.0.4",
                                 "text/plain"}},
-                 .errors = "401:detail",
-                 .planned = true});
+                 .errors = "401:detail"});
     d.push_back({.method = "GET",
                  .path = "/api/schema/",
                  .operation_id = "schema",

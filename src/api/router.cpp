@@ -64,6 +64,7 @@ match match_route(std::span<const route> table, std::string_view method, std::st
     for (const auto& r : table) {
         if (!matches(r.path, segs, ids, texts)) continue;
         m.path_known = true;
+        if (m.path_template.empty()) m.path_template = r.path;
         if (std::find(m.allow.begin(), m.allow.end(), r.method) == m.allow.end())
             m.allow.push_back(r.method);
         if (r.method == method && m.found == nullptr) {

@@ -59,6 +59,7 @@ struct match {
     std::vector<std::string_view> texts;  // `{name:str}` / `{name:path}` parameters, in order
     std::vector<std::string_view> allow;  // methods of the matching path (for 405 / Allow)
     bool path_known = false;              // some route has this path
+    std::string_view path_template;       // the first route with this path, any method
 };
 
 // Matches `path` (either slash form, §0.2) and `method`. `{name}` segments match only valid

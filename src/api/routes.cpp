@@ -103,6 +103,7 @@ constexpr route table[] = {
     // §10.3 operations; §8.1 plain GET on the WebSocket path
     {"GET", "/healthz/", r::healthz, none, rc::none, "Liveness"},
     {"GET", "/readyz/", r::readyz, none, rc::none, "Readiness"},
+    {"GET", "/metrics/", r::metrics, none, rc::none, "Prometheus metrics"},
     {"GET", "/ws/chat/", r::ws_without_upgrade, none, rc::none, "WebSocket endpoint"},
     {"GET", "/api/schema/", r::schema, none, rc::none, "This OpenAPI document"},
 

@@ -212,7 +212,29 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         rt->previews_ = std::make_unique<api::link_previewer>(
             *rt->fetcher_, media::address_policy(rt->settings.media.link_preview_allow));
     }
+    rt->collect_metrics();
     return rt;
+}
+
+void runtime::collect_metrics() {
+    namespace m = core::metrics;
+    auto& reg = m::server_metrics::global().reg;
+    using samples = std::vector<m::sample>;
+    store::store* db = store.get();
+    collectors_.push_back(reg.add_collector(m::db_pool_connections_name, [db] {
+        const auto s = db->stats();
+        return samples{{{{"state", "idle"}}, static_cast<double>(s.idle_connections)},
+                       {{{"state", "in_use"}}, static_cast<double>(s.in_use_connections)}};
+    }));
+    collectors_.push_back(reg.add_collector(m::db_errors_name, [db] {
+        return samples{{{}, static_cast<double>(db->stats().errors)}};
+    }));
+    // Without REDIS_URL the family has no sample (there is nothing to be up).
+    if (redis_bus_ != nullptr) {
+        collectors_.push_back(reg.add_collector(m::redis_up_name, [bus = redis_bus_] {
+            return samples{{{}, bus->health() == "ok" ? 1.0 : 0.0}};
+        }));
+    }
 }
 
 void runtime::start_file_sweeper() {

@@ -16,6 +16,7 @@
 #include "config/loader.hpp"
 #include "config/settings.hpp"
 #include "core/scheduler.hpp"
+#include "core/server_metrics.hpp"
 #include "fanout/bus.hpp"
 #include "fanout/event_loop.hpp"
 #include "fanout/presence.hpp"
@@ -102,7 +103,11 @@ private:
     std::unique_ptr<chat::file_service> files_;
     std::unique_ptr<api::page_fetcher> fetcher_;
     std::unique_ptr<api::link_previewer> previews_;
-    std::unique_ptr<core::scheduler> sweeper_;  // last: stops first
+    std::unique_ptr<core::scheduler> sweeper_;  // stops before what it sweeps
+    // §10.3 collected metrics of the store and the bus; last: removed before those go.
+    std::vector<core::metrics::collector_handle> collectors_;
+
+    void collect_metrics();
 };
 
 // Opens the store named by settings.database_url (sqlite:///path or postgres://...).

@@ -1,6 +1,8 @@
 // Rate limits and idempotency keys in Redis (API.md §0.9, §6.3, §8.3).
 #include "app/redis_adapters.hpp"
 
+#include "core/server_metrics.hpp"
+
 #include <charconv>
 #include <chrono>
 #include <thread>
@@ -70,6 +72,7 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
         return 0;
     }
     if (res->integer == 1) return 0;
+    core::metrics::server_metrics::global().rate_limited.inc(bucket);
     const std::int64_t wait = (index + 1) * len - now_s;
     return wait < 1 ? 1 : wait;
 }

@@ -32,6 +32,18 @@ std::optional<std::string> decode(std::string_view text, int variant) {
 
 }  // namespace
 
+bool secrets_equal(std::string_view a, std::string_view b) {
+    static const std::string key = [] {
+        [[maybe_unused]] const int ready = sodium_init();  // idempotent; randombytes needs it
+        std::string k(crypto_auth_hmacsha256_KEYBYTES, '\0');
+        randombytes_buf(k.data(), k.size());
+        return k;
+    }();
+    const std::string da = hmac_sha256(key, a);
+    const std::string db = hmac_sha256(key, b);
+    return sodium_memcmp(da.data(), db.data(), da.size()) == 0;
+}
+
 std::string hmac_sha256(std::string_view key, std::string_view data) {
     crypto_auth_hmacsha256_state state;
     crypto_auth_hmacsha256_init(&state, as_bytes(key), key.size());

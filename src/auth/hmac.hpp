@@ -10,6 +10,10 @@ namespace parley::auth {
 // HMAC-SHA256 of data under key (any key length); the 32 raw digest bytes.
 [[nodiscard]] std::string hmac_sha256(std::string_view key, std::string_view data);
 
+// Whether two secrets are equal, in time independent of their contents and lengths: both are
+// hashed (HMAC-SHA256 under a per-process random key) and the digests compared in constant time.
+[[nodiscard]] bool secrets_equal(std::string_view a, std::string_view b);
+
 // URL-safe base64 without padding (RFC 4648 §5), as JWT segments and media signatures use.
 [[nodiscard]] std::string base64url_encode(std::string_view bytes);
 

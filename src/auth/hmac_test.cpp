@@ -78,3 +78,11 @@ TEST(Base64, RoundTripsAllByteValues) {
 
 }  // namespace
 }  // namespace parley::auth
+
+TEST(SecretsEqual, ComparesWholeValues) {
+    EXPECT_TRUE(parley::auth::secrets_equal("s3cret-token", "s3cret-token"));
+    EXPECT_FALSE(parley::auth::secrets_equal("s3cret-token", "s3cret-tokem"));
+    EXPECT_FALSE(parley::auth::secrets_equal("s3cret-token", "s3cret-token2"));
+    EXPECT_FALSE(parley::auth::secrets_equal("s3cret-token", ""));
+    EXPECT_TRUE(parley::auth::secrets_equal("", ""));
+}

@@ -1,6 +1,7 @@
 // Auth use cases (API.md §2): rules, hashing, token issue/verify, blacklist.
 #include "chat/auth_service.hpp"
 
+#include "core/server_metrics.hpp"
 #include "core/text.hpp"
 #include "core/time.hpp"
 
@@ -16,11 +17,17 @@ namespace {
 constexpr std::string_view token_invalid_text = "Token is invalid or expired";
 constexpr std::string_view token_blacklisted_text = "Token is blacklisted";
 
-// The §2.2 body for a token refused on a protected endpoint.
+// parley_auth_failures_total: a failed login or refused credentials, by code (§10.3).
+core::error counted(core::error e) {
+    core::metrics::server_metrics::global().auth_failures.inc({core::to_string(e.code)});
+    return e;
+}
+
+// The §2.2 body for a token refused on a protected endpoint (counted as an auth failure).
 core::error bad_token(std::string_view message) {
     core::error e = core::detail(errc::token_not_valid, "Given token not valid for any token type");
     e.token_message = std::string(message);
-    return e;
+    return counted(std::move(e));
 }
 
 bool valid_username(std::string_view u) {
@@ -154,10 +161,10 @@ core::result<session_tokens> auth_service::login(const std::optional<std::string
     });
     if (!found) {
         hasher_.dummy_verify(*password);  // same cost as a real check (§2.4)
-        return invalid;
+        return counted(invalid);
     }
     const auto check = hasher_.verify(*password, found->password_hash);
-    if (!check.ok || !found->is_active) return invalid;
+    if (!check.ok || !found->is_active) return counted(invalid);
 
     const auto now = core::now_us();
     const std::string new_hash = check.needs_rehash ? hasher_.hash(*password) : std::string();
@@ -222,8 +229,8 @@ core::result<void> auth_service::verify(std::string_view token) {
 core::result<principal> auth_service::authenticate_header(
     std::optional<std::string_view> authorization) {
     if (!authorization)
-        return core::detail(errc::not_authenticated,
-                            "Authentication credentials were not provided.");
+        return counted(
+            core::detail(errc::not_authenticated, "Authentication credentials were not provided."));
     // SimpleJWT: split on whitespace; another scheme is anonymous; "Bearer" needs one token.
     std::vector<std::string_view> parts;
     std::string_view rest = *authorization;
@@ -236,11 +243,12 @@ core::result<principal> auth_service::authenticate_header(
         rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
     }
     if (parts.empty() || parts[0] != "Bearer")
-        return core::detail(errc::not_authenticated,
-                            "Authentication credentials were not provided.");
+        return counted(
+            core::detail(errc::not_authenticated, "Authentication credentials were not provided."));
     if (parts.size() != 2)
-        return core::detail(errc::bad_authorization_header,
-                            "Authorization header must contain two space-delimited values");
+        return counted(
+            core::detail(errc::bad_authorization_header,
+                         "Authorization header must contain two space-delimited values"));
     return authenticate_token(parts[1]);
 }
 
@@ -259,8 +267,9 @@ core::result<principal> auth_service::authenticate_token(std::string_view token)
         return l;
     });
     if (found.blacklisted) return bad_token(token_blacklisted_text);
-    if (!found.user) return core::detail(errc::user_not_found, "User not found");
-    if (!found.user->is_active) return core::detail(errc::user_inactive, "User is inactive");
+    if (!found.user) return counted(core::detail(errc::user_not_found, "User not found"));
+    if (!found.user->is_active)
+        return counted(core::detail(errc::user_inactive, "User is inactive"));
     return principal{std::move(*found.user), v.claims.jti, v.claims.exp};
 }
 

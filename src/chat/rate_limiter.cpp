@@ -1,6 +1,8 @@
 // In-process fixed-window counters (API.md §0.9).
 #include "chat/rate_limiter.hpp"
 
+#include "core/server_metrics.hpp"
+
 namespace parley::chat {
 
 std::int64_t local_rate_limiter::hit(std::string_view bucket, std::string_view key,
@@ -23,6 +25,7 @@ std::int64_t local_rate_limiter::hit(std::string_view bucket, std::string_view k
     auto& w = windows_[k];
     if (w.index != index) w = window{index, 0};
     if (w.count + cost > r.count) {
+        core::metrics::server_metrics::global().rate_limited.inc(bucket);
         const std::int64_t wait = (index + 1) * len - now_s;
         return wait < 1 ? 1 : wait;
     }

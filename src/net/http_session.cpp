@@ -13,6 +13,7 @@
 
 #include "core/error.hpp"
 #include "core/log.hpp"
+#include "core/server_metrics.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -236,6 +237,8 @@ private:
         const bool have_bytes = co_await wait_for_request();
         if (!have_bytes) co_return false;
         started_ = std::chrono::steady_clock::now();
+        const in_flight counting;  // parley_http_requests_in_flight, until this request ends
+        route_ = {};
         too_large_.reset();
         body_limit_ = ctx_.settings.max_body_bytes;
 
@@ -270,6 +273,7 @@ private:
             co_return false;
         }
         const api::body_plan plan = body_plan_for(req);
+        route_ = plan.route;
         const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
         too_large_ = plan.too_large;
         body_limit_ = limit;
@@ -370,6 +374,7 @@ private:
             co_return;
         }
         access_log(remote, method, target, 101, 0, "-");
+        count_request(method, 101);
         handed_off_ = true;
         stream_.expires_never();  // the websocket keeps its own deadlines
         start_ws_session(std::move(stream_), parser.release(), std::move(decision), peer_addr_,
@@ -439,6 +444,7 @@ private:
         }
         phase_ = phase::reading;
         access_log(remote, method, target, status, body_bytes, request_id);
+        count_request(method, status);
         if (ec) {
             log_closed(ec);
             co_return false;
@@ -689,6 +695,24 @@ private:
         spdlog::debug("http {} connection closed: {}", peer_addr_, ec.message());
     }
 
+    // §10.3: the request's count and duration under its route template (never the raw path).
+    void count_request(const std::string& method, int status) const {
+        const auto& m = core::metrics::server_metrics::global();
+        const std::string_view label = core::metrics::server_metrics::method_label(method);
+        const std::string_view route = route_.empty() ? std::string_view("unmatched") : route_;
+        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+        m.http_requests.inc({label, route, std::to_string(status)});
+        m.http_duration.observe({label, route}, took.count());
+    }
+
+    // Counts a request in parley_http_requests_in_flight for its lifetime.
+    struct in_flight {
+        in_flight() { core::metrics::server_metrics::global().http_in_flight.inc(); }
+        ~in_flight() { core::metrics::server_metrics::global().http_in_flight.dec(); }
+        in_flight(const in_flight&) = delete;
+        in_flight& operator=(const in_flight&) = delete;
+    };
+
     session_context& ctx_;
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
@@ -700,6 +724,7 @@ private:
     bool handed_off_ = false;    // the socket moved to a ws session
     std::optional<core::error> too_large_;  // the current route's 413 (body_plan), if its own
     std::size_t body_limit_ = 0;            // the current request's body limit
+    std::string_view route_;  // the current request's route template (a static string), or empty
 };
 
 }  // namespace

@@ -4,6 +4,7 @@
 #include "net/ws_session.hpp"
 
 #include "core/log.hpp"
+#include "core/server_metrics.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -109,6 +110,8 @@ public:
         }
         if (self->close_after_handshake_)  // close() came during the handshake (shutdown)
             asio::co_spawn(self->executor(), write_loop(self), log_failure{"websocket writer"});
+        core::metrics::server_metrics::global().ws_connections.inc();
+        core::metrics::server_metrics::global().ws_connections_total.inc();
         co_await self->open();
         asio::co_spawn(self->executor(), keepalive(self), log_failure{"websocket keepalive"});
         co_await self->read_loop();
@@ -116,6 +119,8 @@ public:
         self->keepalive_timer_.cancel();
         self->close_timer_.cancel();
         co_await self->finish();
+        core::metrics::server_metrics::global().ws_connections.dec();
+        core::metrics::server_metrics::global().disconnected(self->end_code_);
     }
 
     // ---- api::ws_connection (any thread)
@@ -134,6 +139,7 @@ public:
             return;
         }
         if (f.except_user != 0 && f.except_user == who_.user_id) return;
+        core::metrics::server_metrics::global().event_deliveries.inc();
         enqueue(f);
     }
 
@@ -225,6 +231,7 @@ private:
             auto [ec, n] = co_await ws_.async_read(buffer_, use_tuple);
             if (ec) {
                 log_end(ec);
+                end_code_ = end_code(ec);
                 co_return;
             }
             last_activity_ = std::chrono::steady_clock::now();
@@ -329,6 +336,7 @@ private:
             }
             self->ws_.text(true);
             auto [ec, n] = co_await self->ws_.async_write(asio::buffer(*next), use_tuple);
+            if (!ec) core::metrics::server_metrics::global().frame_sent(*next);
             {
                 std::lock_guard lock(self->mutex_);
                 self->inflight_bytes_ = 0;
@@ -376,6 +384,19 @@ private:
         }
     }
 
+    // The close code a socket ended with (parley_ws_disconnects_total): ours when we closed,
+    // the peer's when it did (1005: its close frame had none), 1009 for an oversized message,
+    // else 1006 (no close frame).
+    std::uint16_t end_code(const beast::error_code& ec) const {
+        if (close_code_ != 0) return close_code_;
+        if (ec == websocket::error::closed) {
+            const auto code = static_cast<std::uint16_t>(ws_.reason().code);
+            return code == 0 ? 1005 : code;
+        }
+        if (ec == websocket::error::message_too_big) return 1009;
+        return 1006;
+    }
+
     void log_end(const beast::error_code& ec) const {
         if (ec == websocket::error::closed) {
             spdlog::debug("ws {} {} closed by peer ({})", peer_, connection_id_,
@@ -403,6 +424,7 @@ private:
     bool close_after_handshake_ = false;  // a close was requested during the handshake
     bool ended_ = false;                  // the read loop returned
     std::uint16_t close_code_ = 0;        // the code of the close we started, for the log
+    std::uint16_t end_code_ = 1006;       // the code the socket ended with (metrics)
 
     // The outbox, shared with any thread that sends or delivers.
     std::mutex mutex_;

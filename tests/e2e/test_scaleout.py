@@ -99,6 +99,7 @@ def test_readyz_reports_redis_ok_on_every_instance(cluster):
     for srv in cluster.instances:
         assert readyz(srv) == (200, {"status": "ok",
                                      "checks": {"database": "ok", "redis": "ok"}})
+        assert "\nparley_redis_up 1\n" in requests.get(srv.url("/metrics"), timeout=10).text
 
 
 def test_check_pings_redis(cluster):
@@ -340,6 +341,7 @@ def test_redis_outage_keeps_local_delivery_and_cross_instance_delivery_resumes(f
         wait_for(lambda: readyz(a)[0] == 503, what="/readyz 503")
         assert readyz(a) == (503, {"status": "unavailable",
                                    "checks": {"database": "ok", "redis": "error"}})
+        assert "\nparley_redis_up 0\n" in requests.get(a.url("/metrics"), timeout=10).text
         # Same instance: still delivered, with offsets of the fallback epoch.
         sa.request({"message_type": "channel_message", "channel": general["id"],
                     "content": "during the outage", "request_id": "o1"})

@@ -5,6 +5,8 @@ what it did receive is an in-order prefix; the server's memory stays bounded."""
 import os
 import time
 
+import requests
+
 from support.client import register
 from support.frames import World
 from support.ws import Closed, connect
@@ -23,6 +25,10 @@ def rss_kib(pid: int) -> int:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1])
     raise AssertionError("no VmRSS")
+
+
+def metrics_text(srv) -> str:
+    return requests.get(srv.base_url + "/metrics", timeout=10).text
 
 
 def take_channel_frames(sock, channel_id, want, seen, timeout=30):
@@ -101,6 +107,12 @@ def test_slow_consumer_is_closed_and_others_get_everything(fresh_server):
         again = connect(srv, w.carol["access"], label="carol-again")
         again.ping()
         again.close()
+        # §10.3: the close is counted under 4008 once the socket is gone (cut after a few
+        # seconds when the client takes nothing).
+        deadline = time.monotonic() + 15
+        while "parley_ws_disconnects_total{code=\"4008\"} 1\n" not in metrics_text(srv):
+            assert time.monotonic() < deadline, "no 4008 in /metrics"
+            time.sleep(0.2)
     finally:
         for s in (sender, reader, reader2, stalled):
             s.close()

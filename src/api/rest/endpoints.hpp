@@ -75,6 +75,7 @@ outcome fetch_link_preview(services& s, context& c);
 // §10.3 operations, §8.1 plain GET on the WebSocket path
 outcome healthz(services& s, context& c);
 outcome readyz(services& s, context& c);
+outcome metrics(services& s, context& c);
 outcome ws_without_upgrade(services& s, context& c);
 outcome schema(services& s, context& c);  // GET /api/schema/ (web_endpoints.cpp)
 

@@ -3,6 +3,7 @@
 #include "api/link_preview.hpp"
 #include "api/message_json.hpp"
 #include "api/rest/endpoints.hpp"
+#include "core/server_metrics.hpp"
 #include "media/filenames.hpp"
 #include "media/paths.hpp"
 #include "media/preview.hpp"
@@ -45,6 +46,7 @@ public:
         auto got = receiver_.finish();
         if (!got) return got.error();
         const auto a = s_.files->save(uploader_, receiver_, *got);
+        core::metrics::server_metrics::global().uploads_bytes.inc(a.size);
         json::object o;
         o["id"] = a.id;
         o["filename"] = a.original_filename;

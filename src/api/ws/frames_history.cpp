@@ -3,6 +3,7 @@
 // so the history reflects at least every frame up to it.
 #include "api/message_json.hpp"
 #include "api/ws/frames.hpp"
+#include "core/server_metrics.hpp"
 
 #include <boost/json/serialize.hpp>
 
@@ -267,6 +268,7 @@ void resume(request& r) {
     for (const auto& e : *entries) {
         if (!can_see(e.channel)) {
             summary[e.key] = json::object{{"status", "not_found"}};
+            core::metrics::server_metrics::global().resume_channels.inc("not_found");
             continue;
         }
         const position at = stream_position(r, e.channel);
@@ -283,6 +285,7 @@ void resume(request& r) {
             json::object s = status_of("recovered", at);
             s["replayed"] = 0;
             summary[e.key] = std::move(s);
+            core::metrics::server_metrics::global().resume_channels.inc("recovered");
             continue;
         }
         // §13.7: resync_required frames carry no request_id.
@@ -292,6 +295,7 @@ void resume(request& r) {
                                             {"epoch", at.epoch},
                                             {"reason", *reason}});
         summary[e.key] = status_of("resync_required", at);
+        core::metrics::server_metrics::global().resume_channels.inc("resync_required");
     }
     json::object f = reply_frame(r, "resumed");
     f["channels"] = std::move(summary);

@@ -5,6 +5,7 @@
 #include "api/errors.hpp"
 #include "api/json.hpp"
 #include "api/ws/protocol.hpp"
+#include "core/server_metrics.hpp"
 #include "core/text.hpp"
 
 #include <spdlog/spdlog.h>
@@ -116,7 +117,9 @@ ws_accept ws_hub::accept(const request& upgrade) {
     ws_accept out;
     try {
         const token_source src = find_token(upgrade);
+        auto& failures = core::metrics::server_metrics::global().ws_handshake_failures;
         if (!src.token && !src.malformed) {
+            failures.inc("not_authenticated");
             out.refusal = refuse(upgrade, core::detail(core::errc::not_authenticated,
                                                        "Authentication credentials were not "
                                                        "provided."));
@@ -126,11 +129,13 @@ ws_accept ws_hub::accept(const request& upgrade) {
         const auto bad_token =
             core::detail(core::errc::token_not_valid, "Given token not valid for any token type");
         if (src.malformed) {
+            failures.inc("token_not_valid");
             out.refusal = refuse(upgrade, bad_token);
             return out;
         }
         auto who = svc_.auth.authenticate_token(*src.token);
         if (!who) {
+            failures.inc("token_not_valid");
             out.refusal = refuse(upgrade, bad_token);
             return out;
         }
@@ -138,6 +143,7 @@ ws_accept ws_hub::accept(const request& upgrade) {
         const auto origin = upgrade.header("origin");
         if (origin && !allowed.empty() &&
             std::find(allowed.begin(), allowed.end(), *origin) == allowed.end()) {
+            failures.inc("origin");
             out.refusal =
                 refuse(upgrade, core::detail(core::errc::permission_denied, "Origin not allowed."));
             return out;
@@ -145,6 +151,7 @@ ws_accept ws_hub::accept(const request& upgrade) {
         const auto cap =
             static_cast<std::size_t>(std::max(0, svc_.settings.ws.max_connections_per_user));
         if (connections_of(who->user.id) >= cap) {
+            failures.inc("too_many");
             out.refusal =
                 refuse(upgrade, core::detail(core::errc::throttled, "Too many connections."));
             return out;
@@ -184,7 +191,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     {
         std::lock_guard lock(mutex_);
         connections_.emplace(conn.get(), st);
-        ++per_user_[user];
+        if (++per_user_[user] == 1) core::metrics::server_metrics::global().online_users.inc();
     }
     // The user's own group first: a membership change committed while the rest is read arrives
     // as a control frame and is applied to the same group set (§8.7).
@@ -273,7 +280,10 @@ void ws_hub::on_close(const std::shared_ptr<ws_connection>& conn) {
         st = std::move(it->second);
         connections_.erase(it);
         const auto u = per_user_.find(conn->user_id());
-        if (u != per_user_.end() && --u->second == 0) per_user_.erase(u);
+        if (u != per_user_.end() && --u->second == 0) {
+            per_user_.erase(u);
+            core::metrics::server_metrics::global().online_users.dec();
+        }
     }
     std::set<std::string> groups;
     bool counted = false;

@@ -5,6 +5,7 @@
 
 #include "api/ws/frames.hpp"
 #include "chat/rate_limiter.hpp"
+#include "core/server_metrics.hpp"
 #include "core/time.hpp"
 
 #include <spdlog/spdlog.h>
@@ -94,6 +95,11 @@ void run_handler(const frame_type& t, ws_frames::request& r) {
 void handle_text(ws_session_context& ctx, std::string_view text) {
     const json::value no_type;  // null: the request's message_type is unknown
     const std::int64_t wait = ws_rate_wait(ctx);
+    // parley_ws_frames_received_total at every return: the known type, else `invalid`.
+    struct count_received {
+        std::string_view type = "invalid";
+        ~count_received() { core::metrics::server_metrics::global().ws_frames_received.inc(type); }
+    } received;
     auto parsed = parse_json(text);
     if (!parsed) {
         send_error(*ctx.conn, no_type, nullptr, parsed.error());
@@ -132,6 +138,7 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
     }
     const std::string_view name = type->get_string();
     const frame_type* t = find_frame_type(name);
+    if (t != nullptr) received.type = t->message_type;
     if (t == nullptr) {
         send_error(*ctx.conn, *type, request_id,
                    core::error_shape(core::errc::unknown_message_type,
@@ -149,6 +156,7 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
 
 void handle_binary(ws_session_context& ctx) {
     (void)ws_rate_wait(ctx);  // counts like any frame; the answer is the same either way
+    core::metrics::server_metrics::global().ws_frames_received.inc("invalid");
     send_error(*ctx.conn, json::value(), nullptr,
                core::detail(core::errc::parse_error, "Binary frames are not supported."));
 }
@@ -180,6 +188,7 @@ json::object error_frame(const json::value& message_type, const json::value* req
 
 void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
                 const core::error& e) {
+    core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     send_json(conn, error_frame(message_type, request_id, e));
 }
 
@@ -230,6 +239,7 @@ void send_failure(const request& r, core::error e, const json::object& extra) {
         e = chat::rate_limited(e.retry_after_s);
         e.field = std::move(field);
     }
+    core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     json::object f = error_frame(r.message_type, r.request_id, e);
     for (const auto& kv : extra) f[kv.key()] = kv.value();
     send_json(*r.ctx.conn, f);

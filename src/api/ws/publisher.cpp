@@ -3,6 +3,7 @@
 
 #include "api/json.hpp"
 #include "api/message_json.hpp"
+#include "core/server_metrics.hpp"
 #include "core/time.hpp"
 
 #include <spdlog/spdlog.h>
@@ -22,6 +23,11 @@ using fanout::frame_kind;
 
 frame make_frame(frame_kind kind, const json::object& body, std::int64_t except_user = 0) {
     return frame{kind, std::make_shared<const std::string>(json::serialize(body)), except_user};
+}
+
+// parley_events_published_total: an event frame handed to the bus for a group of this scope.
+void count_published(std::string_view scope) {
+    core::metrics::server_metrics::global().events_published.inc(scope);
 }
 
 json::object typed(std::string_view type) {
@@ -63,12 +69,15 @@ namespace {
 void publish_stream(fanout::stream_publisher& streams, model::id channel,
                     const json::object& body) {
     streams.publish(channel, json::serialize(body));
+    count_published("channel");
 }
 
 }  // namespace
 
 void event_publisher::publish(const chat::events::message_created& e) {
     publish_stream(streams_, e.msg.channel, live_message_event(e.msg));
+    core::metrics::server_metrics::global().messages_created.inc(e.msg.channel_is_direct ? "direct"
+                                                                                         : "group");
 }
 
 void event_publisher::publish(const chat::events::message_edited& e) {
@@ -150,11 +159,15 @@ void event_publisher::publish(const chat::events::channel_created& e) {
     if (!c.is_direct) {
         bus_.publish(fanout::team_group(c.team), join);
         bus_.publish(fanout::team_group(c.team), f);
+        count_published("team");
         return;
     }
     for (const auto& m : c.members) bus_.publish(fanout::user_group(m.id), join);
-    for (const auto& m : c.members)
-        if (!e.dm_creator || m.id != *e.dm_creator) bus_.publish(fanout::user_group(m.id), f);
+    for (const auto& m : c.members) {
+        if (e.dm_creator && m.id == *e.dm_creator) continue;
+        bus_.publish(fanout::user_group(m.id), f);
+        count_published("user");
+    }
 }
 
 // The new member's sockets join the team and its channels first, so member_added is the first
@@ -173,7 +186,9 @@ void event_publisher::publish(const chat::events::member_added& e) {
     const fanout::frame f = make_frame(frame_kind::event, body);
     bus_.publish(fanout::team_group(e.team_id),
                  fanout::frame{frame_kind::event, f.data, e.user.id});
+    count_published("team");
     bus_.publish(fanout::user_group(e.user.id), f);
+    count_published("user");
     if (presence_ && presence_->online(e.user.id))
         publish(chat::events::user_presence{e.user.id, true, core::now_us(), {e.team_id}});
 }
@@ -191,6 +206,7 @@ void event_publisher::publish(const chat::events::member_removed& e) {
     body["username"] = e.user.username;
     const frame f = make_frame(frame_kind::event, body);
     bus_.publish(fanout::team_group(e.team_id), f);
+    count_published("team");
     bus_.publish(fanout::user_group(e.user.id),
                  fanout::control_frame(groups('-', e.team_id, e.channel_ids)));
 }
@@ -199,6 +215,7 @@ void event_publisher::publish(const chat::events::team_updated& e) {
     json::object body = typed("team_updated");
     body["team"] = to_json(e.team);
     bus_.publish(fanout::team_group(e.team.id), make_frame(frame_kind::event, body));
+    count_published("team");
 }
 
 void event_publisher::publish(const chat::events::team_deleted& e) {
@@ -206,6 +223,7 @@ void event_publisher::publish(const chat::events::team_deleted& e) {
     body["team_id"] = e.team_id;
     const std::string group = fanout::team_group(e.team_id);
     bus_.publish(group, make_frame(frame_kind::event, body));
+    count_published("team");
     bus_.publish(group, fanout::control_frame(groups('-', e.team_id, e.channel_ids)));
     for (const auto c : e.channel_ids) streams_.drop(c);
 }
@@ -218,6 +236,7 @@ void event_publisher::publish(const chat::events::team_notification& e) {
     body["sender_id"] = e.sender.id;
     body["timestamp"] = core::iso8601(e.at);
     bus_.publish(fanout::team_group(e.team_id), make_frame(frame_kind::event, body));
+    count_published("team");
 }
 
 // Ephemeral, to the channel except the sender's own sockets (§8.10).
@@ -231,6 +250,7 @@ void event_publisher::publish(const chat::events::typing& e) {
     body["timestamp"] = core::iso8601(e.at);
     bus_.publish(fanout::channel_group(e.channel_id),
                  make_frame(frame_kind::ephemeral, body, e.user.id));
+    count_published("channel");
 }
 
 // Ephemeral, once per team of the user: each frame names its team (§8.5).
@@ -242,6 +262,7 @@ void event_publisher::publish(const chat::events::user_presence& e) {
         body["timestamp"] = core::iso8601(e.at);
         body["team_id"] = team;
         bus_.publish(fanout::team_group(team), make_frame(frame_kind::ephemeral, body));
+        count_published("team");
     }
 }
 

@@ -1,6 +1,8 @@
 // sql::connection over libpq: named prepared statements, text results, broken-link detection.
 #include "store/postgres/postgres_connection.hpp"
 
+#include "core/server_metrics.hpp"
+
 #include <libpq-fe.h>
 #include <poll.h>
 
@@ -172,6 +174,7 @@ PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
 }
 
 std::int64_t pg_connection::exec(std::string_view sql, const sql::params& p) {
+    const core::metrics::db_query_timer timer("postgres");
     result_ptr r(run(sql, p));
     // "INSERT 0 1" -> "1"; empty for statements that report no count.
     const std::string_view n = PQcmdTuples(r.r);
@@ -181,6 +184,7 @@ std::int64_t pg_connection::exec(std::string_view sql, const sql::params& p) {
 }
 
 sql::rows pg_connection::query(std::string_view sql, const sql::params& p) {
+    const core::metrics::db_query_timer timer("postgres");
     result_ptr r(run(sql, p));
     const int rows = PQntuples(r.r);
     const int cols = PQnfields(r.r);

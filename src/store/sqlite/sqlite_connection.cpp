@@ -1,6 +1,8 @@
 // sql::connection over the SQLite C API: cached statements, $N binding, error classification.
 #include "store/sqlite/sqlite_connection.hpp"
 
+#include "core/server_metrics.hpp"
+
 #include <sqlite3.h>
 
 #include <charconv>
@@ -202,6 +204,7 @@ void sqlite_connection::step_all(sqlite3_stmt* st, const sql::params& p, OnRow&&
 }
 
 std::int64_t sqlite_connection::exec(std::string_view sql, const sql::params& p) {
+    const core::metrics::db_query_timer timer("sqlite");
     auto* st = prepare(sql);
     step_all(st, p, [](sqlite3_stmt*) {});
     // Direct changes only: rows removed by foreign-key cascades are not counted.
@@ -209,6 +212,7 @@ std::int64_t sqlite_connection::exec(std::string_view sql, const sql::params& p)
 }
 
 sql::rows sqlite_connection::query(std::string_view sql, const sql::params& p) {
+    const core::metrics::db_query_timer timer("sqlite");
     auto* st = prepare(sql);
     sql::rows out;
     step_all(st, p, [&](sqlite3_stmt* s) {
