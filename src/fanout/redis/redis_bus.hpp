@@ -23,6 +23,7 @@
 #include "fanout/event_loop.hpp"
 #include "fanout/local_bus.hpp"
 #include "fanout/redis/redis_url.hpp"
+#include "fanout/stream_publisher.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -42,6 +43,8 @@ namespace parley::fanout::redis {
 
 // A random instance id: 16 characters of [0-9a-f].
 [[nodiscard]] std::string new_instance_id();
+// A random stream epoch: 12 characters of [A-Za-z0-9].
+[[nodiscard]] std::string new_epoch();
 
 class redis_bus final : public bus {
 public:
@@ -53,6 +56,7 @@ public:
         std::chrono::milliseconds connect_timeout{2000};
         std::chrono::milliseconds ping_interval{1000};
         std::chrono::milliseconds ping_timeout{2000};
+        retention history;  // what the stream script keeps for resume (§8.8)
     };
 
     // What redis_streams plugs in: the local fallback for a stream frame that could not go
@@ -100,6 +104,9 @@ public:
 
     // Redis keys and channels (shared with redis_streams and tests).
     [[nodiscard]] static std::string offset_key(std::int64_t channel_id);
+    // The channel's retained frames (a Redis stream, entry ids "<offset>-1").
+    [[nodiscard]] static std::string history_key(std::int64_t channel_id);
+    [[nodiscard]] const retention& history() const noexcept { return options_.history; }
     static constexpr const char* epoch_key = "parley:epoch";
 
 private:
