@@ -16,12 +16,25 @@ import pytest
 from support.client import api, assert_json, register
 from support.frames import EPHEMERAL, EPOCH, MESSAGES, assert_error, post
 from support.teams import create_channel, dm, team_with
-from support.ws import Closed, connect
+from support.server import Server
+from support.ws import connect
 
 needs_redis = pytest.mark.skipif(
     not os.environ.get("REDIS_URL") or not os.environ.get("DATABASE_URL", "").startswith(
         ("postgres://", "postgresql://")),
     reason="needs Redis and PostgreSQL: scripts/with-postgres scripts/with-redis")
+
+
+def own_streams(db, env=None):
+    """`env` for a server whose streams cannot meet another server's: under Redis, a Redis
+    database of its own (`db`), emptied (channel ids of a new database start again at 1)."""
+    env = dict(env or {})
+    url = os.environ.get("REDIS_URL")
+    if url:
+        from support.cluster import redis_ctl
+        redis_ctl("cli", "-n", str(db), "FLUSHDB")
+        env["REDIS_URL"] = url.rsplit("/", 1)[0] + f"/{db}"
+    return env
 
 
 def stream_of(frames, ch):
@@ -65,6 +78,17 @@ class Scene:
         self.team = team_with(srv, self.alice, self.bob)
         self.general = create_channel(srv, self.alice, self.team["id"], name="general")["id"]
         self.dm = dm(srv, self.alice, self.team["id"], self.bob)["id"]
+
+
+@pytest.fixture(scope="module")
+def server():
+    """This file's server (default history settings), with its own Redis database under Redis."""
+    srv = Server(env=own_streams(6), name="resume")
+    try:
+        srv.start()
+        yield srv
+    finally:
+        srv.close()
 
 
 @pytest.fixture
@@ -159,7 +183,8 @@ def test_an_invalid_channels_value_replays_nothing(server, scene):
 
 
 def test_out_of_window_past_the_size_and_after_the_ttl(fresh_server):
-    srv = fresh_server(env={"PARLEY_CHANNEL_HISTORY_SIZE": "20", "PARLEY_CHANNEL_HISTORY_TTL": "2s"})
+    srv = fresh_server(env=own_streams(7, {"PARLEY_CHANNEL_HISTORY_SIZE": "20",
+                                        "PARLEY_CHANNEL_HISTORY_TTL": "2s"}))
     s = Scene(srv)
     ch = s.general
     watcher = connect(srv, s.alice["access"], label="watcher")
@@ -337,10 +362,13 @@ def test_readers_that_drop_and_resume_miss_nothing_and_see_nothing_twice(server)
 
 @pytest.fixture
 def cluster_factory():
-    from support.cluster import Cluster
+    from support.cluster import Cluster, redis_ctl
     made = []
 
     def factory(count=2, env=None):
+        # Each cluster has a new database whose ids start again: streams of an earlier test's
+        # channel 1 must not be this test's.
+        redis_ctl("flush")
         c = Cluster(count, env=env)
         made.append(c)
         return c.start()
