@@ -46,7 +46,8 @@ void channel_streams::publish(std::int64_t channel_id, std::string body) {
     const auto s = get(channel_id);
     std::lock_guard lock(s->mutex);
     const std::int64_t offset = s->offset + 1;
-    frame f{frame_kind::event, std::make_shared<const std::string>(complete_frame(body, offset, epoch_))};
+    frame f{frame_kind::event,
+            std::make_shared<const std::string>(complete_frame(body, offset, epoch_))};
     f.channel = channel_id;
     f.offset = offset;
     f.epoch = epoch_;

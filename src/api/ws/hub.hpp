@@ -62,9 +62,9 @@ private:
     struct connection_state {
         std::shared_ptr<ws_connection> conn;
         std::shared_ptr<stream_gate> gate;  // what the bus delivers to (§8.8 resume)
-        model::user user;              // loaded in on_open; read by frames after it
-        std::mutex mutex;              // guards groups and closed
-        std::set<std::string> groups;  // the bus groups this socket is in
+        model::user user;                   // loaded in on_open; read by frames after it
+        std::mutex mutex;                   // guards groups and closed
+        std::set<std::string> groups;       // the bus groups this socket is in
         bool closed = false;
         bool counted = false;  // presence_.opened() ran
     };

@@ -361,10 +361,10 @@ void redis_bus::send_stream(std::int64_t channel_id, const std::string& body) {
     const std::string_view open(body.data(), body.size() - 1);  // without the final '}'
     const std::string size = std::to_string(options_.history.size);
     const std::string ttl = std::to_string(std::max<std::int64_t>(1, options_.history.ttl.count()));
-    const char* argv[] = {"EVALSHA",      script_sha_.data(), "3",
-                          offset.data(),  epoch_key,          history.data(),
-                          channel.data(), head.data(),        open.data(),
-                          candidate_epoch_.data(), size.data(), ttl.data()};
+    const char* argv[] = {
+        "EVALSHA",      script_sha_.data(), "3",         offset.data(), epoch_key,
+        history.data(), channel.data(),     head.data(), open.data(),   candidate_epoch_.data(),
+        size.data(),    ttl.data()};
     const std::size_t lens[] = {7,
                                 script_sha_.size(),
                                 1,
