@@ -14,8 +14,8 @@ constexpr std::uint16_t close_slow_consumer = 4008;  // §8.2
 }  // namespace
 
 void stream_gate::deliver(const fanout::frame& f) {
-    if (f.kind == fanout::frame_kind::control || f.offset <= 0 || f.channel == 0 || !f.data) {
-        conn_->deliver(f);  // not a stream frame: no order to keep with a replay
+    if (f.kind != fanout::frame_kind::event || !f.data) {
+        conn_->deliver(f);  // control (applied at once) and typing/presence (unordered, §8.2)
         return;
     }
     bool overflow = false;
@@ -25,6 +25,8 @@ void stream_gate::deliver(const fanout::frame& f) {
             pass(f);
             return;
         }
+        // Every event frame waits, not only stream frames: the hold delays, it never reorders
+        // (a member_removed stays after the channel frames published before it, §8.7).
         held_.push_back(f);
         held_bytes_ += f.data->size();
         if (held_bytes_ > budget_) {
@@ -46,6 +48,10 @@ void stream_gate::deliver(const fanout::frame& f) {
 }
 
 void stream_gate::pass(const fanout::frame& f) {
+    if (f.offset <= 0 || f.channel == 0) {
+        conn_->deliver(f);  // not a stream frame
+        return;
+    }
     auto& s = sent_[f.channel];
     if (s.epoch != f.epoch) {
         s = sent_range{f.epoch, f.offset, f.offset};

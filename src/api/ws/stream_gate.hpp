@@ -1,11 +1,11 @@
-// What stands between the bus and one WebSocket for stream frames (API.md §8.8 resume;
-// docs/decisions/0004-resume.md): per channel, the range of offsets already sent to this socket
-// (live frames at or below it are dropped, so a replay and the live flow never send a frame
-// twice), and a hold that keeps live stream frames back while a resume merges the replay with
-// them. A new socket starts holding: until its first frame has been handled, at most
-// initial_hold, so a `resume` sent right after `hello` is answered before any live frame newer
-// than the client's offset. Frames without an offset (typing, presence, team frames) and
-// control frames pass through at once.
+// What stands between the bus and one WebSocket (API.md §8.8 resume;
+// docs/decisions/0004-resume.md): per channel, the range of stream offsets already sent to this
+// socket (live frames at or below it are dropped, so a replay and the live flow never send a
+// frame twice), and a hold that keeps live event frames back, in order, while a resume merges
+// the replay with them. A new socket starts holding: until its first frame has been handled, at
+// most initial_hold, so a `resume` sent right after `hello` is answered before any live frame
+// newer than the client's offset. Control frames and ephemeral ones (typing, presence) pass
+// through at once.
 #pragma once
 
 #include "api/ws.hpp"
@@ -72,7 +72,7 @@ private:
     };
 
     [[nodiscard]] bool holding() const noexcept { return initial_ || resuming_; }
-    // Sends a live stream frame unless already sent (under mutex_).
+    // Sends a live event frame; a stream frame only if not sent already (under mutex_).
     void pass(const fanout::frame& f);
     // Sends what was held back (under mutex_).
     void flush();
