@@ -210,7 +210,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
         std::lock_guard lock(st->mutex);
         st->counted = true;
     }
-    // Live stream frames wait (at most initial_hold) for the first frame, which may be a resume.
+    // Live event frames wait (at most initial_hold) for the first frame, which may be a resume.
     timers_.after(stream_gate::initial_hold, [gate = std::weak_ptr<stream_gate>(st->gate)] {
         if (const auto g = gate.lock()) g->release_initial();
     });
