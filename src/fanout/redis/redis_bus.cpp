@@ -213,6 +213,34 @@ void redis_bus::deliver_local(std::string_view group, const frame& f) {
     local_.publish(group, f);
 }
 
+bool redis_bus::await_subscribed(std::string_view group, std::chrono::milliseconds timeout) {
+    if (!loop_ || stopping_ || loop_->in_loop()) return true;
+    std::unique_lock lock(confirmed_mutex_);
+    return confirmed_cv_.wait_for(lock, timeout, [&] {
+        return !up_ || stopping_ || confirmed_.contains(group) ||
+               local_.subscriber_count(group) == 0;
+    });
+}
+
+void redis_bus::set_confirmed(const std::string& group, bool yes) {
+    {
+        std::lock_guard lock(confirmed_mutex_);
+        if (yes)
+            confirmed_.insert(group);
+        else
+            confirmed_.erase(group);
+    }
+    if (yes) confirmed_cv_.notify_all();
+}
+
+void redis_bus::clear_confirmed() {
+    {
+        std::lock_guard lock(confirmed_mutex_);
+        confirmed_.clear();
+    }
+    confirmed_cv_.notify_all();  // waiters see Redis down and stop waiting
+}
+
 void redis_bus::enqueue(outgoing o) {
     bool queued = false;
     bool post = false;
@@ -460,6 +488,7 @@ void redis_bus::reconcile() {
         if (gs.state == sub_state::subscribing || gs.state == sub_state::subscribed) {
             to_unsubscribe.push_back(channel_of(g));
             gs.state = sub_state::unsubscribing;
+            set_confirmed(g, false);
         }
         // Nobody here waits for our echo any more: send what was held back.
         auto waiting = std::move(gs.waiting);
@@ -511,6 +540,7 @@ void redis_bus::on_sub_reply(redisReply* r) {
     auto& gs = it->second;
     if (type == "subscribe" && gs.state == sub_state::subscribing) {
         gs.state = sub_state::subscribed;
+        set_confirmed(group, true);
         auto waiting = std::move(gs.waiting);
         for (auto& o : waiting) send(std::move(o));
     } else if (type == "unsubscribe" && gs.state == sub_state::unsubscribing) {
@@ -690,6 +720,7 @@ void redis_bus::on_disconnected(bool publisher) {
         ping_outstanding_ = false;
     } else {
         // Nothing is subscribed any more. Frames held for a confirmation go out locally.
+        clear_confirmed();
         for (auto it = groups_.begin(); it != groups_.end();) {
             auto& gs = it->second;
             gs.state = sub_state::none;
@@ -769,6 +800,10 @@ void redis_bus::update_up() {
     const bool now = pub_.connected && pub_.ready && sub_.connected;
     if (now == up_.load()) return;
     up_ = now;
+    {
+        std::lock_guard lock(confirmed_mutex_);  // a waiter checks up_ under it
+    }
+    confirmed_cv_.notify_all();
     if (now)
         spdlog::info("redis: fan-out connected to {}:{} (instance {})", options_.address.host,
                      options_.address.port, options_.instance_id);

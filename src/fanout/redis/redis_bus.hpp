@@ -27,6 +27,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -92,6 +93,11 @@ public:
     void drop_stream(std::int64_t channel_id);
     // Delivers to this instance's subscribers only (the fallback's way out). Any thread.
     void deliver_local(std::string_view group, const frame& f);
+    // Waits (at most `timeout`) until a group with subscribers on this instance is subscribed in
+    // Redis, so every frame other instances publish from now on reaches them (a history read
+    // after it leaves no gap, §8.8). True at once without local subscribers, while Redis is
+    // down, or on the loop. False on timeout. Blocks: worker threads only.
+    bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout);
     // The epoch read when the publisher connection opened (empty before).
     [[nodiscard]] std::string epoch() const;
     [[nodiscard]] bool up() const noexcept { return up_; }
@@ -196,6 +202,13 @@ private:
     std::mutex out_mutex_;  // guards out_, drain_posted_
     std::vector<outgoing> out_;
     bool drain_posted_ = false;
+
+    // Groups whose SUBSCRIBE Redis confirmed on the current subscriber connection.
+    std::mutex confirmed_mutex_;
+    std::condition_variable confirmed_cv_;
+    std::set<std::string, std::less<>> confirmed_;
+    void set_confirmed(const std::string& group, bool yes);  // loop
+    void clear_confirmed();                                  // loop
 
     mutable std::mutex epoch_mutex_;
     std::string epoch_;

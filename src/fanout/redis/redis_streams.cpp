@@ -2,6 +2,7 @@
 #include "fanout/redis/redis_streams.hpp"
 
 #include <charconv>
+#include <chrono>
 #include <limits>
 
 namespace parley::fanout::redis {
@@ -42,6 +43,10 @@ end
 return out
 )lua";
 
+// How long a history read waits for this instance's subscription to the channel (a round trip
+// to Redis normally).
+constexpr std::chrono::milliseconds subscribe_wait{2000};
+
 std::int64_t number_of(const reply& r) {
     if (r.type == reply::kind::integer) return r.integer;
     std::int64_t v = 0;
@@ -67,6 +72,9 @@ stream_position redis_streams::position(std::int64_t channel_id) {
 
 stream_history redis_streams::history(std::int64_t channel_id, std::int64_t after) {
     stream_history out;
+    // This instance's sockets of the channel must hear every frame published after the read
+    // (a socket subscribed a moment ago may not be subscribed in Redis yet).
+    bus_.await_subscribed("c:" + std::to_string(channel_id), subscribe_wait);
     if (bus_.up()) {
         const auto ttl = std::max<std::int64_t>(1, bus_.history().ttl.count());
         const auto r = client_.eval(read_script_,
