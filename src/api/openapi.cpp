@@ -273,8 +273,9 @@ have `sender` as a username string and the time under `timestamp`.
 **Resume.** After reconnecting, send `resume` with the last `offset` and `epoch` seen per
 channel: recovered channels get every missed stream frame again, byte-identical and in order,
 then live frames without gap or duplicate; others get `resync_required` (`epoch_changed`,
-`offset_ahead`, `out_of_window`) and are reloaded with `get_channel_messages`. Apply frames
-idempotently by message id.
+`offset_ahead`, `out_of_window`) and are reloaded with `get_channel_messages`. Send it as the
+first frame after `hello`: a new socket holds live frames back until then (at most 1 s), so the
+replay comes first. Apply frames idempotently by message id.
 
 **Close codes:** 1000 normal, 1001 server shutting down, 1002 protocol violation, 1007 invalid
 UTF-8, 1009 message over 64 KiB, 1011 server failure, 4001 token revoked or user deactivated,

@@ -153,6 +153,10 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
                                                      rt->settings.auth);
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
+    // The resume window (§8.8, §10.2).
+    const fanout::retention history{
+        rt->settings.ws.channel_history_size,
+        std::chrono::duration_cast<std::chrono::milliseconds>(rt->settings.ws.channel_history_ttl)};
     if (for_serve && !rt->settings.redis_url.empty()) {
         // Several instances (docs/decisions/0002-redis.md): fan-out, offsets, presence, rate
         // limits and idempotency keys in Redis. The bus connects in start_realtime().
@@ -164,8 +168,8 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         const std::string instance = fanout::redis::new_instance_id();
         rt->redis_ = std::make_unique<fanout::redis::redis_client>(*address);
         rt->limiter_ = std::make_unique<redis_rate_limiter>(*rt->redis_);
-        auto bus = std::make_unique<fanout::redis::redis_bus>(
-            fanout::redis::redis_bus::options{.address = *address, .instance_id = instance});
+        auto bus = std::make_unique<fanout::redis::redis_bus>(fanout::redis::redis_bus::options{
+            .address = *address, .instance_id = instance, .history = history});
         rt->redis_bus_ = bus.get();
         // The fallback epoch numbers stream frames delivered while Redis is down (§8.8).
         rt->streams_ =
@@ -180,7 +184,8 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         rt->limiter_ = std::make_unique<chat::local_rate_limiter>();
         // Without Redis the streams live in this process: a new epoch each start (§8.8).
         auto bus = std::make_unique<fanout::local_bus>();
-        rt->streams_ = std::make_unique<fanout::channel_streams>(*bus, auth::random_code(8));
+        rt->streams_ =
+            std::make_unique<fanout::channel_streams>(*bus, auth::random_code(8), history);
         rt->bus_ = std::move(bus);
         rt->presence_ = std::make_unique<fanout::local_presence>();
         rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();

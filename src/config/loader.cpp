@@ -282,6 +282,8 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     duration("PARLEY_PRESENCE_TTL", w.presence_ttl);
     integer("PARLEY_CHANNEL_HISTORY_SIZE", w.channel_history_size, 1, 10000000);
     duration("PARLEY_CHANNEL_HISTORY_TTL", w.channel_history_ttl);
+    if (ok && w.channel_history_ttl.count() < 1)
+        fail("PARLEY_CHANNEL_HISTORY_TTL", "must be >= 1s");
 
     auto& a = s.auth;
     a.secret_key = get("PARLEY_SECRET_KEY");

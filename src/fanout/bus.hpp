@@ -23,6 +23,12 @@ struct frame {
     bytes data;
     // Not delivered to this user's sockets (0: nobody skipped). typing skips its sender (§8.10).
     std::int64_t except_user = 0;
+    // Stream frames (API.md §8.8) only: the channel, the frame's offset and epoch, as written in
+    // `data` (filled by the stream publishers, so receivers never parse the JSON). 0 / empty
+    // for every other frame.
+    std::int64_t channel = 0;
+    std::int64_t offset = 0;
+    std::string epoch;
 };
 
 // Group names: "c:<channel id>", "t:<team id>", "u:<user id>".

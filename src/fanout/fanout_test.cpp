@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -87,6 +88,63 @@ TEST(ChannelStreams, OffsetsAreContiguousAndInDeliveryOrderUnderConcurrency) {
     const auto p = streams.position(12);
     EXPECT_EQ(p.offset, 1000);
     EXPECT_EQ(p.epoch, "ep0ch");
+}
+
+TEST(ChannelStreams, RetainsTheNewestFramesAsDeliveredAndTagsThem) {
+    local_bus bus;
+    channel_streams streams(bus, "ep0ch", retention{5, std::chrono::minutes(10)});
+    struct keeper final : subscriber {
+        std::vector<frame> got;
+        void deliver(const frame& f) override { got.push_back(f); }
+    };
+    auto a = std::make_shared<keeper>();
+    bus.subscribe(channel_group(3), a);
+    for (int i = 0; i < 8; ++i) streams.publish(3, R"({"n":)" + std::to_string(i) + "}");
+    ASSERT_EQ(a->got.size(), 8u);
+    for (std::size_t i = 0; i < 8; ++i) {
+        EXPECT_EQ(a->got[i].channel, 3);
+        EXPECT_EQ(a->got[i].offset, static_cast<std::int64_t>(i + 1));
+        EXPECT_EQ(a->got[i].epoch, "ep0ch");
+    }
+    // The newest 5 (4..8), the very buffers delivered, after the offset asked for.
+    auto h = streams.history(3, 0);
+    EXPECT_EQ(h.position.offset, 8);
+    EXPECT_EQ(h.position.epoch, "ep0ch");
+    ASSERT_EQ(h.frames.size(), 5u);
+    for (std::size_t i = 0; i < 5; ++i) {
+        EXPECT_EQ(h.frames[i].offset, static_cast<std::int64_t>(i + 4));
+        EXPECT_EQ(h.frames[i].data.get(), a->got[i + 3].data.get());
+    }
+    h = streams.history(3, 6);
+    ASSERT_EQ(h.frames.size(), 2u);
+    EXPECT_EQ(h.frames[0].offset, 7);
+    EXPECT_TRUE(streams.history(3, 8).frames.empty());
+    EXPECT_TRUE(streams.history(3, 9).frames.empty());
+    h = streams.history(4, 0);  // never published: nothing, and no stream created
+    EXPECT_EQ(h.position.offset, 0);
+    EXPECT_TRUE(h.frames.empty());
+    EXPECT_EQ(streams.retained_frames(), 5u);
+}
+
+TEST(ChannelStreams, FramesOlderThanTheTtlAreNotRetainedAndIdleRingsAreFreed) {
+    local_bus bus;
+    channel_streams streams(bus, "ep0ch", retention{100, std::chrono::milliseconds(100)});
+    streams.publish(1, R"({"a":1})");
+    streams.publish(2, R"({"b":1})");
+    EXPECT_EQ(streams.history(1, 0).frames.size(), 1u);
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    streams.publish(1, R"({"a":2})");
+    const auto h = streams.history(1, 0);
+    ASSERT_EQ(h.frames.size(), 1u);  // offset 1 expired, 2 is fresh
+    EXPECT_EQ(h.frames[0].offset, 2);
+    EXPECT_EQ(h.position.offset, 2);
+    // Channel 2 published nothing for the TTL: the sweep (run by that publish) freed its ring;
+    // its offset stays.
+    EXPECT_EQ(streams.retained_frames(), 1u);
+    EXPECT_EQ(streams.current(2), 1);
+    streams.sweep(channel_streams::clock::now() + std::chrono::seconds(1));
+    EXPECT_EQ(streams.retained_frames(), 0u);
+    EXPECT_EQ(streams.current(1), 2);
 }
 
 TEST(LocalPresence, AnnouncesOnlineOnceAndOfflineOnceAfterTheLastSocket) {

@@ -4,9 +4,13 @@
 // script, so publish order = offset order on every instance).
 #pragma once
 
+#include "fanout/bus.hpp"
+
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley::fanout {
 
@@ -14,6 +18,27 @@ namespace parley::fanout {
 struct stream_position {
     std::int64_t offset = 0;
     std::string epoch;
+};
+
+// How much of each channel's stream is retained for resume (API.md §8.8, §10.2
+// PARLEY_CHANNEL_HISTORY_SIZE / _TTL): the newest `size` frames, each for `ttl` after its publish.
+struct retention {
+    std::size_t size = 1000;
+    std::chrono::milliseconds ttl{600000};
+};
+
+// One retained frame: its offset and the very bytes that were delivered live.
+struct retained_frame {
+    std::int64_t offset = 0;
+    bytes data;
+};
+
+// A channel's retained frames after some offset, read in one step with the position: `frames`
+// are the retained frames with offset > the one asked for, oldest first, contiguous, ending at
+// position.offset when not empty. A frame older than the TTL counts as not retained.
+struct stream_history {
+    stream_position position;
+    std::vector<retained_frame> frames;
 };
 
 class stream_publisher {
@@ -29,6 +54,11 @@ public:
     // `,"offset":N,"epoch":"E"}` (complete_frame), N the channel's next offset. Every recipient
     // sees a channel's frames in offset order. After commit; never throws.
     virtual void publish(std::int64_t channel_id, std::string body) = 0;
+
+    // The position and the retained frames after `after` (see stream_history), read atomically
+    // with respect to publish(): no frame is published between the two. May block briefly (a
+    // Redis round trip); never throws. Redis down: the fallback position and no frames.
+    [[nodiscard]] virtual stream_history history(std::int64_t channel_id, std::int64_t after) = 0;
 
     // Forgets a deleted channel's stream (after its last frame, channel_deleted).
     virtual void drop(std::int64_t channel_id) = 0;

@@ -1,7 +1,17 @@
-// Channel stream offsets (API.md §8.8).
+// Channel stream offsets and retained history (API.md §8.8).
 #include "fanout/streams.hpp"
 
+#include <algorithm>
+#include <vector>
+
 namespace parley::fanout {
+
+namespace {
+
+// How often publish() looks for idle rings to free (bounded by the TTL itself when shorter).
+constexpr std::chrono::seconds sweep_interval{30};
+
+}  // namespace
 
 std::shared_ptr<channel_streams::stream> channel_streams::get(std::int64_t channel_id) {
     std::lock_guard lock(mutex_);
@@ -24,18 +34,95 @@ std::int64_t channel_streams::current(std::int64_t channel_id) {
     return s->offset;
 }
 
+void channel_streams::trim(stream& s, clock::time_point now) const {
+    while (s.ring.size() > keep_.size) s.ring.pop_front();
+    while (!s.ring.empty() && now - s.ring.front().at >= keep_.ttl) s.ring.pop_front();
+    if (s.ring.empty()) s.ring.shrink_to_fit();
+}
+
 void channel_streams::publish(std::int64_t channel_id, std::string body) {
+    const auto now = clock::now();
+    maybe_sweep(now);
     const auto s = get(channel_id);
     std::lock_guard lock(s->mutex);
     const std::int64_t offset = s->offset + 1;
-    auto data = std::make_shared<const std::string>(complete_frame(body, offset, epoch_));
+    frame f{frame_kind::event,
+            std::make_shared<const std::string>(complete_frame(body, offset, epoch_))};
+    f.channel = channel_id;
+    f.offset = offset;
+    f.epoch = epoch_;
     s->offset = offset;
-    bus_.publish(channel_group(channel_id), frame{frame_kind::event, std::move(data)});
+    if (keep_.size > 0) {
+        s->ring.push_back(entry{offset, now, f.data});
+        trim(*s, now);
+    }
+    bus_.publish(channel_group(channel_id), f);
+}
+
+stream_history channel_streams::history(std::int64_t channel_id, std::int64_t after) {
+    stream_history out;
+    out.position.epoch = epoch_;
+    std::shared_ptr<stream> s;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = streams_.find(channel_id);
+        if (it == streams_.end()) return out;
+        s = it->second;
+    }
+    std::lock_guard lock(s->mutex);
+    trim(*s, clock::now());
+    out.position.offset = s->offset;
+    // The ring is contiguous: the frame after `after` sits at a known index.
+    if (s->ring.empty() || after >= s->offset) return out;
+    const std::int64_t first = s->ring.front().offset;
+    const auto skip = static_cast<std::size_t>(std::max<std::int64_t>(0, after + 1 - first));
+    out.frames.reserve(s->ring.size() - std::min(skip, s->ring.size()));
+    for (auto it = s->ring.begin() + static_cast<std::ptrdiff_t>(std::min(skip, s->ring.size()));
+         it != s->ring.end(); ++it)
+        out.frames.push_back(retained_frame{it->offset, it->data});
+    return out;
 }
 
 void channel_streams::drop(std::int64_t channel_id) {
     std::lock_guard lock(mutex_);
     streams_.erase(channel_id);
+}
+
+void channel_streams::maybe_sweep(clock::time_point now) {
+    {
+        std::lock_guard lock(mutex_);
+        const auto every = std::min<clock::duration>(sweep_interval, keep_.ttl);
+        if (now - last_sweep_ < every) return;
+        last_sweep_ = now;
+    }
+    sweep(now);
+}
+
+void channel_streams::sweep(clock::time_point now) {
+    std::vector<std::shared_ptr<stream>> all;
+    {
+        std::lock_guard lock(mutex_);
+        all.reserve(streams_.size());
+        for (const auto& [id, s] : streams_) all.push_back(s);
+    }
+    for (const auto& s : all) {
+        std::lock_guard lock(s->mutex);
+        trim(*s, now);
+    }
+}
+
+std::size_t channel_streams::retained_frames() {
+    std::vector<std::shared_ptr<stream>> all;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, s] : streams_) all.push_back(s);
+    }
+    std::size_t n = 0;
+    for (const auto& s : all) {
+        std::lock_guard lock(s->mutex);
+        n += s->ring.size();
+    }
+    return n;
 }
 
 }  // namespace parley::fanout

@@ -63,6 +63,12 @@ def ws_url(server, token=None, path=WS_PATH) -> str:
     return url
 
 
+class Frame(dict):
+    """A received JSON object frame; `raw` is its text exactly as the server sent it (§8.8
+    byte-identical replay)."""
+    raw = ""
+
+
 class Closed(Exception):
     """The server closed the socket; `code` is its close code (None if none was received)."""
 
@@ -124,7 +130,11 @@ class WsClient:
             raise TimeoutError(f"{self.label}: no frame within {timeout} s") from None
         if isinstance(data, bytes):
             raise AssertionError(f"{self.label}: the server sent a binary frame: {data[:100]!r}")
-        return json.loads(data)
+        value = json.loads(data)
+        if isinstance(value, dict):
+            value = Frame(value)
+            value.raw = data
+        return value
 
     def recv(self, timeout=DEFAULT_TIMEOUT_S) -> dict:
         """The next frame (the backlog first). Raises TimeoutError or Closed."""

@@ -9,6 +9,7 @@
 #include "core/error.hpp"
 #include "model/records.hpp"
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -106,5 +107,14 @@ void get_user_presences(request& r);
 void get_channel_messages(request& r);
 void get_direct_messages(request& r);
 void resume(request& r);
+
+// The per-channel outcomes of resume (§8.8).
+enum class resume_status : std::uint8_t {
+    recovered,
+    epoch_changed,
+    offset_ahead,
+    out_of_window,
+    not_found
+};
 
 }  // namespace parley::api::ws_frames

@@ -3,10 +3,12 @@
 // so the history reflects at least every frame up to it.
 #include "api/message_json.hpp"
 #include "api/ws/frames.hpp"
+#include "api/ws/stream_gate.hpp"
 #include "core/server_metrics.hpp"
 
 #include <boost/json/serialize.hpp>
 
+#include <array>
 #include <cstdint>
 #include <optional>
 #include <set>
@@ -245,10 +247,32 @@ json::object status_of(std::string_view status, const position& at) {
     return {{"status", status}, {"offset", at.offset}, {"epoch", at.epoch}};
 }
 
+// parley_resume_channels_total by the contract's three statuses (§10.3).
+void count(resume_status s) {
+    std::string_view status = "resync_required";
+    if (s == resume_status::recovered) status = "recovered";
+    if (s == resume_status::not_found) status = "not_found";
+    core::metrics::server_metrics::global().resume_channels.inc(status);
+}
+
+std::string_view reason_text(resume_status s) noexcept {
+    switch (s) {
+        case resume_status::epoch_changed:
+            return "epoch_changed";
+        case resume_status::offset_ahead:
+            return "offset_ahead";
+        default:
+            return "out_of_window";
+    }
+}
+
 }  // namespace
 
 // {channels (R)}: per channel in request order, recovered / resync_required / not_found (§8.8);
-// one resync_required frame per channel that needs it, then `resumed`.
+// the replayed frames and one resync_required frame per channel that needs it, then `resumed`.
+// Live stream frames are held back from before the first history read until after `resumed`,
+// then sent unless replayed (stream_gate), so each recovered channel continues without gap or
+// duplicate.
 void resume(request& r) {
     auto entries = read_resume(r.frame);
     if (!entries) {
@@ -264,42 +288,52 @@ void resume(request& r) {
         if (visible.contains(channel)) return true;
         return r.user().staff() && r.svc().channels.get(r.user(), channel).has_value();
     };
+    auto& gate = r.ctx.gate;
+    gate.begin_resume();
     json::object summary;
     for (const auto& e : *entries) {
         if (!can_see(e.channel)) {
+            count(resume_status::not_found);
             summary[e.key] = json::object{{"status", "not_found"}};
-            core::metrics::server_metrics::global().resume_channels.inc("not_found");
             continue;
         }
-        const position at = stream_position(r, e.channel);
-        std::optional<std::string_view> reason;
+        const auto history = r.ctx.streams.history(e.channel, e.offset);
+        const position at{history.position.offset, history.position.epoch};
+        std::optional<resume_status> failed;
         if (e.epoch && *e.epoch != at.epoch) {
-            reason = "epoch_changed";
+            failed = resume_status::epoch_changed;
         } else if (e.offset > at.offset) {
-            reason = "offset_ahead";
-        } else if (e.offset < at.offset) {
-            // TODO(#8): replay from retained history; until then nothing is retained.
-            reason = "out_of_window";
+            failed = resume_status::offset_ahead;
+        } else if (e.offset < at.offset &&
+                   (history.frames.empty() || history.frames.front().offset != e.offset + 1)) {
+            failed = resume_status::out_of_window;
         }
-        if (!reason) {
-            json::object s = status_of("recovered", at);
-            s["replayed"] = 0;
-            summary[e.key] = std::move(s);
-            core::metrics::server_metrics::global().resume_channels.inc("recovered");
-            continue;
+        if (!failed) {
+            const auto replay = gate.replay(e.channel, e.offset, history);
+            if (replay.ok) {
+                count(resume_status::recovered);
+                json::object st = status_of("recovered", at);
+                st["replayed"] = replay.replayed;
+                summary[e.key] = std::move(st);
+                continue;
+            }
+            // Newer live frames of the channel went out on this socket before the resume: the
+            // missing ones cannot be put before them (docs/decisions/0004-resume.md).
+            failed = resume_status::out_of_window;
         }
+        count(*failed);
         // §13.7: resync_required frames carry no request_id.
         send_json(*r.ctx.conn, json::object{{"type", "resync_required"},
                                             {"channel_id", e.channel},
                                             {"offset", at.offset},
                                             {"epoch", at.epoch},
-                                            {"reason", *reason}});
+                                            {"reason", reason_text(*failed)}});
         summary[e.key] = status_of("resync_required", at);
-        core::metrics::server_metrics::global().resume_channels.inc("resync_required");
     }
     json::object f = reply_frame(r, "resumed");
     f["channels"] = std::move(summary);
     send_reply(r, f);
+    gate.end_resume();
 }
 
 }  // namespace parley::api::ws_frames

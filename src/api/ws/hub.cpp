@@ -187,6 +187,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     const model::id user = conn->user_id();
     auto st = std::make_shared<connection_state>();
     st->conn = conn;
+    st->gate = std::make_shared<stream_gate>(conn, svc_.settings.ws.send_queue_bytes);
     st->user.id = user;
     {
         std::lock_guard lock(mutex_);
@@ -216,6 +217,10 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
         std::lock_guard lock(st->mutex);
         st->counted = true;
     }
+    // Live event frames wait (at most initial_hold) for the first frame, which may be a resume.
+    timers_.after(stream_gate::initial_hold, [gate = std::weak_ptr<stream_gate>(st->gate)] {
+        if (const auto g = gate.lock()) g->release_initial();
+    });
     json::object hello;
     hello["type"] = "hello";
     hello["user_id"] = user;
@@ -229,7 +234,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
 void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) {
     const auto st = find(conn.get());
     if (!st) return;
-    ws_session_context ctx{svc_, conn, st->user, streams_, presence_};
+    ws_session_context ctx{svc_, conn, st->user, streams_, presence_, *st->gate};
     try {
         handle_text(ctx, text);
     } catch (const core::unavailable& e) {
@@ -242,13 +247,16 @@ void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_vie
         send_error(*conn, json::value(), nullptr,
                    core::detail(core::errc::server_error, "A server error occurred."));
     }
+    st->gate->end_resume();  // also after a failed resume
+    st->gate->release_initial();
 }
 
 void ws_hub::on_binary(const std::shared_ptr<ws_connection>& conn) {
     const auto st = find(conn.get());
     if (!st) return;
-    ws_session_context ctx{svc_, conn, st->user, streams_, presence_};
+    ws_session_context ctx{svc_, conn, st->user, streams_, presence_, *st->gate};
     handle_binary(ctx);
+    st->gate->release_initial();
 }
 
 void ws_hub::on_control(const std::shared_ptr<ws_connection>& conn, std::string_view items) {
@@ -264,9 +272,9 @@ void ws_hub::apply_control(connection_state& st, std::string_view items) {
         if (item.size() < 2) continue;
         const std::string group(item.substr(1));
         if (item[0] == '+') {
-            if (st.groups.insert(group).second) bus_.subscribe(group, st.conn);
+            if (st.groups.insert(group).second) bus_.subscribe(group, st.gate);
         } else if (item[0] == '-') {
-            if (st.groups.erase(group) > 0) bus_.unsubscribe(group, st.conn.get());
+            if (st.groups.erase(group) > 0) bus_.unsubscribe(group, st.gate.get());
         }
     }
 }
@@ -293,7 +301,7 @@ void ws_hub::on_close(const std::shared_ptr<ws_connection>& conn) {
         groups.swap(st->groups);
         counted = st->counted;
     }
-    for (const auto& g : groups) bus_.unsubscribe(g, conn.get());
+    for (const auto& g : groups) bus_.unsubscribe(g, st->gate.get());
     if (counted) presence_.closed(conn->user_id());
 }
 

@@ -7,6 +7,7 @@
 #include "api/services.hpp"
 #include "api/ws.hpp"
 #include "api/ws/presence.hpp"
+#include "api/ws/stream_gate.hpp"
 #include "chat/events.hpp"
 #include "chat/realtime_service.hpp"
 #include "core/scheduler.hpp"
@@ -60,9 +61,10 @@ private:
     // One open socket as the hub sees it.
     struct connection_state {
         std::shared_ptr<ws_connection> conn;
-        model::user user;              // loaded in on_open; read by frames after it
-        std::mutex mutex;              // guards groups and closed
-        std::set<std::string> groups;  // the bus groups this socket is in
+        std::shared_ptr<stream_gate> gate;  // what the bus delivers to (§8.8 resume)
+        model::user user;                   // loaded in on_open; read by frames after it
+        std::mutex mutex;                   // guards groups and closed
+        std::set<std::string> groups;       // the bus groups this socket is in
         bool closed = false;
         bool counted = false;  // presence_.opened() ran
     };

@@ -18,6 +18,7 @@
 namespace parley::api {
 
 class ws_presence;  // api/ws/presence.hpp
+class stream_gate;  // api/ws/stream_gate.hpp
 
 // One client frame's world. Built by the hub per frame, on a worker thread; handlers may block
 // (store calls). Frames of one connection are handled one at a time, in order.
@@ -27,6 +28,7 @@ struct ws_session_context {
     const model::user& user;            // the caller, as loaded when the socket opened
     fanout::stream_publisher& streams;  // stream positions for history replies (§8.5, §8.8)
     ws_presence& presence;              // get_user_presences (§8.9)
+    stream_gate& gate;                  // replay next to the live flow (resume, §8.8)
 };
 
 // One complete text message from the client (§8.2, §8.3): parse, dispatch on message_type,

@@ -3,6 +3,7 @@
 // protocol.cpp (§8.3).
 #include "api/ws/protocol.hpp"
 #include "api/ws/publisher.hpp"
+#include "api/ws/stream_gate.hpp"
 #include "fanout/presence.hpp"
 #include "fanout/streams.hpp"
 
@@ -42,6 +43,96 @@ json::object parse(const std::string& s) {
 
 model::user_ref ref(model::id id) {
     return {id, "u" + std::to_string(id), ""};
+}
+
+// A socket that records what would be written.
+class fake_connection final : public ws_connection {
+public:
+    const std::string& connection_id() const noexcept override { return id_; }
+    model::id user_id() const noexcept override { return 1; }
+    const std::string& access_jti() const noexcept override { return id_; }
+    void send(const fanout::frame& f) override { sent.push_back(*f.data); }
+    void close(std::uint16_t code, std::string_view) override { closed = code; }
+    void deliver(const fanout::frame& f) override {
+        if (f.kind != fanout::frame_kind::control) sent.push_back(*f.data);
+    }
+    std::vector<std::string> sent;
+    std::uint16_t closed = 0;
+
+private:
+    std::string id_ = "c_test";
+};
+
+fanout::frame stream_frame(std::int64_t channel, std::int64_t offset, std::string epoch = "E") {
+    fanout::frame f{fanout::frame_kind::event,
+                    std::make_shared<const std::string>(std::to_string(channel) + ":" +
+                                                        std::to_string(offset))};
+    f.channel = channel;
+    f.offset = offset;
+    f.epoch = std::move(epoch);
+    return f;
+}
+
+fanout::frame plain(std::string text, fanout::frame_kind k = fanout::frame_kind::event) {
+    return fanout::frame{k, std::make_shared<const std::string>(std::move(text))};
+}
+
+fanout::stream_history history_of(std::int64_t channel, std::int64_t from, std::int64_t to) {
+    fanout::stream_history h;
+    h.position = {to, "E"};
+    for (auto o = from; o <= to; ++o) h.frames.push_back({o, stream_frame(channel, o).data});
+    return h;
+}
+
+TEST(StreamGate, HoldsInOrderMergesTheReplayAndNeverSendsAnOffsetTwice) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 1 << 20);
+    gate.deliver(stream_frame(5, 2));
+    gate.deliver(plain("team"));
+    gate.deliver(plain("typing", fanout::frame_kind::ephemeral));  // never held
+    gate.deliver(stream_frame(5, 3));
+    EXPECT_EQ(conn->sent, std::vector<std::string>{"typing"});
+    EXPECT_EQ(gate.held(), 3u);
+    gate.begin_resume();
+    const auto out = gate.replay(5, 0, history_of(5, 1, 3));
+    EXPECT_TRUE(out.ok);
+    EXPECT_EQ(out.replayed, 3);
+    gate.end_resume();  // the first frame's handling is not over: still held
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"typing", "5:1", "5:2", "5:3"}));
+    gate.release_initial();
+    gate.deliver(stream_frame(5, 3));
+    gate.deliver(stream_frame(5, 4));
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"typing", "5:1", "5:2", "5:3", "team", "5:4"}));
+    // Another epoch starts a new range.
+    gate.deliver(stream_frame(5, 1, "F"));
+    EXPECT_EQ(conn->sent.back(), "5:1");
+}
+
+TEST(StreamGate, ALateResumeCannotPutMissingFramesBeforeLiveOnes) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 1 << 20);
+    gate.release_initial();
+    gate.deliver(stream_frame(5, 3));
+    gate.deliver(stream_frame(5, 4));
+    gate.begin_resume();
+    EXPECT_FALSE(gate.replay(5, 1, history_of(5, 2, 4)).ok);  // 2 is missing, 3 went out
+    const auto out = gate.replay(5, 2, history_of(5, 3, 5));  // has 3 and 4 already
+    EXPECT_TRUE(out.ok);
+    EXPECT_EQ(out.replayed, 1);
+    gate.end_resume();
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"5:3", "5:4", "5:5"}));
+}
+
+TEST(StreamGate, TooMuchHeldDuringAResumeClosesWith4008AndAtConnectFlushes) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 8);
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(stream_frame(5, 2));
+    gate.deliver(stream_frame(5, 3));  // over 8 bytes held at connect: sent, the hold ends
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"5:1", "5:2", "5:3"}));
+    gate.begin_resume();
+    for (int i = 4; i < 8; ++i) gate.deliver(stream_frame(5, i));
+    EXPECT_EQ(conn->closed, 4008);
 }
 
 class Publisher : public ::testing::Test {

@@ -18,9 +18,13 @@ namespace {
 constexpr std::size_t instance_id_chars = 16;
 constexpr std::size_t max_queued = 100000;  // frames waiting for the loop; past it: local only
 
-// Offset and PUBLISH in one step (API.md §8.8): publish order = offset order on every instance.
-// KEYS: offset counter, epoch. ARGV: pub/sub channel, payload header, the frame's JSON without
-// its final '}', a candidate epoch (used when Redis lost its data: a new epoch, offsets restart).
+// Offset, retained history and PUBLISH in one step (API.md §8.8): publish order = offset order on
+// every instance, and no frame is published without being retained. KEYS: offset counter, epoch,
+// history stream. ARGV: pub/sub channel, payload header (completed here with
+// "<offset>:<epoch>\n"), the frame's JSON without its final '}', a candidate epoch (used when
+// Redis lost its data: a new epoch, offsets restart), history size (0: none kept), history TTL
+// in ms. History entries: id "<offset>-1", fields t (publish time, Redis clock, ms), e (epoch),
+// f (the frame's bytes); MAXLEN keeps the newest `size`, PEXPIRE drops an idle channel's key.
 constexpr const char* stream_script = R"lua(
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
@@ -31,10 +35,20 @@ local offset = redis.call('INCR', KEYS[1])
 local sep = ','
 if ARGV[3] == '{' then sep = '' end
 local frame = ARGV[3] .. sep .. '"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}'
--- Issue #8 (retained history for resume) goes here, in the same step, so the history holds
--- exactly the published frames in offset order:
---   redis.call('XADD', 'parley:ch:<id>:history', 'MAXLEN', '~', <size>, offset, 'f', frame)
-redis.call('PUBLISH', ARGV[1], ARGV[2] .. frame)
+local size = tonumber(ARGV[5])
+if size > 0 then
+    local t = redis.call('TIME')
+    local now = tostring(t[1]) .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
+    local id = offset .. '-1'
+    local r = redis.pcall('XADD', KEYS[3], 'MAXLEN', size, id, 't', now, 'e', epoch, 'f', frame)
+    if type(r) == 'table' and r.err then
+        -- Entries from before the counter restarted (a lost counter): stale, start over.
+        redis.call('DEL', KEYS[3])
+        redis.call('XADD', KEYS[3], 'MAXLEN', size, id, 't', now, 'e', epoch, 'f', frame)
+    end
+    redis.call('PEXPIRE', KEYS[3], ARGV[6])
+end
+redis.call('PUBLISH', ARGV[1], ARGV[2] .. offset .. ':' .. epoch .. '\n' .. frame)
 return {offset, epoch}
 )lua";
 
@@ -91,6 +105,14 @@ std::string new_instance_id() {
 
 std::string redis_bus::offset_key(std::int64_t channel_id) {
     return "parley:ch:" + std::to_string(channel_id) + ":offset";
+}
+
+std::string redis_bus::history_key(std::int64_t channel_id) {
+    return "parley:ch:" + std::to_string(channel_id) + ":history";
+}
+
+std::string new_epoch() {
+    return random_text(12, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
 }
 
 redis_bus::redis_bus(options o)
@@ -191,6 +213,34 @@ void redis_bus::deliver_local(std::string_view group, const frame& f) {
     local_.publish(group, f);
 }
 
+bool redis_bus::await_subscribed(std::string_view group, std::chrono::milliseconds timeout) {
+    if (!loop_ || stopping_ || loop_->in_loop()) return true;
+    std::unique_lock lock(confirmed_mutex_);
+    return confirmed_cv_.wait_for(lock, timeout, [&] {
+        return !up_ || stopping_ || confirmed_.contains(group) ||
+               local_.subscriber_count(group) == 0;
+    });
+}
+
+void redis_bus::set_confirmed(const std::string& group, bool yes) {
+    {
+        std::lock_guard lock(confirmed_mutex_);
+        if (yes)
+            confirmed_.insert(group);
+        else
+            confirmed_.erase(group);
+    }
+    if (yes) confirmed_cv_.notify_all();
+}
+
+void redis_bus::clear_confirmed() {
+    {
+        std::lock_guard lock(confirmed_mutex_);
+        confirmed_.clear();
+    }
+    confirmed_cv_.notify_all();  // waiters see Redis down and stop waiting
+}
+
 void redis_bus::enqueue(outgoing o) {
     bool queued = false;
     bool post = false;
@@ -276,7 +326,9 @@ void redis_bus::send(outgoing o) {
     if (o.type == outgoing::what::drop) {
         if (up_) {
             const std::string key = offset_key(o.channel);
-            redisAsyncCommand(pub_.ctx, nullptr, nullptr, "DEL %b", key.data(), key.size());
+            const std::string history = history_key(o.channel);
+            redisAsyncCommand(pub_.ctx, nullptr, nullptr, "DEL %b %b", key.data(), key.size(),
+                              history.data(), history.size());
         }
         return;
     }
@@ -330,23 +382,31 @@ void redis_bus::send_stream(std::int64_t channel_id, const std::string& body) {
     const std::uint64_t seq = next_seq_++;
     auto* call = new stream_call{this, channel_id, body, seq};
     const std::string offset = offset_key(channel_id);
+    const std::string history = history_key(channel_id);
     const std::string channel = channel_of("c:" + std::to_string(channel_id));
-    const std::string head = header(frame_kind::event, true, seq, 0);
+    std::string head = header(frame_kind::event, true, seq, 0);
+    head.back() = ':';  // the script appends "<offset>:<epoch>\n"
     const std::string_view open(body.data(), body.size() - 1);  // without the final '}'
-    const char* argv[] = {"EVALSHA",     script_sha_.data(), "2",
-                          offset.data(), epoch_key,          channel.data(),
-                          head.data(),   open.data(),        candidate_epoch_.data()};
+    const std::string size = std::to_string(options_.history.size);
+    const std::string ttl = std::to_string(std::max<std::int64_t>(1, options_.history.ttl.count()));
+    const char* argv[] = {
+        "EVALSHA",      script_sha_.data(), "3",         offset.data(), epoch_key,
+        history.data(), channel.data(),     head.data(), open.data(),   candidate_epoch_.data(),
+        size.data(),    ttl.data()};
     const std::size_t lens[] = {7,
                                 script_sha_.size(),
                                 1,
                                 offset.size(),
                                 std::char_traits<char>::length(epoch_key),
+                                history.size(),
                                 channel.size(),
                                 head.size(),
                                 open.size(),
-                                candidate_epoch_.size()};
+                                candidate_epoch_.size(),
+                                size.size(),
+                                ttl.size()};
     pending_streams_[seq] = false;
-    if (redisAsyncCommandArgv(pub_.ctx, stream_cb, call, 9, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(pub_.ctx, stream_cb, call, 12, argv, lens) != REDIS_OK) {
         pending_streams_.erase(seq);
         delete call;
         if (hooks_.fallback) hooks_.fallback(channel_id, body);
@@ -387,6 +447,9 @@ void redis_bus::on_stream_reply(stream_call* call, redisReply* r) {
     }
     if (r->type == REDIS_REPLY_ARRAY && r->elements == 2) {
         const auto e = reply_text(r->element[1]);
+        // The script created the epoch with our candidate: never offer it again (a later data
+        // loss must give a NEW epoch, §8.8).
+        if (e == candidate_epoch_) candidate_epoch_ = new_epoch();
         std::lock_guard lock(epoch_mutex_);
         if (e != epoch_) {
             if (!epoch_.empty())
@@ -425,6 +488,7 @@ void redis_bus::reconcile() {
         if (gs.state == sub_state::subscribing || gs.state == sub_state::subscribed) {
             to_unsubscribe.push_back(channel_of(g));
             gs.state = sub_state::unsubscribing;
+            set_confirmed(g, false);
         }
         // Nobody here waits for our echo any more: send what was held back.
         auto waiting = std::move(gs.waiting);
@@ -476,6 +540,7 @@ void redis_bus::on_sub_reply(redisReply* r) {
     auto& gs = it->second;
     if (type == "subscribe" && gs.state == sub_state::subscribing) {
         gs.state = sub_state::subscribed;
+        set_confirmed(group, true);
         auto waiting = std::move(gs.waiting);
         for (auto& o : waiting) send(std::move(o));
     } else if (type == "unsubscribe" && gs.state == sub_state::unsubscribing) {
@@ -502,8 +567,22 @@ void redis_bus::on_message(const std::string& channel, const char* data, std::si
     const char kind = payload[0];
     const std::string_view origin = payload.substr(1, instance_id_chars);
     std::size_t pos = 1 + instance_id_chars;
-    std::int64_t seq = 0, except_user = 0;
-    if (!read_number(payload, pos, ':', seq) || !read_number(payload, pos, '\n', except_user)) {
+    std::int64_t seq = 0, except_user = 0, offset = 0;
+    std::string_view epoch;
+    bool ok = read_number(payload, pos, ':', seq);
+    if (ok && kind == 's') {
+        // "<except user>:<offset>:<epoch>\n" (the script completed the header).
+        ok = read_number(payload, pos, ':', except_user) && read_number(payload, pos, ':', offset);
+        const auto end = payload.find('\n', pos);
+        ok = ok && end != std::string_view::npos;
+        if (ok) {
+            epoch = payload.substr(pos, end - pos);
+            pos = end + 1;
+        }
+    } else {
+        ok = ok && read_number(payload, pos, '\n', except_user);
+    }
+    if (!ok) {
         spdlog::debug("redis: malformed message on {}", channel);
         return;
     }
@@ -520,6 +599,14 @@ void redis_bus::on_message(const std::string& channel, const char* data, std::si
                          : (kind == 'c' ? frame_kind::control : frame_kind::event);
     f.except_user = except_user;
     f.data = std::make_shared<const std::string>(payload.substr(pos));
+    if (kind == 's') {
+        std::int64_t id = 0;
+        const auto digits = group.substr(2);
+        std::from_chars(digits.data(), digits.data() + digits.size(), id);
+        f.channel = id;
+        f.offset = offset;
+        f.epoch.assign(epoch);
+    }
     local_.publish(group, f);
 }
 
@@ -558,8 +645,7 @@ void redis_bus::connect(bool publisher) {
     }
     if (publisher) {
         if (a.db != 0) redisAsyncCommand(ac, setup_cb, nullptr, "SELECT %d", a.db);
-        candidate_epoch_ =
-            random_text(12, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789");
+        candidate_epoch_ = new_epoch();
         epoch_fresh_ = false;
         redisAsyncCommand(ac, script_cb, &pub_tag_, "SCRIPT LOAD %s", stream_script);
         // The epoch lives in Redis (§8.8): created once; a new one only after Redis lost it.
@@ -634,6 +720,7 @@ void redis_bus::on_disconnected(bool publisher) {
         ping_outstanding_ = false;
     } else {
         // Nothing is subscribed any more. Frames held for a confirmation go out locally.
+        clear_confirmed();
         for (auto it = groups_.begin(); it != groups_.end();) {
             auto& gs = it->second;
             gs.state = sub_state::none;
@@ -698,6 +785,8 @@ void redis_bus::epoch_cb(redisAsyncContext*, void* r, void* privdata) {
                          t->self->epoch_, e);
         t->self->epoch_.assign(e);
     }
+    // Ours may have become the epoch (SET NX): a later data loss must give a new one.
+    t->self->candidate_epoch_ = new_epoch();
     t->self->epoch_fresh_ = true;
     t->self->check_publisher_ready();
 }
@@ -711,6 +800,10 @@ void redis_bus::update_up() {
     const bool now = pub_.connected && pub_.ready && sub_.connected;
     if (now == up_.load()) return;
     up_ = now;
+    {
+        std::lock_guard lock(confirmed_mutex_);  // a waiter checks up_ under it
+    }
+    confirmed_cv_.notify_all();
     if (now)
         spdlog::info("redis: fan-out connected to {}:{} (instance {})", options_.address.host,
                      options_.address.port, options_.instance_id);

@@ -23,9 +23,11 @@
 #include "fanout/event_loop.hpp"
 #include "fanout/local_bus.hpp"
 #include "fanout/redis/redis_url.hpp"
+#include "fanout/stream_publisher.hpp"
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -42,6 +44,8 @@ namespace parley::fanout::redis {
 
 // A random instance id: 16 characters of [0-9a-f].
 [[nodiscard]] std::string new_instance_id();
+// A random stream epoch: 12 characters of [A-Za-z0-9].
+[[nodiscard]] std::string new_epoch();
 
 class redis_bus final : public bus {
 public:
@@ -53,6 +57,7 @@ public:
         std::chrono::milliseconds connect_timeout{2000};
         std::chrono::milliseconds ping_interval{1000};
         std::chrono::milliseconds ping_timeout{2000};
+        retention history;  // what the stream script keeps for resume (§8.8)
     };
 
     // What redis_streams plugs in: the local fallback for a stream frame that could not go
@@ -88,6 +93,11 @@ public:
     void drop_stream(std::int64_t channel_id);
     // Delivers to this instance's subscribers only (the fallback's way out). Any thread.
     void deliver_local(std::string_view group, const frame& f);
+    // Waits (at most `timeout`) until a group with subscribers on this instance is subscribed in
+    // Redis, so every frame other instances publish from now on reaches them (a history read
+    // after it leaves no gap, §8.8). True at once without local subscribers, while Redis is
+    // down, or on the loop. False on timeout. Blocks: worker threads only.
+    bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout);
     // The epoch read when the publisher connection opened (empty before).
     [[nodiscard]] std::string epoch() const;
     [[nodiscard]] bool up() const noexcept { return up_; }
@@ -100,6 +110,9 @@ public:
 
     // Redis keys and channels (shared with redis_streams and tests).
     [[nodiscard]] static std::string offset_key(std::int64_t channel_id);
+    // The channel's retained frames (a Redis stream, entry ids "<offset>-1").
+    [[nodiscard]] static std::string history_key(std::int64_t channel_id);
+    [[nodiscard]] const retention& history() const noexcept { return options_.history; }
     static constexpr const char* epoch_key = "parley:epoch";
 
 private:
@@ -189,6 +202,13 @@ private:
     std::mutex out_mutex_;  // guards out_, drain_posted_
     std::vector<outgoing> out_;
     bool drain_posted_ = false;
+
+    // Groups whose SUBSCRIBE Redis confirmed on the current subscriber connection.
+    std::mutex confirmed_mutex_;
+    std::condition_variable confirmed_cv_;
+    std::set<std::string, std::less<>> confirmed_;
+    void set_confirmed(const std::string& group, bool yes);  // loop
+    void clear_confirmed();                                  // loop
 
     mutable std::mutex epoch_mutex_;
     std::string epoch_;

@@ -22,9 +22,13 @@ public:
     // `fallback_epoch`: 1–32 of [A-Za-z0-9_-], new for each process start.
     redis_streams(redis_bus& bus, redis_client& client, std::string fallback_epoch);
 
-    // Redis up: MGET of the epoch and the channel's counter (2 s timeout). Down: the fallback.
+    // Redis up: the history script with nothing to read (2 s timeout). Down: the fallback.
     [[nodiscard]] stream_position position(std::int64_t channel_id) override;
     void publish(std::int64_t channel_id, std::string body) override;
+    // Redis up: one script reads the epoch (creating a new one if Redis lost it), the counter
+    // and XRANGE of the history after `after`, dropping entries older than the TTL or of another
+    // epoch. Down: the fallback position and no frames (nothing is retained while down).
+    [[nodiscard]] stream_history history(std::int64_t channel_id, std::int64_t after) override;
     void drop(std::int64_t channel_id) override;
 
     [[nodiscard]] const std::string& fallback_epoch() const noexcept { return fallback_epoch_; }
@@ -35,6 +39,7 @@ private:
 
     redis_bus& bus_;
     redis_client& client_;
+    lua_script read_script_;
     std::string fallback_epoch_;
     std::mutex mutex_;
     std::unordered_map<std::int64_t, std::int64_t> fallback_offsets_;

@@ -401,6 +401,86 @@ TEST(RedisStreams, FallBackLocallyWhileRedisIsDownAndRecover) {
         << sock->got[3];
 }
 
+TEST(RedisStreams, HistoryIsRetainedInTheOffsetStepAndDroppedWithTheEpoch) {
+    NEED_REDIS();
+    redis_server server;
+    poll_loop loop;
+    auto o = bus_options(server.address());
+    o.history = retention{20, std::chrono::milliseconds(600)};
+    redis_bus a(o), b(bus_options(server.address()));
+    redis_client client(server.address());
+    redis_streams sa(a, client, "fallbackA"), sb(b, client, "fallbackB");
+    a.start(loop);
+    b.start(loop);
+    ASSERT_TRUE(loop.run_until([&] { return a.health() == "ok" && b.health() == "ok"; }));
+    struct keeper final : subscriber {
+        std::mutex m;
+        std::vector<frame> got;
+        void deliver(const frame& f) override {
+            std::lock_guard lock(m);
+            got.push_back(f);
+        }
+        std::size_t size() {
+            std::lock_guard lock(m);
+            return got.size();
+        }
+    };
+    auto on_b = std::make_shared<keeper>();
+    b.subscribe("c:9", on_b);
+    loop.run_for(100ms);
+    for (int i = 0; i < 30; ++i) sa.publish(9, R"({"n":)" + std::to_string(i) + "}");
+    ASSERT_TRUE(loop.run_until([&] { return on_b->size() == 30; }));
+    const std::string epoch = a.epoch();
+    for (std::size_t i = 0; i < 30; ++i) {  // the pub/sub header carries the numbers
+        EXPECT_EQ(on_b->got[i].channel, 9);
+        EXPECT_EQ(on_b->got[i].offset, static_cast<std::int64_t>(i + 1));
+        EXPECT_EQ(on_b->got[i].epoch, epoch);
+    }
+    // Read from another instance: the newest 20, the bytes delivered, in order.
+    auto h = sb.history(9, 0);
+    EXPECT_EQ(h.position.offset, 30);
+    EXPECT_EQ(h.position.epoch, epoch);
+    ASSERT_EQ(h.frames.size(), 20u);
+    for (std::size_t i = 0; i < 20; ++i) {
+        EXPECT_EQ(h.frames[i].offset, static_cast<std::int64_t>(i + 11));
+        EXPECT_EQ(*h.frames[i].data, *on_b->got[i + 10].data);
+    }
+    EXPECT_EQ(sb.history(9, 27).frames.size(), 3u);
+    EXPECT_TRUE(sb.history(9, 30).frames.empty());
+    EXPECT_EQ(sb.position(9).offset, 30);
+    // Past the TTL: nothing to replay, the position stays; the key expires.
+    std::this_thread::sleep_for(700ms);
+    h = sb.history(9, 25);
+    EXPECT_TRUE(h.frames.empty());
+    EXPECT_EQ(h.position.offset, 30);
+    const auto exists = client.command({"EXISTS", redis_bus::history_key(9)});
+    ASSERT_TRUE(exists);
+    EXPECT_EQ(exists->integer, 0);
+    // Redis loses its data: the next frame starts a new epoch at offset 1 (never the old value,
+    // even on the instance whose candidate became the first epoch), old history is not replayed.
+    ASSERT_TRUE(client.command({"FLUSHALL"}));
+    sa.publish(9, R"({"n":0})");
+    ASSERT_TRUE(loop.run_until([&] { return on_b->size() == 31; }));
+    const std::string second = on_b->got[30].epoch;
+    EXPECT_NE(second, epoch);
+    EXPECT_EQ(on_b->got[30].offset, 1);
+    h = sb.history(9, 0);
+    EXPECT_EQ(h.position.epoch, second);
+    ASSERT_EQ(h.frames.size(), 1u);
+    EXPECT_EQ(*h.frames[0].data, *on_b->got[30].data);
+    // Lost again and read before anything is published: the read makes the new epoch.
+    ASSERT_TRUE(client.command({"FLUSHALL"}));
+    h = sb.history(9, 0);
+    EXPECT_NE(h.position.epoch, second);
+    EXPECT_NE(h.position.epoch, epoch);
+    EXPECT_EQ(h.position.offset, 0);
+    EXPECT_TRUE(h.frames.empty());
+    sa.publish(9, R"({"n":0})");
+    ASSERT_TRUE(loop.run_until([&] { return on_b->size() == 32; }));
+    EXPECT_EQ(on_b->got[31].offset, 1);
+    EXPECT_EQ(on_b->got[31].epoch, h.position.epoch);
+}
+
 TEST(RedisPresence, TransitionsHappenOnceAcrossInstancesAndCrashedInstancesAreReaped) {
     NEED_REDIS();
     redis_server server;

@@ -1,0 +1,90 @@
+// What stands between the bus and one WebSocket (API.md §8.8 resume;
+// docs/decisions/0004-resume.md): per channel, the range of stream offsets already sent to this
+// socket (live frames at or below it are dropped, so a replay and the live flow never send a
+// frame twice), and a hold that keeps live event frames back, in order, while a resume merges
+// the replay with them. A new socket starts holding: until its first frame has been handled, at
+// most initial_hold, so a `resume` sent right after `hello` is answered before any live frame
+// newer than the client's offset. Control frames and ephemeral ones (typing, presence) pass
+// through at once.
+#pragma once
+
+#include "api/ws.hpp"
+#include "fanout/bus.hpp"
+#include "fanout/stream_publisher.hpp"
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace parley::api {
+
+class stream_gate final : public fanout::subscriber {
+public:
+    // The longest a new socket holds live stream frames back waiting for its first frame.
+    static constexpr std::chrono::milliseconds initial_hold{1000};
+
+    // `budget`: held bytes beyond it end the initial hold early (flushed to the outbox, whose
+    // own budget applies), or close a resuming socket with 4008 (§8.2).
+    stream_gate(std::shared_ptr<ws_connection> conn, std::size_t budget)
+        : conn_(std::move(conn)), budget_(budget) {}
+
+    // fanout::subscriber: any thread.
+    void deliver(const fanout::frame& f) override;
+
+    // The connection this gate feeds.
+    [[nodiscard]] const std::shared_ptr<ws_connection>& connection() const noexcept {
+        return conn_;
+    }
+
+    // Ends the initial hold (first frame handled, or initial_hold passed). Idempotent.
+    void release_initial();
+
+    // A resume holds live stream frames from before it reads any history until end_resume().
+    void begin_resume();
+    void end_resume();
+
+    // The outcome of replay().
+    struct replay_outcome {
+        bool ok = false;            // false: frames newer than `after` already went out live
+        std::int64_t replayed = 0;  // frames sent again
+    };
+
+    // For a recovered channel (history.frames = after+1 … position, or none when after is the
+    // position): sends the frames this socket has not had yet, in order, and records them as
+    // sent. Not ok when live frames of the channel newer than after+1 were already sent before
+    // the resume (they cannot be put back in order): the caller answers resync_required.
+    replay_outcome replay(std::int64_t channel, std::int64_t after,
+                          const fanout::stream_history& history);
+
+    // Frames held back now (tests).
+    [[nodiscard]] std::size_t held() const;
+
+private:
+    // The offsets of one channel sent to this socket, in one epoch: first … last, contiguous.
+    struct sent_range {
+        std::string epoch;
+        std::int64_t first = 0;
+        std::int64_t last = 0;
+    };
+
+    [[nodiscard]] bool holding() const noexcept { return initial_ || resuming_; }
+    // Sends a live event frame; a stream frame only if not sent already (under mutex_).
+    void pass(const fanout::frame& f);
+    // Sends what was held back (under mutex_).
+    void flush();
+
+    std::shared_ptr<ws_connection> conn_;
+    std::size_t budget_;
+    mutable std::mutex mutex_;  // lock order: gate, then the socket's outbox
+    bool initial_ = true;
+    bool resuming_ = false;
+    std::vector<fanout::frame> held_;
+    std::size_t held_bytes_ = 0;
+    std::unordered_map<std::int64_t, sent_range> sent_;
+};
+
+}  // namespace parley::api
