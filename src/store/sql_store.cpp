@@ -17,6 +17,8 @@ using namespace std::chrono_literals;
 
 // How long a transaction waits for a pooled connection before giving up with 503.
 constexpr auto acquire_wait = 10s;
+// Group commit: commits closer together than this count as a busy stream of posters.
+constexpr auto group_busy = 1ms;
 // The readiness budget of API.md §10.3.
 constexpr auto ping_timeout = 2s;
 
@@ -81,17 +83,23 @@ void sql_store::run_grouped(const std::function<bool(tx&)>& fn,
             group_done_.wait(lock);
             continue;
         }
-        // Lead: take everybody waiting (me included) and commit them as one transaction. First
-        // let the other runnable threads (on a busy core: posters about to queue) get here.
+        // Lead: take everybody waiting (me included) and commit them as one transaction. When
+        // commits come back to back (the last one ended less than group_busy ago), first let the
+        // other runnable threads, posters about to queue on a busy core, get here. Not at a low
+        // rate: a yield per lone commit makes the scheduler preempt this thread at each of the
+        // fan-out's wake-ups afterwards (S6: 98,000 instead of 6,000 context switches in 6 s).
         group_leader_ = true;
-        lock.unlock();
-        std::this_thread::yield();
-        lock.lock();
+        if (std::chrono::steady_clock::now() - last_group_end_ < group_busy) {
+            lock.unlock();
+            std::this_thread::yield();
+            lock.lock();
+        }
         std::vector<group_request*> group;
         group.swap(group_queue_);
         lock.unlock();
         commit_group(group);
         lock.lock();
+        last_group_end_ = std::chrono::steady_clock::now();
         for (auto* r : group) r->done = true;
         group_leader_ = false;
         group_done_.notify_all();

@@ -7,6 +7,7 @@
 #include "store/store.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -51,6 +52,7 @@ private:
     std::condition_variable group_done_;
     std::vector<group_request*> group_queue_;
     bool group_leader_ = false;
+    std::chrono::steady_clock::time_point last_group_end_;
 
     std::string backend_;
     pool pool_;
