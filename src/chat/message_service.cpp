@@ -417,7 +417,8 @@ core::result<posted> message_service::post(const model::user& caller,
     if (auto earlier = claim.begin(clock_())) return repeat(caller, *earlier);
 
     std::vector<event> out_events;
-    auto made = store_.write([&](store::tx& tx) -> core::result<posted> {
+    std::optional<core::result<posted>> made;
+    const auto body = [&](store::tx& tx) -> core::result<posted> {
         field_errors errors(post_order);
         errors.add_all(draft.errors);
         std::optional<model::channel> c;
@@ -445,11 +446,20 @@ core::result<posted> message_service::post(const model::user& caller,
                                      "channel");
         return create_message(tx, caller, *c, draft, errors, out_events, limiter_, limits_, clock_,
                               media_urls_);
-    });
-    if (!made) return made.error();
-    claim.complete(made->messages, clock_());
-    for (auto& e : out_events) events_.emit(std::move(e));
-    return made;
+    };
+    // Group commit (docs/decisions/0005): concurrent posters share one transaction; each returns
+    // (and is acknowledged) only after that commit, and the events are emitted in commit order.
+    store_.run_grouped(
+        [&](store::tx& tx) {
+            made.emplace(body(tx));
+            return made->has_value();
+        },
+        [&] {
+            claim.complete((*made)->messages, clock_());
+            for (auto& e : out_events) events_.emit(std::move(e));
+        });
+    if (!*made) return made->error();
+    return std::move(*made);
 }
 
 core::result<posted> message_service::post_direct(const model::user& caller,

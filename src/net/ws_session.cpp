@@ -5,6 +5,7 @@
 
 #include "core/log.hpp"
 #include "core/server_metrics.hpp"
+#include "net/write_behind_stream.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/as_tuple.hpp>
@@ -55,6 +56,28 @@ std::string new_connection_id() {
     std::string id = "c_";
     for (int i = 0; i < 8; ++i, bits >>= 4) id.push_back(hex[bits & 0xF]);
     return id;
+}
+
+// Appends `payload` as one unmasked, unfragmented text frame (RFC 6455 §5.2; server to client,
+// no extension: permessage-deflate is never negotiated).
+void append_text_frame(std::string& out, std::string_view payload) {
+    char header[10];
+    std::size_t n = 0;
+    header[n++] = static_cast<char>(0x81);  // FIN, text
+    const std::uint64_t size = payload.size();
+    if (size < 126) {
+        header[n++] = static_cast<char>(size);
+    } else if (size <= 0xFFFF) {
+        header[n++] = 126;
+        header[n++] = static_cast<char>(size >> 8);
+        header[n++] = static_cast<char>(size & 0xFF);
+    } else {
+        header[n++] = 127;
+        for (int shift = 56; shift >= 0; shift -= 8)
+            header[n++] = static_cast<char>((size >> shift) & 0xFF);
+    }
+    out.append(header, n);
+    out.append(payload);
 }
 
 class ws_session;
@@ -301,16 +324,73 @@ private:
             close(close_slow_consumer, "Slow consumer.");
             return;
         }
-        if (start_writer)
-            asio::co_spawn(executor(), write_loop(shared_from_this()),
-                           log_failure{"websocket writer"});
+        if (start_writer) asio::post(executor(), [self = shared_from_this()] { pump(self); });
     }
 
-    // The only writer: drains the queue one message at a time, then performs a requested close.
-    // Exactly one runs at a time (writer_running_); it ends when the queue is empty.
-    static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self) {
+    // The writer's fast path, on the strand: frames everything queued into the socket's write
+    // buffer and hands it to the kernel without suspending, as long as the kernel takes it all.
+    // Falls back to write_loop when the socket's buffer is full, a write is in flight, a close is
+    // pending or the socket failed. Exactly one writer runs at a time (writer_running_).
+    static void pump(const std::shared_ptr<ws_session>& self) {
         for (;;) {
-            fanout::bytes next;
+            std::size_t batch_bytes = 0;
+            {
+                std::lock_guard lock(self->mutex_);
+                if (self->pending_close_ || self->write_failed_ || !self->ws_.is_open()) break;
+                if (self->queue_.empty()) {
+                    self->writer_running_ = false;
+                    return;
+                }
+                self->writing_.swap(self->queue_);
+                batch_bytes = self->queued_bytes_;
+                self->queued_bytes_ = 0;
+                self->inflight_bytes_ = batch_bytes;
+            }
+            self->frame_batch(batch_bytes);
+            beast::error_code ec;
+            if (!self->ws_.next_layer().try_flush(ec)) break;  // the rest: write_loop
+            if (ec) break;                                     // write_loop reports it
+            std::lock_guard lock(self->mutex_);
+            self->inflight_bytes_ = 0;
+        }
+        asio::co_spawn(self->executor(), write_loop(self), log_failure{"websocket writer"});
+    }
+
+    // Strand. Frames the writer's batch into the socket's write buffer.
+    void frame_batch(std::size_t batch_bytes) {
+        std::string& out = ws_.next_layer().pending();
+        out.reserve(out.size() + batch_bytes + 10 * writing_.size());
+        auto& metrics = core::metrics::server_metrics::global();
+        for (const auto& frame : writing_) {
+            append_text_frame(out, *frame);
+            metrics.frame_sent(*frame);
+        }
+        writing_.clear();
+    }
+
+    // The only writer of data frames: takes everything queued, frames it into the socket's write
+    // buffer and sends it with one gathered write (write_behind_stream), until the queue is
+    // empty; then performs a requested close. Exactly one runs at a time (writer_running_).
+    static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self) {
+        {
+            // What pump() left: the rest of its batch.
+            auto [ec, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
+            {
+                std::lock_guard lock(self->mutex_);
+                self->inflight_bytes_ = 0;
+                if (ec) {
+                    self->write_failed_ = true;
+                    self->queue_.clear();
+                    self->queued_bytes_ = 0;
+                }
+            }
+            if (ec) {
+                spdlog::debug("ws {} write failed: {}", self->peer_, ec.message());
+                beast::get_lowest_layer(self->ws_).close();
+            }
+        }
+        for (;;) {
+            std::size_t batch_bytes = 0;
             std::optional<websocket::close_reason> close_with;
             {
                 std::lock_guard lock(self->mutex_);
@@ -321,10 +401,10 @@ private:
                     self->writer_running_ = false;
                     co_return;
                 } else {
-                    next = std::move(self->queue_.front());
-                    self->queue_.pop_front();
-                    self->queued_bytes_ -= next->size();
-                    self->inflight_bytes_ = next->size();
+                    self->writing_.swap(self->queue_);
+                    batch_bytes = self->queued_bytes_;
+                    self->queued_bytes_ = 0;
+                    self->inflight_bytes_ = batch_bytes;
                 }
             }
             if (close_with) {
@@ -334,9 +414,14 @@ private:
                 if (ec) spdlog::debug("ws {} close: {}", self->peer_, ec.message());
                 co_return;
             }
-            self->ws_.text(true);
-            auto [ec, n] = co_await self->ws_.async_write(asio::buffer(*next), use_tuple);
-            if (!ec) core::metrics::server_metrics::global().frame_sent(*next);
+            // Not open any more: Beast has sent (or answered) a close frame; no data after it.
+            beast::error_code ec = websocket::error::closed;
+            if (self->ws_.is_open()) {
+                self->frame_batch(batch_bytes);
+                auto [e, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
+                ec = e;
+            }
+            self->writing_.clear();
             {
                 std::lock_guard lock(self->mutex_);
                 self->inflight_bytes_ = 0;
@@ -409,7 +494,7 @@ private:
 
     session_context& ctx_;
     api::ws_handler& handler_;
-    websocket::stream<beast::tcp_stream> ws_;
+    websocket::stream<write_behind_stream> ws_;
     beast::flat_buffer buffer_;
     api::ws_accept who_;
     std::string peer_;
@@ -430,11 +515,12 @@ private:
     std::mutex mutex_;
     std::deque<fanout::bytes> queue_;
     std::size_t queued_bytes_ = 0;    // bytes in queue_
-    std::size_t inflight_bytes_ = 0;  // the message being written
+    std::size_t inflight_bytes_ = 0;  // the batch being written
     bool writer_running_ = false;
     bool write_failed_ = false;
     bool close_requested_ = false;
     std::optional<websocket::close_reason> pending_close_;
+    std::deque<fanout::bytes> writing_;  // the writer's batch (writer only; swapped with queue_)
 };
 
 }  // namespace

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <thread>
 #include <utility>
 
 namespace parley::store::sql {
@@ -16,6 +17,8 @@ using namespace std::chrono_literals;
 
 // How long a transaction waits for a pooled connection before giving up with 503.
 constexpr auto acquire_wait = 10s;
+// Group commit: commits closer together than this count as a busy stream of posters.
+constexpr auto group_busy = 1ms;
 // The readiness budget of API.md §10.3.
 constexpr auto ping_timeout = 2s;
 
@@ -67,6 +70,102 @@ void sql_store::run(bool write, const std::function<bool(tx&)>& fn) {
     } catch (const unavailable&) {
         errors_.fetch_add(1, std::memory_order_relaxed);
         throw;
+    }
+}
+
+void sql_store::run_grouped(const std::function<bool(tx&)>& fn,
+                            const std::function<void()>& after_commit) {
+    group_request me{&fn, &after_commit};
+    std::unique_lock lock(group_mutex_);
+    group_queue_.push_back(&me);
+    while (!me.done) {
+        if (group_leader_) {
+            group_done_.wait(lock);
+            continue;
+        }
+        // Lead: take everybody waiting (me included) and commit them as one transaction. When
+        // commits come back to back (the last one ended less than group_busy ago), first let the
+        // other runnable threads, posters about to queue on a busy core, get here. Not at a low
+        // rate: a yield per lone commit makes the scheduler preempt this thread at each of the
+        // fan-out's wake-ups afterwards (S6: 98,000 instead of 6,000 context switches in 6 s).
+        group_leader_ = true;
+        if (std::chrono::steady_clock::now() - last_group_end_ < group_busy) {
+            lock.unlock();
+            std::this_thread::yield();
+            lock.lock();
+        }
+        std::vector<group_request*> group;
+        group.swap(group_queue_);
+        lock.unlock();
+        commit_group(group);
+        lock.lock();
+        last_group_end_ = std::chrono::steady_clock::now();
+        for (auto* r : group) r->done = true;
+        group_leader_ = false;
+        group_done_.notify_all();
+    }
+    lock.unlock();
+    if (!me.error) return;
+    try {
+        std::rethrow_exception(me.error);
+    } catch (const unavailable&) {
+        errors_.fetch_add(1, std::memory_order_relaxed);
+        throw;
+    }
+}
+
+// Leader only, outside group_mutex_. Sets each request's error; the caller marks them done.
+void sql_store::commit_group(const std::vector<group_request*>& group) {
+    std::vector<bool> committed(group.size(), false);
+    try {
+        auto conn = begin(true);
+        sql_tx t(*conn);
+        try {
+            for (std::size_t i = 0; i < group.size(); ++i) {
+                auto* r = group[i];
+                if (group.size() == 1) {  // alone: no savepoint needed
+                    try {
+                        committed[i] = (*r->fn)(t);
+                    } catch (...) {
+                        r->error = std::current_exception();
+                    }
+                    if (!committed[i]) {
+                        conn->rollback();
+                        return;
+                    }
+                    continue;
+                }
+                conn->exec("SAVEPOINT parley_group");
+                try {
+                    committed[i] = (*r->fn)(t);
+                } catch (...) {
+                    r->error = std::current_exception();
+                    committed[i] = false;
+                }
+                // Undoes this caller's work only (PostgreSQL: also clears a failed statement's
+                // abort). When the connection is gone this throws and the whole group fails.
+                if (!committed[i]) conn->exec("ROLLBACK TO SAVEPOINT parley_group");
+                conn->exec("RELEASE SAVEPOINT parley_group");
+            }
+        } catch (...) {
+            conn->rollback();
+            throw;
+        }
+        conn->commit();
+    } catch (...) {
+        for (auto* r : group)
+            if (!r->error) r->error = std::current_exception();
+        return;
+    }
+    // Committed: the effects, in commit order.
+    for (std::size_t i = 0; i < group.size(); ++i) {
+        auto* r = group[i];
+        if (!committed[i] || r->error || !r->after_commit || !*r->after_commit) continue;
+        try {
+            (*r->after_commit)();
+        } catch (...) {
+            r->error = std::current_exception();
+        }
     }
 }
 

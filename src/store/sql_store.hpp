@@ -7,6 +7,10 @@
 #include "store/store.hpp"
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -23,6 +27,8 @@ public:
     [[nodiscard]] std::vector<std::string> pending_migrations() override;
     [[nodiscard]] bool ping() noexcept override;
     void run(bool write, const std::function<bool(tx&)>& fn) override;
+    void run_grouped(const std::function<bool(tx&)>& fn,
+                     const std::function<void()>& after_commit) override;
     [[nodiscard]] stats_snapshot stats() const noexcept override;
 
 private:
@@ -32,6 +38,21 @@ private:
     template <class F>
     void in_tx(bool write, F&& fn);
     std::vector<std::int64_t> applied_versions(connection& c);
+
+    // Group commit (run_grouped): callers waiting for the next group, and whether a leader is
+    // committing one.
+    struct group_request {
+        const std::function<bool(tx&)>* fn;
+        const std::function<void()>* after_commit;
+        std::exception_ptr error;
+        bool done = false;
+    };
+    void commit_group(const std::vector<group_request*>& group);
+    std::mutex group_mutex_;
+    std::condition_variable group_done_;
+    std::vector<group_request*> group_queue_;
+    bool group_leader_ = false;
+    std::chrono::steady_clock::time_point last_group_end_;
 
     std::string backend_;
     pool pool_;

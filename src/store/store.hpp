@@ -235,6 +235,23 @@ public:
     // throws store::unavailable. Do not nest run() calls on one thread.
     virtual void run(bool write, const std::function<bool(tx&)>& fn) = 0;
 
+    // Group commit: like run(true, fn), but concurrent callers may share one transaction. The
+    // first caller to arrive while no group is committing becomes the leader: it runs every
+    // waiting caller's fn in arrival order, each inside its own savepoint (a fn that returns false
+    // or throws undoes only its own work), commits once, then runs each committed caller's
+    // after_commit in that same order (so effects such as publishing follow commit order), and
+    // only then lets the callers return. Nothing returns before the commit it belongs to; when
+    // the shared commit fails every caller of the group gets the exception. fn must not depend
+    // on running in a transaction of its own (it sees the uncommitted work of the callers before
+    // it, as if they had committed just before). after_commit runs on the leader's thread, must
+    // not call the store, and sees the caller's state (the caller is blocked meanwhile).
+    virtual void run_grouped(const std::function<bool(tx&)>& fn,
+                             const std::function<void()>& after_commit) {
+        bool committed = false;
+        run(true, [&](tx& t) { return committed = fn(t); });
+        if (committed && after_commit) after_commit();
+    }
+
     // Runs fn(tx&) -> R in a read transaction and returns its value.
     template <class F>
     auto read(F&& fn) {

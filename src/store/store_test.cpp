@@ -11,10 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <filesystem>
 #include <latch>
+#include <mutex>
 #include <stdexcept>
 #include <thread>
 
@@ -247,6 +250,63 @@ TEST_P(SqlStore, WriteCommitsOnValueAndRollsBackOnError) {
     EXPECT_FALSE(insert("dropped", false).ok);
     EXPECT_TRUE(store_->read([](tx& t) { return t.username_taken_ci("kept"); }));
     EXPECT_FALSE(store_->read([](tx& t) { return t.username_taken_ci("dropped"); }));
+}
+
+TEST_P(SqlStore, GroupedWritesCommitTogetherButFailAlone) {
+    // 6 threads post 15 grouped writes each: every 3rd returns false, every 5th throws, one in 7
+    // repeats a taken username (a constraint the database refuses). Each caller must return only
+    // after its commit, with exactly its own work kept, and after_commit only for what committed.
+    std::mutex m;
+    std::vector<std::string> announced;
+    std::atomic<int> problems{0};
+    std::atomic<int> led_by_another{0};  // after_commit ran on another caller's thread: grouped
+    std::vector<std::thread> threads;
+    add_user("taken");
+    for (int i = 0; i < 6; ++i) {
+        threads.emplace_back([&, i] {
+            for (int k = 0; k < 15; ++k) {
+                const std::string name = "g" + std::to_string(i) + "_" + std::to_string(k);
+                const bool dup = k % 7 == 6;
+                const bool refuse = k % 3 == 2;
+                const bool boom = k % 5 == 4;
+                bool threw = false;
+                try {
+                    store_->run_grouped(
+                        [&](tx& t) {
+                            const auto made = t.insert_user({.username = dup ? "taken" : name,
+                                                             .email = name + "@example.com",
+                                                             .date_joined = t0});
+                            // Slow enough that the other threads queue up behind the leader.
+                            std::this_thread::sleep_for(std::chrono::milliseconds(1));
+                            if (boom) throw std::runtime_error("boom");
+                            return made.has_value() && !refuse;
+                        },
+                        [&, me = std::this_thread::get_id()] {
+                            if (std::this_thread::get_id() != me) ++led_by_another;
+                            std::lock_guard lock(m);
+                            announced.push_back(name);
+                        });
+                } catch (const std::runtime_error&) {
+                    threw = true;
+                }
+                const bool kept = !dup && !refuse && !boom;
+                if (threw != boom) ++problems;
+                // Committed before run_grouped returned (or never).
+                if (store_->read([&](tx& t) { return t.username_taken_ci(name); }) != kept)
+                    ++problems;
+                std::lock_guard lock(m);
+                const bool said =
+                    std::find(announced.begin(), announced.end(), name) != announced.end();
+                if (said != kept) ++problems;
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(problems.load(), 0);
+    EXPECT_GT(led_by_another.load(), 0) << "no two callers ever shared a transaction";
+    // The store is usable afterwards.
+    const id after = add_user("after");
+    EXPECT_EQ(store_->read([](tx& t) { return t.user_by_username("after"); })->id, after);
 }
 
 TEST_P(SqlStore, WriteInsideReadTransactionIsRefused) {
