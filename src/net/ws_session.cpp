@@ -375,19 +375,7 @@ private:
         {
             // What pump() left: the rest of its batch.
             auto [ec, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
-            {
-                std::lock_guard lock(self->mutex_);
-                self->inflight_bytes_ = 0;
-                if (ec) {
-                    self->write_failed_ = true;
-                    self->queue_.clear();
-                    self->queued_bytes_ = 0;
-                }
-            }
-            if (ec) {
-                spdlog::debug("ws {} write failed: {}", self->peer_, ec.message());
-                beast::get_lowest_layer(self->ws_).close();
-            }
+            self->flushed(ec);
         }
         for (;;) {
             std::size_t batch_bytes = 0;
@@ -422,20 +410,25 @@ private:
                 ec = e;
             }
             self->writing_.clear();
-            {
-                std::lock_guard lock(self->mutex_);
-                self->inflight_bytes_ = 0;
-                if (ec) {
-                    self->write_failed_ = true;
-                    self->queue_.clear();
-                    self->queued_bytes_ = 0;
-                }
-            }
+            self->flushed(ec);
+        }
+    }
+
+    // Strand. After a flush: nothing in flight any more; on failure nothing more is written and
+    // the socket is closed (the read loop sees the broken socket and ends the session).
+    void flushed(const beast::error_code& ec) {
+        {
+            std::lock_guard lock(mutex_);
+            inflight_bytes_ = 0;
             if (ec) {
-                spdlog::debug("ws {} write failed: {}", self->peer_, ec.message());
-                // The read loop sees the broken socket and ends the session.
-                beast::get_lowest_layer(self->ws_).close();
+                write_failed_ = true;
+                queue_.clear();
+                queued_bytes_ = 0;
             }
+        }
+        if (ec) {
+            spdlog::debug("ws {} write failed: {}", peer_, ec.message());
+            beast::get_lowest_layer(ws_).close();
         }
     }
 
