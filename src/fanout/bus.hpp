@@ -2,6 +2,7 @@
 // frames. In-process now (local_bus); Redis drops in behind the same interface (#5).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -56,6 +57,12 @@ public:
     virtual void unsubscribe(std::string_view group, const subscriber* s) = 0;
     // Health for /readyz: "disabled" for in-process, "ok"/"error" for Redis.
     [[nodiscard]] virtual std::string_view health() const noexcept = 0;
+    // Blocks (at most `timeout`) until frames other instances publish to the group from now on
+    // reach this instance's subscribers. In-process that is true at once; with Redis it waits for
+    // the SUBSCRIBE's confirmation. False on timeout. Worker threads only.
+    virtual bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout) {
+        return true;
+    }
 };
 
 }  // namespace parley::fanout

@@ -11,6 +11,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <chrono>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -21,6 +22,8 @@ namespace {
 
 constexpr std::uint16_t close_revoked = 4001;  // §8.2
 constexpr int protocol_version = 1;            // the `protocol` of hello (§8.1)
+// The longest a new socket waits for its channel subscriptions before hello (§13.2).
+constexpr std::chrono::milliseconds subscribe_wait{2000};
 
 // Where the access token came from (§8.1 precedence).
 struct token_source {
@@ -210,6 +213,19 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
         st->user = std::move(subs->user);
     }
     apply_control(*st, items);
+    // §13.2 across instances: hello only once other instances' frames of these channels reach
+    // this socket (with Redis: the SUBSCRIBEs are confirmed; all are in flight at once, so this
+    // is about one round trip). Bounded: past the deadline hello goes out anyway.
+    const auto deadline = std::chrono::steady_clock::now() + subscribe_wait;
+    for (const auto channel : subs->channels) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 || !bus_.await_subscribed(fanout::channel_group(channel), left)) {
+            spdlog::warn("ws {}: hello before every channel subscription was confirmed",
+                         conn->connection_id());
+            break;
+        }
+    }
     // Presence after the subscriptions, so the user's own sockets get the online event; hello
     // last (§13.2).
     presence_.opened(user);

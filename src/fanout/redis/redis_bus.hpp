@@ -97,7 +97,7 @@ public:
     // Redis, so every frame other instances publish from now on reaches them (a history read
     // after it leaves no gap, §8.8). True at once without local subscribers, while Redis is
     // down, or on the loop. False on timeout. Blocks: worker threads only.
-    bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout);
+    bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout) override;
     // The epoch read when the publisher connection opened (empty before).
     [[nodiscard]] std::string epoch() const;
     [[nodiscard]] bool up() const noexcept { return up_; }
