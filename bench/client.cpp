@@ -445,6 +445,28 @@ task<void> sleep_until(std::int64_t ns) {
     [[maybe_unused]] auto [ec] = co_await t.async_wait(use_tuple);
 }
 
+// One worker's schedule at a fixed rate (interval > 0) or back to back (0). next() waits for
+// the next intended start and returns it (the schedule, not the actual start, so a server that
+// falls behind shows in the latency), or now when unpaced; nullopt at the deadline.
+struct pacer {
+    double intended;
+    double interval;  // ns
+    std::int64_t deadline;
+
+    task<std::optional<std::int64_t>> next() {
+        for (;;) {
+            const std::int64_t now = now_ns();
+            if (now >= deadline) co_return std::nullopt;
+            if (interval > 0 && now < intended) {
+                co_await sleep_until(static_cast<std::int64_t>(intended));
+                continue;
+            }
+            const std::int64_t t0 = interval > 0 ? static_cast<std::int64_t>(intended) : now;
+            intended += interval;
+            co_return t0;
+        }
+    }
+};
 // ---- the run context and REST fixtures
 
 struct user_fixture {
@@ -809,16 +831,12 @@ struct s1_job {
 task<void> s1_worker(run_ctx& ctx, std::shared_ptr<s1_job> job, int w) {
     http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
     const std::string token = job->users[static_cast<std::size_t>(w) % job->users.size()].token;
-    double intended = job->start + job->interval_ns * w / job->connections;
+    pacer pace{job->start + job->interval_ns * w / job->connections, job->interval_ns,
+               job->deadline};
     for (std::int64_t i = 0;; ++i) {  // ends at the deadline
-        const std::int64_t now = now_ns();
-        if (now >= job->deadline) break;
-        if (job->interval_ns > 0 && now < intended) {
-            co_await sleep_until(static_cast<std::int64_t>(intended));
-            continue;
-        }
-        const std::int64_t t0 = job->interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
-        intended += job->interval_ns;
+        const auto start = co_await pace.next();
+        if (!start) break;
+        const std::int64_t t0 = *start;
         const bool is_get = (i + w) % 2 == 0;
         http_reply reply;
         if (is_get) {
@@ -1523,16 +1541,11 @@ struct s5_job {
 // Connect, upgrade, wait for hello, close handshake; again until the deadline.
 task<void> s5_worker(run_ctx& ctx, std::shared_ptr<s5_job> job, int w) {
     const std::string token = job->users[static_cast<std::size_t>(w)].token;
-    double intended = job->start + job->interval_ns * w / job->workers;
+    pacer pace{job->start + job->interval_ns * w / job->workers, job->interval_ns, job->deadline};
     for (std::int64_t i = 0;; ++i) {  // ends at the deadline
-        const std::int64_t now = now_ns();
-        if (now >= job->deadline) break;
-        if (job->interval_ns > 0 && now < intended) {
-            co_await sleep_until(static_cast<std::int64_t>(intended));
-            continue;
-        }
-        const std::int64_t t0 = job->interval_ns > 0 ? static_cast<std::int64_t>(intended) : now;
-        intended += job->interval_ns;
+        const auto start = co_await pace.next();
+        if (!start) break;
+        const std::int64_t t0 = *start;
         ws_conn c(ctx.io.get_executor());
         ws_open_result opened = co_await ws_open(c, ctx.primary, token, ctx.next_source());
         const std::int64_t t1 = now_ns();
