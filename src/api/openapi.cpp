@@ -223,7 +223,7 @@ constexpr std::string_view components_json = R"json({
 // info.description: the WebSocket protocol of API.md §8 in brief.
 constexpr std::string_view websocket_summary =
     R"md(REST and WebSocket API of Parley, a team chat server
-(the contract is API.md). Every REST path also answers without its trailing slash; ids in paths
+(the contract is `docs/API.md` in the Parley repository). Every REST path also answers without its trailing slash; ids in paths
 that are not valid ids answer 404. Errors come in four shapes: `DetailError`, `FieldErrors`,
 `ErrorShape` and `AuthError`.
 
