@@ -156,7 +156,8 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     // The resume window (§8.8, §10.2).
     const fanout::retention history{
         rt->settings.ws.channel_history_size,
-        std::chrono::duration_cast<std::chrono::milliseconds>(rt->settings.ws.channel_history_ttl)};
+        std::chrono::duration_cast<std::chrono::milliseconds>(rt->settings.ws.channel_history_ttl),
+        rt->settings.ws.channel_history_bytes};
     if (for_serve && !rt->settings.redis_url.empty()) {
         // Several instances (docs/decisions/0002-redis.md): fan-out, offsets, presence, rate
         // limits and idempotency keys in Redis. The bus connects in start_realtime().

@@ -33,6 +33,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_MAX_MESSAGE_CHARS", "10000", "message content limit (code points)"},
         {"PARLEY_MESSAGE_PAGE_DEFAULT", "100", "default message page"},
         {"PARLEY_MESSAGE_PAGE_MAX", "1000", "largest message page"},
+        {"PARLEY_MAX_RESPONSE_BYTES", "4194304", "largest message page in bytes"},
         {"PARLEY_RATE_AUTH", "20/min", "auth requests per client IP"},
         {"PARLEY_RATE_API", "600/min", "REST requests per user"},
         {"PARLEY_RATE_MESSAGES", "120/min", "message creations and edits per user"},
@@ -44,6 +45,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_PRESENCE_OFFLINE_DELAY", "10s", "offline debounce"},
         {"PARLEY_PRESENCE_TTL", "90s", "with Redis: expiry of an instance's connection counts"},
         {"PARLEY_CHANNEL_HISTORY_SIZE", "1000", "resume window (frames)"},
+        {"PARLEY_CHANNEL_HISTORY_BYTES", "4194304", "resume window (bytes per channel)"},
         {"PARLEY_CHANNEL_HISTORY_TTL", "10m", "resume window (time)"},
         {"PARLEY_INVITE_DEFAULT_HOURS", "168", "invitation lifetime"},
         {"PARLEY_MEDIA_URL_TTL", "1h", "signed media URL validity"},
@@ -281,6 +283,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     duration("PARLEY_PRESENCE_OFFLINE_DELAY", w.presence_offline_delay);
     duration("PARLEY_PRESENCE_TTL", w.presence_ttl);
     integer("PARLEY_CHANNEL_HISTORY_SIZE", w.channel_history_size, 1, 10000000);
+    integer("PARLEY_CHANNEL_HISTORY_BYTES", w.channel_history_bytes, 65536, 1LL << 34);
     duration("PARLEY_CHANNEL_HISTORY_TTL", w.channel_history_ttl);
     if (ok && w.channel_history_ttl.count() < 1)
         fail("PARLEY_CHANNEL_HISTORY_TTL", "must be >= 1s");
@@ -299,6 +302,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     integer("PARLEY_MAX_MESSAGE_CHARS", l.max_message_chars, 1, 10000000);
     integer("PARLEY_MESSAGE_PAGE_DEFAULT", l.message_page_default, 1, 1000000);
     integer("PARLEY_MESSAGE_PAGE_MAX", l.message_page_max, 1, 1000000);
+    integer("PARLEY_MAX_RESPONSE_BYTES", l.max_response_bytes, 65536, 1LL << 32);
     if (ok && l.message_page_default > l.message_page_max)
         fail("PARLEY_MESSAGE_PAGE_DEFAULT", "must not exceed PARLEY_MESSAGE_PAGE_MAX");
     integer("PARLEY_INVITE_DEFAULT_HOURS", l.invite_default_hours, 1, 8760);

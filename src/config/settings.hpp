@@ -41,6 +41,7 @@ struct ws_settings {
     seconds presence_offline_delay{10};
     seconds presence_ttl{90};  // with Redis: a crashed instance's sockets stop counting after it
     std::size_t channel_history_size = 1000;
+    std::size_t channel_history_bytes = 4194304;  // retained frames' bytes per channel (§8.8)
     seconds channel_history_ttl{600};
 };
 
@@ -57,6 +58,7 @@ struct limits_settings {
     std::size_t max_message_chars = 10000;
     int message_page_default = 100;
     int message_page_max = 1000;
+    std::size_t max_response_bytes = 4194304;  // a history page's messages (§0.11)
     int invite_default_hours = 168;
     rate rate_auth{20, seconds{60}};
     rate rate_api{600, seconds{60}};

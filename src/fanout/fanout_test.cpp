@@ -147,6 +147,39 @@ TEST(ChannelStreams, FramesOlderThanTheTtlAreNotRetainedAndIdleRingsAreFreed) {
     EXPECT_EQ(streams.current(1), 2);
 }
 
+TEST(ChannelStreams, RetainedBytesStayUnderTheByteBoundOldestDroppedFirst) {
+    local_bus bus;
+    // Room for 1000 frames by count, 10 KB by bytes: each frame is ~1 KB.
+    channel_streams streams(bus, "ep0ch", retention{1000, std::chrono::minutes(10), 10000});
+    const std::string filler(1000, 'x');
+    for (int i = 0; i < 50; ++i)
+        streams.publish(7, R"({"n":)" + std::to_string(i) + R"(,"s":")" + filler + "\"}");
+    EXPECT_LE(streams.retained_bytes(), 10000u);
+    auto h = streams.history(7, 0);
+    EXPECT_EQ(h.position.offset, 50);
+    ASSERT_FALSE(h.frames.empty());
+    std::size_t sum = 0;
+    for (const auto& f : h.frames) sum += f.data->size();
+    EXPECT_LE(sum, 10000u);
+    EXPECT_EQ(sum, streams.retained_bytes());
+    // Contiguous and ending at the newest: the oldest went first (a resume from before the
+    // first retained offset is out_of_window, from after it recovers).
+    EXPECT_EQ(h.frames.back().offset, 50);
+    EXPECT_EQ(h.frames.size(), static_cast<std::size_t>(50 - h.frames.front().offset + 1));
+    EXPECT_GT(h.frames.front().offset, 40);
+    EXPECT_EQ(h.frames.size(), 9u);  // 9 frames of ~1,040 bytes fit in 10,000
+    // A frame larger than the whole bound is delivered but leaves nothing retained.
+    streams.publish(7, R"({"big":")" + std::string(20000, 'y') + "\"}");
+    EXPECT_EQ(streams.current(7), 51);
+    EXPECT_TRUE(streams.history(7, 0).frames.empty());
+    EXPECT_EQ(streams.retained_bytes(), 0u);
+    // Small frames are retained again after it.
+    streams.publish(7, R"({"n":52})");
+    h = streams.history(7, 50);
+    ASSERT_EQ(h.frames.size(), 1u);
+    EXPECT_EQ(h.frames[0].offset, 52);
+}
+
 TEST(LocalPresence, AnnouncesOnlineOnceAndOfflineOnceAfterTheLastSocket) {
     local_presence p;
     EXPECT_TRUE(p.add(1));

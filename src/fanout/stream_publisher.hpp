@@ -21,10 +21,13 @@ struct stream_position {
 };
 
 // How much of each channel's stream is retained for resume (API.md §8.8, §10.2
-// PARLEY_CHANNEL_HISTORY_SIZE / _TTL): the newest `size` frames, each for `ttl` after its publish.
+// PARLEY_CHANNEL_HISTORY_SIZE / _TTL / _BYTES): the newest frames, at most `size` of them and at
+// most `bytes` of frame data together (oldest dropped first until both hold; a frame larger than
+// `bytes` is delivered but not retained), each for `ttl` after its publish.
 struct retention {
     std::size_t size = 1000;
     std::chrono::milliseconds ttl{600000};
+    std::size_t bytes = 4194304;
 };
 
 // One retained frame: its offset and the very bytes that were delivered live.

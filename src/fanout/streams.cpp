@@ -34,9 +34,17 @@ std::int64_t channel_streams::current(std::int64_t channel_id) {
     return s->offset;
 }
 
+void channel_streams::pop_oldest(stream& s) {
+    s.ring_bytes -= s.ring.front().data->size();
+    s.ring.pop_front();
+}
+
+// Oldest first, so the ring stays contiguous and ends at the newest offset: a resume from a
+// trimmed offset is out_of_window whichever bound trimmed it (§8.8).
 void channel_streams::trim(stream& s, clock::time_point now) const {
-    while (s.ring.size() > keep_.size) s.ring.pop_front();
-    while (!s.ring.empty() && now - s.ring.front().at >= keep_.ttl) s.ring.pop_front();
+    while (s.ring.size() > keep_.size || (!s.ring.empty() && s.ring_bytes > keep_.bytes))
+        pop_oldest(s);
+    while (!s.ring.empty() && now - s.ring.front().at >= keep_.ttl) pop_oldest(s);
     if (s.ring.empty()) s.ring.shrink_to_fit();
 }
 
@@ -54,6 +62,7 @@ void channel_streams::publish(std::int64_t channel_id, std::string body) {
     s->offset = offset;
     if (keep_.size > 0) {
         s->ring.push_back(entry{offset, now, f.data});
+        s->ring_bytes += f.data->size();
         trim(*s, now);
     }
     bus_.publish(channel_group(channel_id), f);
@@ -121,6 +130,20 @@ std::size_t channel_streams::retained_frames() {
     for (const auto& s : all) {
         std::lock_guard lock(s->mutex);
         n += s->ring.size();
+    }
+    return n;
+}
+
+std::size_t channel_streams::retained_bytes() {
+    std::vector<std::shared_ptr<stream>> all;
+    {
+        std::lock_guard lock(mutex_);
+        for (const auto& [id, s] : streams_) all.push_back(s);
+    }
+    std::size_t n = 0;
+    for (const auto& s : all) {
+        std::lock_guard lock(s->mutex);
+        n += s->ring_bytes;
     }
     return n;
 }

@@ -49,6 +49,8 @@ public:
 
     // Frames retained over all channels (tests, metrics).
     [[nodiscard]] std::size_t retained_frames();
+    // Bytes of the frames retained over all channels (tests, metrics).
+    [[nodiscard]] std::size_t retained_bytes();
 
 private:
     struct entry {
@@ -59,10 +61,12 @@ private:
     struct stream {
         std::mutex mutex;
         std::int64_t offset = 0;
-        std::deque<entry> ring;  // offsets contiguous, ending at `offset` when not empty
+        std::deque<entry> ring;      // offsets contiguous, ending at `offset` when not empty
+        std::size_t ring_bytes = 0;  // the frames' sizes in `ring`
     };
     std::shared_ptr<stream> get(std::int64_t channel_id);
     void trim(stream& s, clock::time_point now) const;  // under s.mutex
+    static void pop_oldest(stream& s);                  // under s.mutex
     void maybe_sweep(clock::time_point now);
 
     bus& bus_;

@@ -20,11 +20,14 @@ constexpr std::size_t max_queued = 100000;  // frames waiting for the loop; past
 
 // Offset, retained history and PUBLISH in one step (API.md §8.8): publish order = offset order on
 // every instance, and no frame is published without being retained. KEYS: offset counter, epoch,
-// history stream. ARGV: pub/sub channel, payload header (completed here with
+// history stream, history byte total. ARGV: pub/sub channel, payload header (completed here with
 // "<offset>:<epoch>\n"), the frame's JSON without its final '}', a candidate epoch (used when
 // Redis lost its data: a new epoch, offsets restart), history size (0: none kept), history TTL
-// in ms. History entries: id "<offset>-1", fields t (publish time, Redis clock, ms), e (epoch),
-// f (the frame's bytes); MAXLEN keeps the newest `size`, PEXPIRE drops an idle channel's key.
+// in ms, history bytes. History entries: id "<offset>-1", fields t (publish time, Redis clock,
+// ms), e (epoch), f (the frame's bytes). The byte total of the entries' frames lives in KEYS[4];
+// the oldest entries go until at most `size` entries and `bytes` bytes remain (a frame over
+// `bytes` is published but not kept), so the stream stays contiguous and ends at the newest
+// offset; PEXPIRE drops an idle channel's keys.
 constexpr const char* stream_script = R"lua(
 local epoch = redis.call('GET', KEYS[2])
 if not epoch then
@@ -36,17 +39,43 @@ local sep = ','
 if ARGV[3] == '{' then sep = '' end
 local frame = ARGV[3] .. sep .. '"offset":' .. offset .. ',"epoch":"' .. epoch .. '"}'
 local size = tonumber(ARGV[5])
+local function frame_bytes(e)
+    local f = e[2]
+    for i = 1, #f, 2 do
+        if f[i] == 'f' then return #f[i + 1] end
+    end
+    return 0
+end
 if size > 0 then
     local t = redis.call('TIME')
     local now = tostring(t[1]) .. string.format('%03d', math.floor(tonumber(t[2]) / 1000))
     local id = offset .. '-1'
-    local r = redis.pcall('XADD', KEYS[3], 'MAXLEN', size, id, 't', now, 'e', epoch, 'f', frame)
+    if redis.call('EXISTS', KEYS[4]) == 0 then
+        -- No total yet (a new stream, or one written before totals were kept): count it once.
+        local total = 0
+        for _, e in ipairs(redis.call('XRANGE', KEYS[3], '-', '+')) do
+            total = total + frame_bytes(e)
+        end
+        redis.call('SET', KEYS[4], total)
+    end
+    local r = redis.pcall('XADD', KEYS[3], id, 't', now, 'e', epoch, 'f', frame)
     if type(r) == 'table' and r.err then
         -- Entries from before the counter restarted (a lost counter): stale, start over.
         redis.call('DEL', KEYS[3])
-        redis.call('XADD', KEYS[3], 'MAXLEN', size, id, 't', now, 'e', epoch, 'f', frame)
+        redis.call('SET', KEYS[4], 0)
+        redis.call('XADD', KEYS[3], id, 't', now, 'e', epoch, 'f', frame)
+    end
+    local total = redis.call('INCRBY', KEYS[4], #frame)
+    local limit = tonumber(ARGV[7])
+    local n = redis.call('XLEN', KEYS[3])
+    while n > 0 and (n > size or total > limit) do
+        local e = redis.call('XRANGE', KEYS[3], '-', '+', 'COUNT', 1)[1]
+        redis.call('XDEL', KEYS[3], e[1])
+        total = redis.call('DECRBY', KEYS[4], frame_bytes(e))
+        n = n - 1
     end
     redis.call('PEXPIRE', KEYS[3], ARGV[6])
+    redis.call('PEXPIRE', KEYS[4], ARGV[6])
 end
 redis.call('PUBLISH', ARGV[1], ARGV[2] .. offset .. ':' .. epoch .. '\n' .. frame)
 return {offset, epoch}
@@ -109,6 +138,10 @@ std::string redis_bus::offset_key(std::int64_t channel_id) {
 
 std::string redis_bus::history_key(std::int64_t channel_id) {
     return "parley:ch:" + std::to_string(channel_id) + ":history";
+}
+
+std::string redis_bus::history_bytes_key(std::int64_t channel_id) {
+    return "parley:ch:" + std::to_string(channel_id) + ":history_bytes";
 }
 
 std::string new_epoch() {
@@ -327,8 +360,9 @@ void redis_bus::send(outgoing o) {
         if (up_) {
             const std::string key = offset_key(o.channel);
             const std::string history = history_key(o.channel);
-            redisAsyncCommand(pub_.ctx, nullptr, nullptr, "DEL %b %b", key.data(), key.size(),
-                              history.data(), history.size());
+            const std::string bytes = history_bytes_key(o.channel);
+            redisAsyncCommand(pub_.ctx, nullptr, nullptr, "DEL %b %b %b", key.data(), key.size(),
+                              history.data(), history.size(), bytes.data(), bytes.size());
         }
         return;
     }
@@ -383,30 +417,46 @@ void redis_bus::send_stream(std::int64_t channel_id, const std::string& body) {
     auto* call = new stream_call{this, channel_id, body, seq};
     const std::string offset = offset_key(channel_id);
     const std::string history = history_key(channel_id);
+    const std::string history_bytes = history_bytes_key(channel_id);
     const std::string channel = channel_of("c:" + std::to_string(channel_id));
     std::string head = header(frame_kind::event, true, seq, 0);
     head.back() = ':';  // the script appends "<offset>:<epoch>\n"
     const std::string_view open(body.data(), body.size() - 1);  // without the final '}'
     const std::string size = std::to_string(options_.history.size);
     const std::string ttl = std::to_string(std::max<std::int64_t>(1, options_.history.ttl.count()));
-    const char* argv[] = {
-        "EVALSHA",      script_sha_.data(), "3",         offset.data(), epoch_key,
-        history.data(), channel.data(),     head.data(), open.data(),   candidate_epoch_.data(),
-        size.data(),    ttl.data()};
+    const std::string bytes = std::to_string(options_.history.bytes);
+    const char* argv[] = {"EVALSHA",
+                          script_sha_.data(),
+                          "4",
+                          offset.data(),
+                          epoch_key,
+                          history.data(),
+                          history_bytes.data(),
+                          channel.data(),
+                          head.data(),
+                          open.data(),
+                          candidate_epoch_.data(),
+                          size.data(),
+                          ttl.data(),
+                          bytes.data()};
     const std::size_t lens[] = {7,
                                 script_sha_.size(),
                                 1,
                                 offset.size(),
                                 std::char_traits<char>::length(epoch_key),
                                 history.size(),
+                                history_bytes.size(),
                                 channel.size(),
                                 head.size(),
                                 open.size(),
                                 candidate_epoch_.size(),
                                 size.size(),
-                                ttl.size()};
+                                ttl.size(),
+                                bytes.size()};
+    static_assert(std::size(argv) == std::size(lens));
     pending_streams_[seq] = false;
-    if (redisAsyncCommandArgv(pub_.ctx, stream_cb, call, 12, argv, lens) != REDIS_OK) {
+    if (redisAsyncCommandArgv(pub_.ctx, stream_cb, call, static_cast<int>(std::size(argv)), argv,
+                              lens) != REDIS_OK) {
         pending_streams_.erase(seq);
         delete call;
         if (hooks_.fallback) hooks_.fallback(channel_id, body);

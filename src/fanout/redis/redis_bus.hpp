@@ -112,6 +112,8 @@ public:
     [[nodiscard]] static std::string offset_key(std::int64_t channel_id);
     // The channel's retained frames (a Redis stream, entry ids "<offset>-1").
     [[nodiscard]] static std::string history_key(std::int64_t channel_id);
+    // The byte total of the frames in history_key (kept by the stream script, §8.8).
+    [[nodiscard]] static std::string history_bytes_key(std::int64_t channel_id);
     [[nodiscard]] const retention& history() const noexcept { return options_.history; }
     static constexpr const char* epoch_key = "parley:epoch";
 

@@ -481,6 +481,45 @@ TEST(RedisStreams, HistoryIsRetainedInTheOffsetStepAndDroppedWithTheEpoch) {
     EXPECT_EQ(on_b->got[31].epoch, h.position.epoch);
 }
 
+TEST(RedisStreams, RetainedBytesStayUnderTheByteBoundOldestDroppedFirst) {
+    NEED_REDIS();
+    redis_server server;
+    poll_loop loop;
+    auto o = bus_options(server.address());
+    o.history = retention{1000, std::chrono::minutes(10), 10000};  // ~9 frames of ~1 KB
+    redis_bus a(o);
+    redis_client client(server.address());
+    redis_streams sa(a, client, "fallbackA");
+    a.start(loop);
+    ASSERT_TRUE(loop.run_until([&] { return a.health() == "ok"; }));
+    const std::string filler(1000, 'x');
+    for (int i = 0; i < 50; ++i)
+        sa.publish(4, R"({"n":)" + std::to_string(i) + R"(,"s":")" + filler + "\"}");
+    ASSERT_TRUE(loop.run_until([&] { return sa.position(4).offset == 50; }));
+    auto h = sa.history(4, 0);
+    ASSERT_FALSE(h.frames.empty());
+    std::size_t sum = 0;
+    for (const auto& f : h.frames) sum += f.data->size();
+    EXPECT_LE(sum, 10000u);
+    EXPECT_EQ(h.frames.back().offset, 50);
+    EXPECT_EQ(h.frames.size(), 9u);  // contiguous, the newest: 42..50
+    EXPECT_EQ(h.frames.front().offset, 42);
+    const auto total = client.command({"GET", redis_bus::history_bytes_key(4)});
+    ASSERT_TRUE(total);
+    EXPECT_EQ(total->str, std::to_string(sum));
+    const auto len = client.command({"XLEN", redis_bus::history_key(4)});
+    ASSERT_TRUE(len);
+    EXPECT_EQ(len->integer, 9);
+    // A frame over the whole bound is delivered but leaves nothing retained; then small frames
+    // are kept again.
+    sa.publish(4, R"({"big":")" + std::string(20000, 'y') + "\"}");
+    sa.publish(4, R"({"n":52})");
+    ASSERT_TRUE(loop.run_until([&] { return sa.position(4).offset == 52; }));
+    h = sa.history(4, 0);
+    ASSERT_EQ(h.frames.size(), 1u);
+    EXPECT_EQ(h.frames[0].offset, 52);
+}
+
 TEST(RedisPresence, TransitionsHappenOnceAcrossInstancesAndCrashedInstancesAreReaped) {
     NEED_REDIS();
     redis_server server;
