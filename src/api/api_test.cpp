@@ -3,19 +3,77 @@
 #include "api/application.hpp"
 #include "api/errors.hpp"
 #include "api/json.hpp"
+#include "api/message_json.hpp"
 #include "api/pipeline_test.hpp"
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
+#include "chat/content_rules.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
 
 #include <algorithm>
+#include <limits>
 #include <set>
 #include <string>
 
 namespace parley::api {
 namespace {
+
+// ---- message sizes (§0.11, §8.2) ------------------------------------------------------------
+
+// The widest message a client can make: every string at its limit, in the characters that
+// escape worst (§6.1 allows `"`, `\`, tab, LF, CR) or take 4 bytes.
+model::message widest_message(const std::string& fill) {
+    model::message m;
+    m.id = m.channel = m.team = m.created_at = std::numeric_limits<std::int64_t>::max();
+    m.channel_is_direct = true;
+    m.recipient_id = m.reply_to = m.id;
+    m.edited_at = m.id;
+    m.sender = {m.id, std::string(150, '"'), std::string(254, '\\')};
+    m.content = fill;
+    m.replied_content = fill;
+    m.link_preview = model::link_preview{std::string(2048, '\x01'), std::string(300, '\x01'),
+                                         std::string(1000, '\x01'), std::string(2048, '\x01'),
+                                         std::string(200, '\x01')};
+    for (int i = 0; i < 10; ++i)
+        m.attachments.push_back({i, "uploads/x", std::string(255, '\x02'), std::string(100, '"'),
+                                 m.id, m.id, m.id, std::string(300, '\\')});
+    for (int i = 0; i < 50; ++i)
+        m.reactions.push_back({i, std::string(150, '"'), std::string(64, '\x03')});
+    return m;
+}
+
+TEST(MessageBytes, TheBoundHoldsForEveryShape) {
+    std::string wide, escaping;
+    for (int i = 0; i < 10000; ++i) wide += "\xf0\x9f\x98\x80";  // 4 bytes each
+    for (int i = 0; i < 10000; ++i) escaping += (i % 2) ? "\"" : "\n";
+    for (const auto& fill : {wide, escaping, std::string()}) {
+        const auto m = widest_message(fill);
+        const auto bound = chat::message_json_bytes(m);
+        EXPECT_LE(json::serialize(rest_message(m)).size() + 1, bound);
+        EXPECT_LE(json::serialize(ws_message(m)).size() + 1, bound);
+        auto live = live_message_event(m);
+        live["offset"] = m.id;
+        live["epoch"] = std::string(32, 'e');
+        live["recipient"] = std::string(150, '"');  // original-era WS direct history
+        EXPECT_LE(json::serialize(live).size() + 1, bound);
+    }
+}
+
+TEST(MessageBytes, EditHistoryBoundHolds) {
+    std::string wide;
+    for (int i = 0; i < 10000; ++i) wide += "\xf0\x9f\x98\x80";
+    std::vector<model::edit_entry> h(chat::edit_entries_to_keep(
+        std::vector<model::edit_entry>(100, {wide, std::numeric_limits<std::int64_t>::max() / 2}),
+        100));
+    for (auto& e : h) e = {wide, 4102444800000000};  // 2100-01-01
+    EXPECT_LE(json::serialize(edit_history_json(h)).size(), chat::max_edit_history_bytes);
+    std::string esc(10000, '"');
+    h.assign(chat::edit_entries_to_keep(std::vector<model::edit_entry>(100, {esc, 0}), 100),
+             {esc, 4102444800000000});
+    EXPECT_LE(json::serialize(edit_history_json(h)).size(), chat::max_edit_history_bytes);
+}
 
 // ---- router -------------------------------------------------------------------------------
 

@@ -1,6 +1,7 @@
 // Unit tests of the pure chat rules: the §1.2/§9 permission predicates (over an in-memory
 // membership fake) and the §2.5 registration rules.
 #include "chat/auth_service.hpp"
+#include "chat/content_rules.hpp"
 #include "chat/message_service.hpp"
 #include "chat/permissions.hpp"
 
@@ -416,6 +417,65 @@ TEST(MessageRules, EditHistoryAppendsReplacedContentAndKeepsTheNewest) {
     ASSERT_EQ(h.size(), 3u);
     EXPECT_EQ(h.front().content, "e2");
     EXPECT_EQ(h.back().content, "e4");
+}
+
+TEST(ContentRules, ControlCharactersOtherThanTabLineFeedAndCarriageReturnAreRefused) {
+    EXPECT_EQ(content_problem("plain text, émoji 😀"), std::nullopt);
+    EXPECT_EQ(content_problem("tab\tline\nreturn\r\n"), std::nullopt);
+    EXPECT_EQ(content_problem(std::string_view("a\0b", 3)), "Null characters are not allowed.");
+    const std::string_view control =
+        "Control characters are not allowed, except tab, line feed and carriage return.";
+    for (int c = 1; c < 0x20; ++c) {
+        if (c == '\t' || c == '\n' || c == '\r') continue;
+        EXPECT_EQ(content_problem("a" + std::string(1, static_cast<char>(c)) + "b"), control) << c;
+    }
+    EXPECT_EQ(content_problem("a\x7f"), control);
+    // C1 controls and other code points are text (JSON does not escape them).
+    EXPECT_EQ(content_problem("\xc2\x85 \xef\xbf\xbd"), std::nullopt);
+    // NUL wins wherever it is.
+    EXPECT_EQ(content_problem(std::string_view("\x01\0", 2)), "Null characters are not allowed.");
+}
+
+TEST(ContentRules, JsonStringBytesIsTheEscapedLength) {
+    EXPECT_EQ(json_string_bytes(""), 2u);
+    EXPECT_EQ(json_string_bytes("abc"), 5u);
+    EXPECT_EQ(json_string_bytes("a\"b\\c"), 9u);
+    EXPECT_EQ(json_string_bytes("\n\t\r"), 8u);
+    EXPECT_EQ(json_string_bytes("\x01"), 8u);
+    EXPECT_EQ(json_string_bytes("😀"), 6u);  // 4 bytes, unescaped
+}
+
+TEST(ContentRules, EditHistoryKeepsTheNewestEntriesUnderTheByteBound) {
+    std::vector<model::edit_entry> h;
+    for (int i = 0; i < 5; ++i) h.push_back({std::string(100, 'a'), i});
+    EXPECT_EQ(edit_entries_to_keep(h, 100), 5u);
+    EXPECT_EQ(edit_entries_to_keep(h, 3), 3u);
+    // Each entry is at most 102 + 64 bytes: 2 + 3 × 166 = 500 fit in 500, not 4.
+    EXPECT_EQ(edit_entries_to_keep(h, 100, 500), 3u);
+    EXPECT_EQ(edit_entries_to_keep(h, 100, 499), 2u);
+    // The newest entry is always kept.
+    EXPECT_EQ(edit_entries_to_keep(h, 100, 10), 1u);
+    EXPECT_EQ(edit_entries_to_keep({}, 100), 0u);
+    // 10,000 four-byte characters: 40 KB each, six fit in 256 KiB.
+    std::string wide;
+    for (int i = 0; i < 10000; ++i) wide += "😀";
+    std::vector<model::edit_entry> big(110, model::edit_entry{wide, 0});
+    const auto keep = edit_entries_to_keep(big, 100);
+    EXPECT_EQ(keep, 6u);
+    EXPECT_LE(2 + keep * edit_entry_bytes(wide), max_edit_history_bytes);
+}
+
+TEST(ContentRules, MessageBytesGrowWithEveryVariablePart) {
+    model::message m;
+    m.sender = {1, "alice", "alice@example.com"};
+    const auto base = message_json_bytes(m);
+    m.content = std::string(1000, 'x');
+    EXPECT_EQ(message_json_bytes(m), base + 1000);
+    m.replied_content = std::string(500, 'y');
+    EXPECT_EQ(message_json_bytes(m), base + 1000 + 502 - 4);  // a string instead of null
+    m.attachments.push_back({1, "uploads/a.pdf", "a.pdf", "application/pdf", 1, 1, 0, "/m"});
+    m.reactions.push_back({2, "bob", "ok"});
+    EXPECT_GT(message_json_bytes(m), base + 1600);
 }
 
 TEST(MessageRules, TypingForwardsOneTruePerWindowAndEveryFalse) {

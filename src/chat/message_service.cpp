@@ -3,6 +3,7 @@
 // validation (400), then the PARLEY_RATE_MESSAGES bucket (429), then the write.
 #include "chat/message_service.hpp"
 
+#include "chat/content_rules.hpp"
 #include "chat/permissions.hpp"
 #include "core/text.hpp"
 
@@ -155,7 +156,6 @@ constexpr std::size_t max_edit_history = 100;
 constexpr std::string_view required_text = "This field is required.";
 constexpr std::string_view blank_text = "This field may not be blank.";
 constexpr std::string_view null_text = "This field may not be null.";
-constexpr std::string_view nul_text = "Null characters are not allowed.";
 constexpr std::string_view not_member_text = "You are not a member of this channel.";
 constexpr std::string_view partner_left_text =
     "The other participant is no longer a member of this team.";
@@ -329,8 +329,8 @@ checked_draft check_draft(store::tx& tx, const model::user& caller, const messag
             errors.add("content", std::string(blank_text));
         } else if (core::code_points(*d.content) > max_chars) {
             errors.add("content", too_long(max_chars));
-        } else if (has_nul(*d.content)) {
-            errors.add("content", std::string(nul_text));
+        } else if (const auto problem = content_problem(*d.content)) {
+            errors.add("content", std::string(*problem));
         } else {
             out.content = *d.content;
         }
@@ -636,8 +636,8 @@ forward_result<posted> message_service::forward(const model::user& caller,
     if (core::code_points(*content) > limits_.max_message_chars)
         return fail(
             core::error_shape(errc::invalid, too_long(limits_.max_message_chars), "content"));
-    if (has_nul(*content))
-        return fail(core::error_shape(errc::invalid, std::string(nul_text), "content"));
+    if (const auto problem = content_problem(*content))
+        return fail(core::error_shape(errc::invalid, std::string(*problem), "content"));
 
     key_claim claim(dedupe_, caller.id, idempotency_key);
     if (auto earlier = claim.begin(clock_())) {
@@ -826,8 +826,8 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
             if (core::code_points(*change.content) > limits_.max_message_chars)
                 return core::error_shape(errc::invalid, too_long(limits_.max_message_chars),
                                          "content");
-            if (has_nul(*change.content))
-                return core::error_shape(errc::invalid, std::string(nul_text), "content");
+            if (const auto problem = content_problem(*change.content))
+                return core::error_shape(errc::invalid, std::string(*problem), "content");
             content = *change.content;
         } else {
             field_errors errors({"content", "link_preview"});
@@ -840,8 +840,8 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
                     errors.add("content", std::string(blank_text));
                 } else if (core::code_points(*change.content) > limits_.max_message_chars) {
                     errors.add("content", too_long(limits_.max_message_chars));
-                } else if (has_nul(*change.content)) {
-                    errors.add("content", std::string(nul_text));
+                } else if (const auto problem = content_problem(*change.content)) {
+                    errors.add("content", std::string(*problem));
                 } else {
                     content = *change.content;
                 }
@@ -871,7 +871,11 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
         // §6.9: the replaced content, stamped with the time it was written.
         const model::edit_entry replaced{m->content, m->edited_at.value_or(m->created_at)};
         const auto now = clock_();
-        tx.edit_message(message, content, preview, now, replaced, max_edit_history);
+        // §0.8: the newest 100 entries, and at most max_edit_history_bytes of them.
+        auto history = std::move(m->edit_history);
+        history.push_back(replaced);
+        const auto keep = edit_entries_to_keep(history, max_edit_history);
+        tx.edit_message(message, content, preview, now, replaced, keep);
         auto stored = tx.message_by_id(message);
         if (!stored) throw store::unavailable("edited message not found");
         out_events.emplace_back(events::message_edited{stored->id, stored->channel, stored->content,
