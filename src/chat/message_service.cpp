@@ -716,20 +716,64 @@ core::result<message_page> message_service::page_of(store::tx& tx, store::messag
 
     q.before = page.before;
     q.after = page.after;
-    q.limit = limit + 1;  // one more tells whether more exist in the paging direction
+    return read_page(tx, q, limit, page.max_bytes ? page.max_bytes : limits_.max_response_bytes);
+}
+
+// §0.11's byte cap: messages are taken from the cursor outwards (newest first when paging
+// backwards, oldest first with `after`) until the limit, or until the next one would take the
+// page's serialized size past `max_bytes` (at least one is always taken); then has_more is set,
+// so the Link header or has_more continue from where the page stopped. The rows are read in
+// chunks sized by what the budget still holds, so a page of large messages never loads much
+// more than the budget either.
+message_page message_service::read_page(store::tx& tx, store::message_query q, std::int64_t limit,
+                                        std::size_t max_bytes) const {
+    constexpr std::int64_t first_chunk = 100;
+    const bool forward = q.after.has_value();
     message_page out;
     out.limit = limit;
-    out.messages = tx.message_page(q);
-    sign(out.messages);
-    if (static_cast<std::int64_t>(out.messages.size()) > limit) {
-        out.has_more = true;
-        // Oldest first: paging backwards drops the extra oldest, forwards the extra newest.
-        if (q.after) {
-            out.messages.pop_back();
-        } else {
-            out.messages.erase(out.messages.begin());
+    std::vector<model::message> taken;  // from the cursor outwards
+    std::size_t bytes = 2;              // []
+    std::int64_t chunk = std::min(limit, first_chunk);
+    for (;;) {
+        const std::int64_t want = std::min(chunk, limit - static_cast<std::int64_t>(taken.size()));
+        q.limit = want + 1;  // one more tells whether more exist in the paging direction
+        auto rows = tx.message_page(q);  // oldest first
+        const bool more = static_cast<std::int64_t>(rows.size()) > want;
+        if (more) {
+            if (forward) {
+                rows.pop_back();
+            } else {
+                rows.erase(rows.begin());
+            }
         }
+        if (!forward) std::reverse(rows.begin(), rows.end());
+        sign(rows);  // the signed URLs count
+        for (auto& m : rows) {
+            const auto n = message_json_bytes(m);
+            if (!taken.empty() && bytes + n > max_bytes) {
+                out.has_more = true;
+                break;
+            }
+            bytes += n;
+            taken.push_back(std::move(m));
+        }
+        if (out.has_more || !more) break;
+        if (static_cast<std::int64_t>(taken.size()) >= limit) {
+            out.has_more = true;
+            break;
+        }
+        if (forward) {
+            q.after = taken.back().id;
+        } else {
+            q.before = taken.back().id;
+        }
+        const auto average = bytes / taken.size() + 1;
+        chunk = std::clamp<std::int64_t>(
+            static_cast<std::int64_t>((max_bytes - std::min(bytes, max_bytes)) / average) + 1, 1,
+            limit);
     }
+    if (!forward) std::reverse(taken.begin(), taken.end());
+    out.messages = std::move(taken);
     return out;
 }
 

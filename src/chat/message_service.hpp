@@ -65,6 +65,9 @@ struct page_query {
     std::optional<std::int64_t> before;
     std::optional<std::int64_t> after;
     std::vector<core::field_error> errors;
+    // The byte cap of the page's messages (§0.11); 0: PARLEY_MAX_RESPONSE_BYTES. A door whose
+    // envelope must stay under a smaller bound (a WebSocket reply frame, §8.2) sets it.
+    std::size_t max_bytes = 0;
 };
 
 // An edit (REST PUT/PATCH /messages/{id}/, edit_message REST and WS).
@@ -98,8 +101,8 @@ struct posted {
 };
 
 // One page of a history (§0.11), oldest first; has_more: more exist in the paging direction
-// (older for no cursor / `before` only, newer with `after`). `limit` is the effective limit (for
-// the Link header, §13.3).
+// (older for no cursor / `before` only, newer with `after`), also when the page stopped early at
+// its byte cap. `limit` is the effective limit (for the Link header, §13.3).
 struct message_page {
     std::vector<model::message> messages;
     bool has_more = false;
@@ -332,6 +335,9 @@ private:
                                               const std::vector<model::id>& ids);
     [[nodiscard]] core::result<message_page> page_of(store::tx& tx, store::message_query q,
                                                      const page_query& page);
+    // The messages of a valid page, read in chunks and stopped at the byte cap (§0.11).
+    [[nodiscard]] message_page read_page(store::tx& tx, store::message_query q, std::int64_t limit,
+                                         std::size_t max_bytes) const;
     // Sets each attachment's signed URL (§7.3) as the message leaves the service.
     void sign(model::message& m) const;
     void sign(std::vector<model::message>& ms) const;

@@ -16,6 +16,12 @@
 
 namespace parley::api::ws_frames {
 
+// §8.2: the largest frame the server sends (the default message limit of common WebSocket client
+// libraries). Message frames stay under it by construction (the §0.8 limits of content, edit
+// history, previews and attachments: chat/content_rules.hpp); history replies stop their page
+// early to stay under it (§0.11).
+constexpr std::size_t max_server_frame_bytes = 1048576;
+
 // One client request whose envelope passed §8.3 (a JSON object with a known string
 // `message_type` and a valid or absent `request_id`).
 struct request {

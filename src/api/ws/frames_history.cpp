@@ -8,6 +8,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <optional>
@@ -21,6 +22,18 @@ namespace parley::api::ws_frames {
 namespace {
 
 constexpr std::size_t max_resume_channels = 1000;  // §8.4
+// A history reply's keys besides `messages`: type, request_id (64 characters, escaped),
+// user_id, channel_id, has_more, offset, epoch.
+constexpr std::size_t reply_envelope_bytes = 1024;
+
+// A history request's page (§0.11), its byte cap such that the reply frame stays under
+// max_server_frame_bytes (§8.2).
+chat::page_query ws_page_query(const request& r) {
+    auto page = read_page_query(r.frame);
+    page.max_bytes = std::min(r.svc().settings.limits.max_response_bytes, max_server_frame_bytes) -
+                     reply_envelope_bytes;
+    return page;
+}
 
 // The stream position a history reply reports (§8.8).
 struct position {
@@ -63,7 +76,7 @@ json::object history_reply(const request& r, std::string_view type, model::id ch
 
 // channel_id form of both history requests.
 void channel_history(request& r, std::string_view type, model::id channel) {
-    const auto page = read_page_query(r.frame);
+    const auto page = ws_page_query(r);
     const position at = stream_position(r, channel);  // before the query (§8.8)
     auto found = r.svc().messages.list_channel(r.user(), channel, page);
     if (!found) {
@@ -103,7 +116,7 @@ void direct_history_of_user(request& r, model::id other, std::optional<model::id
         f["epoch"] = nullptr;
         send_reply(r, f);
     };
-    const auto page = read_page_query(r.frame);
+    const auto page = ws_page_query(r);
     if (auto bad = page_error(r, page)) {
         // Page parameters are checked whether or not a channel exists.
         send_failure(r, std::move(*bad));
