@@ -219,6 +219,48 @@ def test_out_of_window_past_the_size_and_after_the_ttl(fresh_server):
     watcher.close()
 
 
+def test_out_of_window_past_the_byte_bound(fresh_server):
+    """PARLEY_CHANNEL_HISTORY_BYTES (§8.8): the oldest frames go until the retained ones fit, in the
+    ring and in the Redis stream alike; a resume from a trimmed offset is out_of_window, from a
+    retained one it recovers byte-identical."""
+    srv = fresh_server(env=own_streams(8, {"PARLEY_CHANNEL_HISTORY_BYTES": "65536"}))
+    s = Scene(srv)
+    ch = s.general
+    watcher = connect(srv, s.alice["access"], label="watcher")
+    for i in range(25):  # frames of ~10.5 KB: six fit in 64 KiB, far under the 1000-frame bound
+        post(srv, s.bob, ch, f"m{i:02} " + "x" * 9990)
+    live = observe(watcher, ch, 25)
+    epoch = live[0]["epoch"]
+    sizes = [len(f.raw.encode()) for f in live]
+    kept = 0
+    while kept < len(sizes) and sum(sizes[len(sizes) - kept - 1:]) <= 65536:
+        kept += 1
+    assert 3 <= kept < 10, sizes
+    first = 25 - kept + 1  # the oldest retained offset
+    b = connect(srv, s.bob["access"])
+    before, done = resume_request(b, {str(ch): {"offset": first - 2, "epoch": epoch}})
+    assert before == [{"type": "resync_required", "channel_id": ch, "offset": 25, "epoch": epoch,
+                       "reason": "out_of_window"}]
+    assert done["channels"] == {str(ch): {"status": "resync_required", "offset": 25,
+                                          "epoch": epoch}}
+    b.close()
+    b = connect(srv, s.bob["access"])
+    before, done = resume_request(b, {str(ch): {"offset": first - 1, "epoch": epoch}})
+    assert [f.raw for f in stream_of(before, ch)] == [f.raw for f in live[first - 1:]]
+    assert done["channels"][str(ch)]["replayed"] == kept
+    b.close()
+    watcher.close()
+
+
+def test_history_byte_settings_are_validated(fresh_server):
+    srv = fresh_server(start=False)
+    for env, text in (({"PARLEY_CHANNEL_HISTORY_BYTES": "1000"}, "PARLEY_CHANNEL_HISTORY_BYTES"),
+                      ({"PARLEY_CHANNEL_HISTORY_BYTES": "lots"}, "PARLEY_CHANNEL_HISTORY_BYTES"),
+                      ({"PARLEY_MAX_RESPONSE_BYTES": "100"}, "PARLEY_MAX_RESPONSE_BYTES")):
+        r = srv.cli("check", env=env)
+        assert r.returncode != 0 and text in (r.stdout + r.stderr), (env, r.stdout, r.stderr)
+
+
 def test_history_settings_are_validated(fresh_server):
     srv = fresh_server(start=False)
     for env, text in (({"PARLEY_CHANNEL_HISTORY_SIZE": "0"}, "PARLEY_CHANNEL_HISTORY_SIZE"),
