@@ -13,10 +13,12 @@
 
 #include <boost/system/result.hpp>
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -107,6 +109,9 @@ struct message_page {
     std::vector<model::message> messages;
     bool has_more = false;
     std::int64_t limit = 0;
+    // One of the few slots for pages built at full size at once (§0.11), held until the page is
+    // destroyed, so also while a door serializes it; null when the page was capped smaller.
+    std::shared_ptr<const void> full_size_slot;
 };
 
 // A message after an edit or a pin change; changed == false: nothing was written or published.
@@ -350,6 +355,7 @@ private:
     const media::url_signer* media_urls_;
     std::function<core::timestamp()> clock_;
     typing_throttle typing_;
+    std::shared_ptr<std::atomic<int>> full_size_pages_ = std::make_shared<std::atomic<int>>(0);
 };
 
 }  // namespace parley::chat
