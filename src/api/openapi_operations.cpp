@@ -10,7 +10,8 @@ namespace {
 // §0.11 pagination parameters of the three message lists.
 std::vector<param_doc> page_params(std::vector<param_doc> extra = {}) {
     extra.push_back({"limit", R"({"type": "integer", "minimum": 1, "maximum": 1000})", false,
-                     "Page size (default 100)."});
+                     "Page size (default 100). A page may hold fewer: it also stops at "
+                     "PARLEY_MAX_RESPONSE_BYTES of messages, with a Link to the rest (§0.11)."});
     extra.push_back(
         {"before", "Id", false, "Only messages with a smaller id (the newest of them)."});
     extra.push_back({"after", "Id", false, "Only messages with a larger id (the oldest of them)."});
