@@ -34,6 +34,26 @@ TEST(ConfigLoader, DefaultsMatchTheContract) {
     EXPECT_FALSE(s->production());
 }
 
+TEST(ConfigLoader, ByteBoundsHaveSafeDefaultsAndFloors) {
+    std::string error;
+    auto s = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->ws.channel_history_bytes, 4194304u);
+    EXPECT_EQ(s->limits.max_response_bytes, 4194304u);
+    s = to_settings(
+        merge({},
+              {{"PARLEY_CHANNEL_HISTORY_BYTES", "65536"}, {"PARLEY_MAX_RESPONSE_BYTES", "1048576"}},
+              {}),
+        error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->ws.channel_history_bytes, 65536u);
+    EXPECT_EQ(s->limits.max_response_bytes, 1048576u);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_CHANNEL_HISTORY_BYTES", "65535"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_CHANNEL_HISTORY_BYTES"), std::string::npos);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_MAX_RESPONSE_BYTES", "0"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_MAX_RESPONSE_BYTES"), std::string::npos);
+}
+
 TEST(ConfigLoader, UnknownKeysInEnvFileAreIgnored) {
     std::string error;
     const auto s = to_settings(merge({}, {}, {{"SOMETHING_ELSE", "x"}}), error);
