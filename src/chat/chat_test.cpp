@@ -2,6 +2,7 @@
 // membership fake) and the §2.5 registration rules.
 #include "chat/auth_service.hpp"
 #include "chat/content_rules.hpp"
+#include "chat/history_pages.hpp"
 #include "chat/message_service.hpp"
 #include "chat/permissions.hpp"
 
@@ -24,7 +25,7 @@ using store::message_query;
 using store::timestamp;
 
 // Memberships only; every other primitive is a test bug if reached.
-class membership_tx final : public store::tx {
+class membership_tx : public store::tx {
 public:
     std::set<std::pair<id, id>> team_members_;     // (team, user)
     std::set<std::pair<id, id>> channel_members_;  // (channel, user)
@@ -476,6 +477,106 @@ TEST(ContentRules, MessageBytesGrowWithEveryVariablePart) {
     m.attachments.push_back({1, "uploads/a.pdf", "a.pdf", "application/pdf", 1, 1, 0, "/m"});
     m.reactions.push_back({2, "bob", "ok"});
     EXPECT_GT(message_json_bytes(m), base + 1600);
+}
+
+// Pages over an in-memory channel with the store's contract (message_query, oldest first).
+class paging_tx final : public membership_tx {
+public:
+    std::vector<model::message> all;  // ids ascending
+    int queries = 0;
+    std::vector<model::message> message_page(const message_query& q) override {
+        ++queries;
+        std::vector<model::message> in;
+        for (const auto& m : all)
+            if ((!q.before || m.id < *q.before) && (!q.after || m.id > *q.after)) in.push_back(m);
+        const auto n = static_cast<std::size_t>(q.limit);
+        if (in.size() > n) {
+            if (q.after) {
+                in.resize(n);
+            } else {
+                in.erase(in.begin(), in.end() - static_cast<std::ptrdiff_t>(n));
+            }
+        }
+        return in;
+    }
+};
+
+std::vector<id> ids_of(const page_rows& p) {
+    std::vector<id> out;
+    for (const auto& m : p.messages) out.push_back(m.id);
+    return out;
+}
+
+TEST(HistoryPages, StopAtTheByteCapAndContinueWithoutGapOrDuplicate) {
+    paging_tx tx;
+    for (id i = 1; i <= 50; ++i) {
+        model::message m;
+        m.id = i;
+        m.content = std::string(i == 30 ? 50000 : 1000, 'x');
+        tx.all.push_back(m);
+    }
+    const std::size_t cap = 10000;  // about 5 ordinary messages
+    // Backwards from the newest: each page is within the cap, newest first, continuing from
+    // before=<first id>; message 30 is alone on its page (larger than the cap by itself).
+    std::vector<id> seen;
+    std::optional<id> before;
+    for (int pages = 0;; ++pages) {
+        ASSERT_LT(pages, 60);
+        message_query q;
+        q.before = before;
+        const auto p = read_capped_page(tx, q, 1000, cap, nullptr);
+        ASSERT_FALSE(p.messages.empty());
+        std::size_t bytes = 2;
+        for (const auto& m : p.messages) bytes += message_json_bytes(m);
+        if (p.messages.size() > 1) EXPECT_LE(bytes, cap);
+        if (p.messages.front().id == 30) {
+            EXPECT_EQ(p.messages.size(), 1u);
+        }
+        auto ids = ids_of(p);
+        seen.insert(seen.begin(), ids.begin(), ids.end());
+        if (!p.has_more) break;
+        before = p.messages.front().id;
+    }
+    std::vector<id> expected;
+    for (id i = 1; i <= 50; ++i) expected.push_back(i);
+    EXPECT_EQ(seen, expected);
+    // Forwards with after: the oldest first.
+    message_query q;
+    q.after = 10;
+    auto p = read_capped_page(tx, q, 1000, cap, nullptr);
+    ASSERT_FALSE(p.messages.empty());
+    EXPECT_EQ(p.messages.front().id, 11);
+    EXPECT_TRUE(p.has_more);
+    // Under the cap the limit decides, in one query when it fits the first chunk.
+    tx.queries = 0;
+    p = read_capped_page(tx, message_query{}, 3, 1 << 30, nullptr);
+    EXPECT_EQ(ids_of(p), (std::vector<id>{48, 49, 50}));
+    EXPECT_TRUE(p.has_more);
+    EXPECT_EQ(tx.queries, 1);
+    p = read_capped_page(tx, message_query{}, 1000, 1 << 30, nullptr);
+    EXPECT_EQ(p.messages.size(), 50u);
+    EXPECT_FALSE(p.has_more);
+    // Larger than the first chunk: read in chunks, still every message once.
+    for (id i = 51; i <= 250; ++i) tx.all.push_back(model::message{.id = i});
+    tx.queries = 0;
+    p = read_capped_page(tx, message_query{}, 1000, 1 << 30, nullptr);
+    EXPECT_EQ(p.messages.size(), 250u);
+    EXPECT_FALSE(p.has_more);
+    EXPECT_GT(tx.queries, 1);
+    EXPECT_TRUE(std::is_sorted(p.messages.begin(), p.messages.end(),
+                               [](const auto& a, const auto& b) { return a.id < b.id; }));
+}
+
+TEST(HistoryPages, OnlyTwoFullSizePagesAtOnce) {
+    full_size_pages slots;
+    auto a = slots.try_take();
+    auto b = slots.try_take();
+    EXPECT_TRUE(a && b);
+    EXPECT_FALSE(slots.try_take());
+    a.reset();
+    auto c = slots.try_take();
+    EXPECT_TRUE(c);
+    EXPECT_FALSE(slots.try_take());
 }
 
 TEST(MessageRules, TypingForwardsOneTruePerWindowAndEveryFalse) {

@@ -4,6 +4,7 @@
 #include "chat/message_service.hpp"
 
 #include "chat/content_rules.hpp"
+#include "chat/history_pages.hpp"
 #include "chat/permissions.hpp"
 #include "core/text.hpp"
 
@@ -162,23 +163,6 @@ constexpr std::string_view partner_left_text =
 
 bool has_nul(std::string_view s) {
     return s.find('\0') != std::string_view::npos;
-}
-
-// §0.11: how many history pages are built (read and serialized) at full size at once; while
-// that many are, further pages are capped at busy_page_bytes, so a burst of large page requests
-// cannot occupy every worker for long (measured on 2 cores, debug build: a 4 MiB page takes
-// ~120 ms; 20 at once kept other requests waiting over a second).
-constexpr int max_full_size_pages = 2;
-constexpr std::size_t busy_page_bytes = 262144;
-
-// One of the max_full_size_pages slots, released when the last copy goes; null when all are
-// taken.
-std::shared_ptr<const void> full_size_slot(const std::shared_ptr<std::atomic<int>>& in_flight) {
-    if (in_flight->fetch_add(1) >= max_full_size_pages) {
-        in_flight->fetch_sub(1);
-        return nullptr;
-    }
-    return {in_flight.get(), [keep = in_flight](const void*) { keep->fetch_sub(1); }};
 }
 
 std::string invalid_pk(model::id v) {
@@ -733,70 +717,11 @@ core::result<message_page> message_service::page_of(store::tx& tx, store::messag
 
     q.before = page.before;
     q.after = page.after;
-    auto slot = full_size_slot(full_size_pages_);
+    auto slot = full_size_pages_.try_take();
     auto max_bytes = page.max_bytes ? page.max_bytes : limits_.max_response_bytes;
     if (!slot) max_bytes = std::min(max_bytes, busy_page_bytes);
-    auto out = read_page(tx, q, limit, max_bytes);
-    out.full_size_slot = std::move(slot);
-    return out;
-}
-
-// §0.11's byte cap: messages are taken from the cursor outwards (newest first when paging
-// backwards, oldest first with `after`) until the limit, or until the next one would take the
-// page's serialized size past `max_bytes` (at least one is always taken); then has_more is set,
-// so the Link header or has_more continue from where the page stopped. The rows are read in
-// chunks sized by what the budget still holds, so a page of large messages never loads much
-// more than the budget either.
-message_page message_service::read_page(store::tx& tx, store::message_query q, std::int64_t limit,
-                                        std::size_t max_bytes) const {
-    constexpr std::int64_t first_chunk = 100;
-    const bool forward = q.after.has_value();
-    message_page out;
-    out.limit = limit;
-    std::vector<model::message> taken;  // from the cursor outwards
-    std::size_t bytes = 2;              // []
-    std::int64_t chunk = std::min(limit, first_chunk);
-    for (;;) {
-        const std::int64_t want = std::min(chunk, limit - static_cast<std::int64_t>(taken.size()));
-        q.limit = want + 1;  // one more tells whether more exist in the paging direction
-        auto rows = tx.message_page(q);  // oldest first
-        const bool more = static_cast<std::int64_t>(rows.size()) > want;
-        if (more) {
-            if (forward) {
-                rows.pop_back();
-            } else {
-                rows.erase(rows.begin());
-            }
-        }
-        if (!forward) std::reverse(rows.begin(), rows.end());
-        sign(rows);  // the signed URLs count
-        for (auto& m : rows) {
-            const auto n = message_json_bytes(m);
-            if (!taken.empty() && bytes + n > max_bytes) {
-                out.has_more = true;
-                break;
-            }
-            bytes += n;
-            taken.push_back(std::move(m));
-        }
-        if (out.has_more || !more) break;
-        if (static_cast<std::int64_t>(taken.size()) >= limit) {
-            out.has_more = true;
-            break;
-        }
-        if (forward) {
-            q.after = taken.back().id;
-        } else {
-            q.before = taken.back().id;
-        }
-        const auto average = bytes / taken.size() + 1;
-        chunk = std::clamp<std::int64_t>(
-            static_cast<std::int64_t>((max_bytes - std::min(bytes, max_bytes)) / average) + 1, 1,
-            limit);
-    }
-    if (!forward) std::reverse(taken.begin(), taken.end());
-    out.messages = std::move(taken);
-    return out;
+    auto rows = read_capped_page(tx, q, limit, max_bytes, [this](auto& ms) { sign(ms); });
+    return message_page{std::move(rows.messages), rows.has_more, limit, std::move(slot)};
 }
 
 core::result<message_page> message_service::list_channel(const model::user& caller,

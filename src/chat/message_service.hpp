@@ -4,6 +4,7 @@
 #pragma once
 
 #include "chat/events.hpp"
+#include "chat/history_pages.hpp"
 #include "chat/rate_limiter.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
@@ -13,7 +14,6 @@
 
 #include <boost/system/result.hpp>
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -355,7 +355,7 @@ private:
     const media::url_signer* media_urls_;
     std::function<core::timestamp()> clock_;
     typing_throttle typing_;
-    std::shared_ptr<std::atomic<int>> full_size_pages_ = std::make_shared<std::atomic<int>>(0);
+    full_size_pages full_size_pages_;
 };
 
 }  // namespace parley::chat
