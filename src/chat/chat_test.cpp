@@ -53,13 +53,15 @@ public:
     std::vector<model::user_ref> visible_users(id) override { unused(); }
     std::vector<model::user_ref> all_users() override { unused(); }
     bool user_visible_to(id, id) override { unused(); }
-    void blacklist_jti(std::string_view, timestamp) override { unused(); }
+    std::int64_t bump_token_generation(id) override { unused(); }
+    std::vector<store::user_state> user_states(const std::vector<id>&) override { unused(); }
+    bool blacklist_jti(std::string_view, timestamp) override { unused(); }
     bool is_blacklisted(std::string_view) override { unused(); }
+    bool any_blacklisted(std::string_view, std::string_view) override { unused(); }
     void purge_blacklist(timestamp) override { unused(); }
     std::vector<std::string> blacklisted_among(const std::vector<std::string>&) override {
         unused();
     }
-    std::vector<id> inactive_among(const std::vector<id>&) override { unused(); }
     id insert_team(std::string_view, std::string_view, id, timestamp) override { unused(); }
     std::optional<model::team> team_by_id(id, bool) override { unused(); }
     std::vector<model::team> teams_of_user(id) override { unused(); }
