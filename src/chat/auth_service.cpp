@@ -229,12 +229,16 @@ core::result<session_tokens> auth_service::change_own_password(const principal& 
                                                                const std::string& old_password,
                                                                const std::string& new_password) {
     std::vector<core::field_error> errors;
-    if (!hasher_.verify(old_password, caller.user.password_hash).ok)
+    const bool old_ok = hasher_.verify(old_password, caller.user.password_hash).ok;
+    if (!old_ok)
         errors.push_back({"old_password",
                           {"Your old password was entered incorrectly. Please enter it again."}});
     if (auto rule = check_password_rules(caller.user.username, new_password))
         errors.push_back({"new_password", {std::move(*rule)}});
-    if (!errors.empty()) return counted(core::field_shape(std::move(errors)));
+    if (!errors.empty()) {
+        auto e = core::field_shape(std::move(errors));
+        return old_ok ? e : counted(std::move(e));  // a wrong password counts as a failure
+    }
     const auto hash = hasher_.hash(new_password);  // outside the transaction (~100 ms)
     model::user u = caller.user;
     u.password_hash = hash;

@@ -246,6 +246,13 @@ std::optional<std::string> rules(std::string_view username, std::string email,
     return auth_service::check_registration_rules(username, email, password);
 }
 
+TEST(TokenFamily, KeyIsPrefixedSoItNeverEqualsAJti) {
+    // Family keys share the blacklist with jtis (API.md §2.3); a jti is never "fam:...".
+    EXPECT_EQ(family_key(""), "");
+    EXPECT_EQ(family_key("0123456789abcdef0123456789abcdef"),
+              "fam:0123456789abcdef0123456789abcdef");
+}
+
 TEST(RegistrationRules, AcceptsAValidRegistration) {
     std::string email = "  carol@example.com ";
     EXPECT_EQ(auth_service::check_registration_rules("carol", email, "correct-horse-9"),
