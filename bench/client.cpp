@@ -1,8 +1,8 @@
 // The load generator proper: the only Asio/Beast translation unit of parley-bench.
 //
 // One thread, one io_context, C++20 coroutines. A run has four phases:
-//   1. fixtures through the public REST API (register users, create a team, add_member, create a
-//      channel: API.md §2, §4, §5);
+//   1. fixtures through the public REST API (register users, create a team, members join with an
+//      invitation, create a channel: API.md §2, §4, §5);
 //   2. WebSocket connections (`/ws/chat/?token=`), each ready once its `hello` frame arrived
 //   (§8.1);
 //   3. the measured load: timestamps come from one steady clock, since the same process sends and
@@ -601,22 +601,25 @@ task<std::vector<user_fixture>> register_users(run_ctx& ctx, int count, std::str
 }
 
 // Shared by the workers of team_with_channel().
-struct add_member_job {
+struct join_job {
     std::vector<user_fixture> users;
-    std::string path;
-    std::size_t next = 1;  // users[0] owns the team
+    std::string invite_code;  // an unlimited invitation of the owner
+    std::size_t next = 1;     // users[0] owns the team
     bool failed = false;
     std::shared_ptr<latch> done;
 };
 
-task<void> add_member_worker(run_ctx& ctx, std::shared_ptr<add_member_job> job) {
+// Each member joins with the owner's invitation: add_member only adds users the caller can
+// already see (API.md §4), which freshly registered users are not.
+task<void> join_worker(run_ctx& ctx, std::shared_ptr<join_job> job) {
     http_client client(ctx.io.get_executor(), ctx.primary, ctx.next_source());
     while (!job->failed && job->next < job->users.size()) {  // at most users.size() in all
         const auto& u = job->users[job->next++];
         json::object body;
-        body["user_id"] = u.id;
-        auto reply = co_await rest(ctx, client, http::verb::post, job->path,
-                                   job->users.front().token, std::move(body), 200, "add_member");
+        body["invite_code"] = job->invite_code;
+        auto reply =
+            co_await rest(ctx, client, http::verb::post, "/api/chat/teams/join_via_invitation/",
+                          u.token, std::move(body), 200, "join_via_invitation");
         if (!reply) job->failed = true;
     }
     client.close();
@@ -642,17 +645,22 @@ task<std::optional<team_fixture>> team_with_channel(run_ctx& ctx, std::vector<us
     team_fixture out;
     out.team = int_field(*team, "id");
 
-    auto job = std::make_shared<add_member_job>();
-    job->path = "/api/chat/teams/" + std::to_string(out.team) + "/add_member/";
+    auto invitation =
+        co_await rest(ctx, client, http::verb::post,
+                      "/api/chat/teams/" + std::to_string(out.team) + "/create_invitation/", owner,
+                      json::object{}, 200, "create_invitation");
+    if (!invitation) co_return std::nullopt;
+    auto job = std::make_shared<join_job>();
+    job->invite_code = std::string(string_field(*invitation, "invite_code"));
     const std::size_t member_count = users.size();
     job->users = std::move(users);
     const int workers =
         std::max(1, std::min<int>(ctx.opt.setup_concurrency, static_cast<int>(member_count) - 1));
     job->done = std::make_shared<latch>(ctx.io.get_executor(), workers);
     for (int w = 0; w < workers; ++w) {
-        asio::co_spawn(ctx.io, add_member_worker(ctx, job), ctx.on_done());
+        asio::co_spawn(ctx.io, join_worker(ctx, job), ctx.on_done());
     }
-    const bool finished = co_await ctx.join(job->done, steady::now() + 1h, "add_member");
+    const bool finished = co_await ctx.join(job->done, steady::now() + 1h, "join");
     if (!finished || job->failed) co_return std::nullopt;
 
     json::object channel_body;

@@ -6,6 +6,19 @@ const REQUEST_TIMEOUT_MS = 15000;
 const PING_EVERY_MS = 20000;
 const PONG_WITHIN_MS = 10000;
 const BACKOFF_MS = [250, 1000, 2000, 4000, 8000, 15000];
+// A socket closes with 4001 when its access token expires (§2.3): hand it a fresh one this long
+// before (the token source refreshes tokens with less than a minute left).
+const REAUTH_BEFORE_S = 45;
+
+// Seconds until a token's `exp` (negative when unreadable).
+function secondsLeft(token) {
+  try {
+    const payload = JSON.parse(atob(token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')));
+    return payload.exp - Date.now() / 1000;
+  } catch {
+    return -1;
+  }
+}
 
 export class Disconnected extends Error {
   constructor() {
@@ -41,6 +54,8 @@ export class Socket {
     this.everConnected = false;
     this.stopped = false;
     this.retryAt = 0;
+    this.token = null; // the access token the socket rests on
+    this.reauthTimer = null;
     addEventListener('online', () => this.retryNow());
   }
 
@@ -73,6 +88,7 @@ export class Socket {
       return;
     }
     this.ws = ws;
+    this.token = token;
     let opened = false;
     ws.onopen = () => {
       opened = true;
@@ -82,6 +98,7 @@ export class Socket {
       if (this.ws !== ws) return;
       this.ws = null;
       this.stopPings();
+      clearTimeout(this.reauthTimer);
       for (const [, p] of this.pending) {
         clearTimeout(p.timer);
         p.reject(new Disconnected());
@@ -115,6 +132,7 @@ export class Socket {
       this.everConnected = true;
       this.setState('online');
       this.startPings();
+      this.scheduleReauth();
       this.l.onHello(frame, reconnect);
       return;
     }
@@ -185,6 +203,26 @@ export class Socket {
     }, PING_EVERY_MS);
   }
 
+  // Before the socket's token expires, a fresh one through `reauth` (§8.4) keeps it open. On any
+  // failure nothing is lost: the socket closes with 4001 and reconnects with a fresh token.
+  scheduleReauth() {
+    clearTimeout(this.reauthTimer);
+    const left = secondsLeft(this.token);
+    if (left <= 0) return;
+    const ws = this.ws;
+    this.reauthTimer = setTimeout(async () => {
+      try {
+        const token = await this.getToken('reauth');
+        if (this.ws !== ws || token === this.token) return;
+        await this.request({ message_type: 'reauth', token });
+        this.token = token;
+        this.scheduleReauth();
+      } catch {
+        // Closed meanwhile, or refused: the 4001 close path takes over.
+      }
+    }, Math.max(0, left - REAUTH_BEFORE_S) * 1000);
+  }
+
   stopPings() {
     clearInterval(this.pingTimer);
     clearTimeout(this.pongTimer);
@@ -200,6 +238,7 @@ export class Socket {
   close() {
     this.stopped = true;
     clearTimeout(this.retryTimer);
+    clearTimeout(this.reauthTimer);
     this.stopPings();
     if (this.ws) this.ws.close(1000);
     this.ws = null;

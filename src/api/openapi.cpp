@@ -49,6 +49,9 @@ constexpr std::string_view components_json = R"json({
                                "refresh": {"type": "string"}, "access": {"type": "string"},
                                "username": {"type": "string"}, "email": {"type": "string"}}},
 "RefreshRequest": {"type": "object", "required": ["refresh"], "properties": {"refresh": {"type": "string"}}},
+"PasswordChangeRequest": {"type": "object", "required": ["old_password", "new_password"],
+                          "properties": {"old_password": {"type": "string"},
+                                         "new_password": {"type": "string", "minLength": 8, "maxLength": 128}}},
 "VerifyRequest": {"type": "object", "required": ["token"], "properties": {"token": {"type": "string"}}},
 "TokenPair": {"type": "object", "additionalProperties": false, "required": ["access"],
               "properties": {"access": {"type": "string"}, "refresh": {"type": "string"}}},
@@ -262,6 +265,7 @@ the socket stays open. A `request_id` on `channel_message`, `direct_message` and
 | `get_interacted_users` | `team_id` | `interacted_users` |
 | `ping` | | `pong` with `server_time` |
 | `resume` | `channels` (R): `{"<channel id>": {"offset", "epoch"}}` | replayed frames, `resync_required` frames, then `resumed` |
+| `reauth` | `token` (R): a fresh access token of the same user | ack `expires_at`; the socket now closes (4001) when that token expires |
 
 **Events.** Live messages (`type` `channels` or `direct`), `message_edited`, `message_deleted`,
 `reaction_update`, `message_pinned`, `message_unpinned`, `channel_updated` and `channel_deleted`
@@ -278,7 +282,8 @@ first frame after `hello`: a new socket holds live frames back until then (at mo
 replay comes first. Apply frames idempotently by message id.
 
 **Close codes:** 1000 normal, 1001 server shutting down, 1002 protocol violation, 1007 invalid
-UTF-8, 1009 message over 64 KiB, 1011 server failure, 4001 token revoked or user deactivated,
+UTF-8, 1009 message over 64 KiB, 1011 server failure, 4001 token expired (without `reauth`) or
+revoked, or user deactivated,
 4008 slow consumer (resume after reconnecting). The server pings every 30 s and drops a
 connection silent for 90 s.)md";
 

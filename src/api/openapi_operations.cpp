@@ -47,6 +47,23 @@ std::vector<operation_doc> make_docs() {
                  .responses = {{200, "Notice", "Logged out"}},
                  .errors = "400:auth"});
     d.push_back({.method = "POST",
+                 .path = "/api/auth/logout_all/",
+                 .operation_id = "logout_all",
+                 .tag = "auth",
+                 .description = "Revokes every access and refresh token of the caller and closes "
+                                "all their WebSockets with 4001 on every instance.",
+                 .responses = {{200, "Notice", "Logged out of every session"}}});
+    d.push_back({.method = "POST",
+                 .path = "/api/auth/password/",
+                 .operation_id = "change_password",
+                 .tag = "auth",
+                 .description = "Checks the old password, sets the new one (registration rules), "
+                                "revokes every token of the caller as logout_all does and "
+                                "returns a fresh token pair.",
+                 .request = "PasswordChangeRequest",
+                 .responses = {{200, "AuthSession", "Password changed; a new token pair"}},
+                 .errors = "400:field"});
+    d.push_back({.method = "POST",
                  .path = "/api/auth/token/refresh/",
                  .operation_id = "token_refresh",
                  .tag = "auth",

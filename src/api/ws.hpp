@@ -14,12 +14,16 @@
 
 namespace parley::api {
 
+struct ws_accept;
+
 // One open WebSocket, implemented by net/. Thread-safe.
 class ws_connection : public fanout::subscriber {
 public:
     [[nodiscard]] virtual const std::string& connection_id() const noexcept = 0;  // "c_5f1e9a2b"
     [[nodiscard]] virtual model::id user_id() const noexcept = 0;
-    [[nodiscard]] virtual const std::string& access_jti() const noexcept = 0;
+    // The handshake's decision: the user and the access token the socket opened with (a
+    // `reauth` later replaces the token in the hub, not here).
+    [[nodiscard]] virtual const ws_accept& accepted() const noexcept = 0;
     // Queues a frame for this socket only (replies, acks, errors, hello). Subject to the same
     // outbox budget as deliver().
     virtual void send(const fanout::frame& f) = 0;
@@ -36,7 +40,9 @@ struct ws_accept {
     model::id user_id = 0;
     std::string username;
     std::string access_jti;
-    std::int64_t access_exp = 0;
+    std::int64_t access_exp = 0;  // unix seconds (§8.2: 4001 when reached without reauth)
+    std::int64_t access_gen = 0;  // token generation and family (§2.3)
+    std::string access_fam;
     std::string subprotocol;  // "bearer" when the token came in Sec-WebSocket-Protocol
 };
 

@@ -150,8 +150,6 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->store = open_store(rt->settings);
     rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
     rt->hasher_ = std::make_unique<auth::password_hasher>();
-    rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
-                                                     rt->settings.auth);
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
     // The resume window (§8.8, §10.2).
     const fanout::retention history{
@@ -194,6 +192,8 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
     rt->events_ =
         std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_, rt->presence_.get());
+    rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
+                                                     rt->settings.auth, *rt->events_);
     rt->teams_ =
         std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);

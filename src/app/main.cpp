@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <string>
 
 namespace {
@@ -137,6 +138,31 @@ int changepassword(app::runtime& rt, const std::string& username, bool from_stdi
     return 0;
 }
 
+// "yes"/"no" and the other §10.2 boolean spellings; nullopt when absent or unknown.
+std::optional<bool> parse_flag(const std::string& v) {
+    if (v == "1" || v == "true" || v == "yes" || v == "on") return true;
+    if (v == "0" || v == "false" || v == "no" || v == "off") return false;
+    return std::nullopt;
+}
+
+int setuser(app::runtime& rt, const std::string& username, const std::string& active,
+            const std::string& staff) {
+    const auto a = parse_flag(active);
+    const auto s = parse_flag(staff);
+    if ((!active.empty() && !a) || (!staff.empty() && !s) || (!a && !s)) {
+        std::fprintf(stderr, "Error: give --active and/or --staff as yes or no.\n");
+        return 2;
+    }
+    auto r = rt.auth().set_user_status(username, a, s);
+    if (!r) {
+        std::fprintf(stderr, "Error: %s\n", r.error().message.c_str());
+        return 1;
+    }
+    std::printf("User '%s': active=%s staff=%s.\n", username.c_str(), r->is_active ? "yes" : "no",
+                r->staff() ? "yes" : "no");
+    return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -180,6 +206,15 @@ int main(int argc, char** argv) {
     cp_cmd->add_flag("--password-stdin", password_stdin, "read the password as one stdin line");
     add_config_flags(cp_cmd);
 
+    std::string su_target, su_active, su_staff;
+    auto* setuser_cmd =
+        cli.add_subcommand("setuser", "activate or deactivate a user, grant or remove staff");
+    setuser_cmd->add_option("username", su_target, "the user")->required();
+    setuser_cmd->add_option("--active", su_active,
+                            "yes or no; no also revokes every token and closes the user's sockets");
+    setuser_cmd->add_option("--staff", su_staff, "yes or no (is_staff and is_superuser)");
+    add_config_flags(setuser_cmd);
+
     auto* check_cmd = cli.add_subcommand("check", "validate configuration and dependencies");
     add_config_flags(check_cmd);
 
@@ -208,6 +243,7 @@ int main(int argc, char** argv) {
         if (serve_cmd->parsed()) return serve(*rt);
         if (su_cmd->parsed()) return createsuperuser(*rt, su_username, su_email, no_input);
         if (cp_cmd->parsed()) return changepassword(*rt, cp_username, password_stdin);
+        if (setuser_cmd->parsed()) return setuser(*rt, su_target, su_active, su_staff);
     } catch (const std::exception& e) {
         spdlog::critical("{}", e.what());
         std::fprintf(stderr, "Error: %s\n", e.what());

@@ -93,6 +93,16 @@ jwt_result<claims> parse_claims(const json::object& payload, core::timestamp now
         if (!value) return jwt_error::bad_claims;
         c.iat = *value;
     }
+    // gen and fam are Parley's (§2.3); SimpleJWT's tokens have neither.
+    if (const json::value* gen = payload.if_contains("gen")) {
+        const auto value = as_int64(*gen);
+        if (!value || *value < 0) return jwt_error::bad_claims;
+        c.gen = *value;
+    }
+    if (const json::value* fam = payload.if_contains("fam")) {
+        if (!fam->is_string() || !valid_jti(fam->get_string())) return jwt_error::bad_claims;
+        c.fam = fam->get_string();
+    }
     const std::int64_t now_s = floor_seconds(now);
     // exp is an integer, so exp * 10^6 <= now exactly when exp <= floor(now / 10^6).
     if (c.exp <= now_s) return jwt_error::expired;
@@ -143,12 +153,15 @@ jwt_codec::jwt_codec(std::string key) : key_(std::move(key)) {
 
 std::string jwt_codec::encode(const claims& c) const {
     json::object payload;
-    payload.reserve(5);
+    payload.reserve(7);
     payload.emplace("token_type", to_string(c.type));
     payload.emplace("exp", c.exp);
     payload.emplace("iat", c.iat);
     payload.emplace("jti", c.jti);
     payload.emplace("user_id", c.user_id);
+    // Absent means 0 / none, so a token without them is byte for byte what SimpleJWT writes.
+    if (c.gen != 0) payload.emplace("gen", c.gen);
+    if (!c.fam.empty()) payload.emplace("fam", c.fam);
     std::string token = base64url_encode(header_json);
     token += '.';
     token += base64url_encode(json::serialize(payload));
@@ -159,13 +172,15 @@ std::string jwt_codec::encode(const claims& c) const {
 }
 
 issued_token jwt_codec::issue(std::int64_t user_id, token_type type, std::chrono::seconds lifetime,
-                              core::timestamp now) const {
+                              core::timestamp now, std::int64_t gen, std::string fam) const {
     claims c;
     c.type = type;
     c.user_id = user_id;
     c.iat = floor_seconds(now);
     c.exp = c.iat + lifetime.count();
     c.jti = new_jti();
+    c.gen = gen;
+    c.fam = std::move(fam);
     std::string token = encode(c);
     return {.token = std::move(token), .claims = std::move(c)};
 }

@@ -27,6 +27,10 @@ struct claims {
     std::int64_t iat = 0;  // 0 when an imported token had no `iat`
     std::int64_t exp = 0;
     std::string jti;  // the blacklist key (§2.3)
+    // The user's token generation when issued (`gen`, §2.3); 0 when absent (imported tokens).
+    std::int64_t gen = 0;
+    // The token family (`fam`, §2.3): set at login, kept through refreshes; empty when absent.
+    std::string fam;
 };
 
 // Why decode refused a token. Every reason is "Token is invalid or expired" on the wire; the
@@ -78,16 +82,20 @@ public:
     explicit jwt_codec(std::string key);
 
     // header.payload.signature with header {"alg":"HS256","typ":"JWT"} and the payload claims in
-    // SimpleJWT's order: token_type, exp, iat, jti, user_id.
+    // SimpleJWT's order: token_type, exp, iat, jti, user_id; then Parley's `gen` (when not 0)
+    // and `fam` (when set).
     [[nodiscard]] std::string encode(const claims& c) const;
 
-    // A new token for user_id with a fresh jti, iat = now (whole seconds), exp = iat + lifetime.
+    // A new token for user_id with a fresh jti, iat = now (whole seconds), exp = iat + lifetime,
+    // the user's token generation and the token family.
     [[nodiscard]] issued_token issue(std::int64_t user_id, token_type type,
-                                     std::chrono::seconds lifetime, core::timestamp now) const;
+                                     std::chrono::seconds lifetime, core::timestamp now,
+                                     std::int64_t gen = 0, std::string fam = {}) const;
 
     // Checks size, structure, alg == "HS256", the signature (constant time), the claims and
     // expiry (exp * 10^6 <= now is expired); any token_type is accepted here. user_id may be a
-    // JSON integer or a string of digits; it must be a positive int64.
+    // JSON integer or a string of digits; it must be a positive int64. `gen` (a non-negative
+    // integer) and `fam` (like a jti) are optional.
     [[nodiscard]] jwt_result<claims> decode(std::string_view token, core::timestamp now) const;
 
     // decode, then wrong_type when the token is valid but its token_type is not `expected`.

@@ -121,6 +121,62 @@ TEST(JwtCodec, IssueSetsTimesAndFreshJti) {
     EXPECT_EQ(decoded->exp, a.claims.exp);
 }
 
+TEST(JwtCodec, GenerationAndFamilyRoundTrip) {
+    const jwt_codec codec(key);
+    const core::timestamp now = 1'700'000'000'000'000;
+    const auto t = codec.issue(7, token_type::refresh, 3600s, now, 3, "fam0123456789abcdef");
+    EXPECT_EQ(t.claims.gen, 3);
+    EXPECT_EQ(t.claims.fam, "fam0123456789abcdef");
+    const auto decoded = codec.decode(t.token, now);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(decoded->gen, 3);
+    EXPECT_EQ(decoded->fam, "fam0123456789abcdef");
+    // The claims are in the payload, so they are signed: changing gen breaks the signature.
+    const auto payload = base64url_decode(
+        t.token.substr(t.token.find('.') + 1, t.token.rfind('.') - t.token.find('.') - 1));
+    ASSERT_TRUE(payload.has_value());
+    EXPECT_NE(payload->find(R"("gen":3)"), std::string::npos);
+    EXPECT_NE(payload->find(R"("fam":"fam0123456789abcdef")"), std::string::npos);
+}
+
+TEST(JwtCodec, GenerationZeroAndNoFamilyAreLeftOut) {
+    const jwt_codec codec(key);
+    // SimpleJWT's tokens have neither claim: they decode as generation 0 without a family.
+    const auto decoded = codec.decode(pyjwt_hs256, before_exp);
+    ASSERT_TRUE(decoded.has_value());
+    EXPECT_EQ(decoded->gen, 0);
+    EXPECT_EQ(decoded->fam, "");
+    // And a token at generation 0 without a family is encoded without them.
+    const auto t = codec.issue(7, token_type::access, 60s, before_exp);
+    const auto dot = t.token.find('.');
+    const auto payload = base64url_decode(t.token.substr(dot + 1, t.token.rfind('.') - dot - 1));
+    ASSERT_TRUE(payload.has_value());
+    EXPECT_EQ(payload->find("gen"), std::string::npos);
+    EXPECT_EQ(payload->find("fam"), std::string::npos);
+}
+
+TEST(JwtCodec, RefusesBadGenerationOrFamily) {
+    const jwt_codec codec(key);
+    for (const std::string extra : {
+             R"("gen":-1)",
+             R"("gen":1.5)",
+             R"("gen":"1")",
+             R"("gen":true)",
+             R"("fam":7)",
+             R"("fam":"")",
+             R"("fam":"a b")",
+         }) {
+        const std::string payload =
+            R"({"token_type":"access","exp":2000000000,"jti":"j","user_id":1,)" + extra + "}";
+        EXPECT_EQ(error_of(codec, sign(hs256, payload)), jwt_error::bad_claims) << payload;
+    }
+    const auto ok = codec.decode(
+        sign(hs256, R"({"token_type":"access","exp":2000000000,"jti":"j","user_id":1,"gen":9})"),
+        before_exp);
+    ASSERT_TRUE(ok.has_value());
+    EXPECT_EQ(ok->gen, 9);
+}
+
 TEST(JwtCodec, NewJtiIsLowercaseHex) {
     const std::string jti = new_jti();
     EXPECT_EQ(jti.size(), 32u);

@@ -74,12 +74,20 @@ bool valid_email(std::string& email) {
     return true;
 }
 
+core::error blacklisted_detail() {
+    return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
+}
+
 }  // namespace
+
+std::string family_key(std::string_view fam) {
+    return fam.empty() ? std::string() : "fam:" + std::string(fam);
+}
 
 auth_service::auth_service(store::store& store, const auth::jwt_codec& jwt,
                            const auth::password_hasher& hasher,
-                           const config::auth_settings& settings)
-    : store_(store), jwt_(jwt), hasher_(hasher), settings_(settings) {}
+                           const config::auth_settings& settings, event_sink& events)
+    : store_(store), jwt_(jwt), hasher_(hasher), settings_(settings), events_(events) {}
 
 std::optional<std::string> auth_service::check_password_rules(std::string_view username,
                                                               std::string_view password) {
@@ -103,11 +111,25 @@ std::optional<std::string> auth_service::check_registration_rules(std::string_vi
     return check_password_rules(username, password);
 }
 
-session_tokens auth_service::issue_pair(const model::user& u) const {
+session_tokens auth_service::issue_pair(const model::user& u, std::string fam) const {
     const auto now = core::now_us();
-    auto access = jwt_.issue(u.id, auth::token_type::access, settings_.access_lifetime, now);
-    auto refresh = jwt_.issue(u.id, auth::token_type::refresh, settings_.refresh_lifetime, now);
+    if (fam.empty()) fam = auth::new_jti();  // a login starts a family (§2.3)
+    auto access = jwt_.issue(u.id, auth::token_type::access, settings_.access_lifetime, now,
+                             u.token_generation, fam);
+    auto refresh = jwt_.issue(u.id, auth::token_type::refresh, settings_.refresh_lifetime, now,
+                              u.token_generation, fam);
     return {u, std::move(access.token), std::move(refresh.token)};
+}
+
+void auth_service::revoke_family(store::tx& tx, std::string_view fam, core::timestamp now) const {
+    if (fam.empty()) return;  // a token issued before families existed
+    // Every token of the family was issued by now, so none outlives now + the longer lifetime.
+    const auto longest = std::max(settings_.access_lifetime, settings_.refresh_lifetime);
+    tx.blacklist_jti(family_key(fam), now + core::timestamp{longest.count()} * 1'000'000);
+}
+
+std::int64_t auth_service::revoke_all(store::tx& tx, model::id user) {
+    return tx.bump_token_generation(user);
 }
 
 core::result<session_tokens> auth_service::register_user(
@@ -193,36 +215,95 @@ core::result<void> auth_service::logout(const principal& caller,
     });
 }
 
+core::result<void> auth_service::logout_all(const principal& caller) {
+    std::int64_t generation = 0;
+    store_.run(true, [&](store::tx& tx) {
+        generation = revoke_all(tx, caller.user.id);
+        return true;
+    });
+    if (generation > 0) events_.emit(events::sessions_revoked{caller.user.id, generation});
+    return {};
+}
+
+core::result<session_tokens> auth_service::change_own_password(const principal& caller,
+                                                               const std::string& old_password,
+                                                               const std::string& new_password) {
+    std::vector<core::field_error> errors;
+    const bool old_ok = hasher_.verify(old_password, caller.user.password_hash).ok;
+    if (!old_ok)
+        errors.push_back({"old_password",
+                          {"Your old password was entered incorrectly. Please enter it again."}});
+    if (auto rule = check_password_rules(caller.user.username, new_password))
+        errors.push_back({"new_password", {std::move(*rule)}});
+    if (!errors.empty()) {
+        auto e = core::field_shape(std::move(errors));
+        return old_ok ? e : counted(std::move(e));  // a wrong password counts as a failure
+    }
+    const auto hash = hasher_.hash(new_password);  // outside the transaction (~100 ms)
+    model::user u = caller.user;
+    u.password_hash = hash;
+    store_.run(true, [&](store::tx& tx) {
+        tx.set_password_hash(u.id, hash);
+        u.token_generation = revoke_all(tx, u.id);
+        return true;
+    });
+    if (u.token_generation > 0) events_.emit(events::sessions_revoked{u.id, u.token_generation});
+    return issue_pair(u);
+}
+
 core::result<refreshed_tokens> auth_service::refresh(std::string_view refresh_token) {
     const auto now = core::now_us();
     const auto v = jwt_.verify(refresh_token, auth::token_type::refresh, now);
     if (v.status != auth::token_status::ok)
         return core::detail(errc::token_not_valid, std::string(token_invalid_text));
-    return store_.write([&](store::tx& tx) -> core::result<refreshed_tokens> {
-        if (tx.is_blacklisted(v.claims.jti))
-            return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
-        const auto u = tx.user_by_id(v.claims.user_id);
-        if (!u || !u->is_active)
-            return core::detail(errc::no_active_account,
-                                "No active account found for the given token.");
-        refreshed_tokens out;
-        out.access =
-            jwt_.issue(u->id, auth::token_type::access, settings_.access_lifetime, now).token;
-        if (settings_.rotate_refresh_tokens) {
-            out.refresh =
-                jwt_.issue(u->id, auth::token_type::refresh, settings_.refresh_lifetime, now).token;
-            if (settings_.blacklist_after_rotation)
-                tx.blacklist_jti(v.claims.jti, core::from_unix_seconds(v.claims.exp));
-        }
-        return out;
+    std::optional<core::result<refreshed_tokens>> out;
+    store_.run(true, [&](store::tx& tx) {
+        out.emplace(refresh_in(tx, v.claims, now));
+        return true;  // also on an error: a family revoked for reuse stays revoked
     });
+    return std::move(*out);
+}
+
+core::result<refreshed_tokens> auth_service::refresh_in(store::tx& tx, const auth::claims& c,
+                                                        core::timestamp now) {
+    // Rotation with blacklisting makes refresh tokens single-use (OAuth 2.0 Security BCP §4.14):
+    // presenting a used one again means two parties hold it, so the family is revoked.
+    const bool single_use = settings_.rotate_refresh_tokens && settings_.blacklist_after_rotation;
+    const bool used = tx.is_blacklisted(c.jti);
+    if (used || tx.is_blacklisted(family_key(c.fam))) {
+        if (used && single_use) revoke_family(tx, c.fam, now);
+        return blacklisted_detail();
+    }
+    const auto u = tx.user_by_id(c.user_id);
+    if (!u || !u->is_active)
+        return core::detail(errc::no_active_account,
+                            "No active account found for the given token.");
+    if (c.gen < u->token_generation) return blacklisted_detail();
+    // The insert is the one atomic decision between concurrent refreshes: the loser is a reuse.
+    if (single_use && !tx.blacklist_jti(c.jti, core::from_unix_seconds(c.exp))) {
+        revoke_family(tx, c.fam, now);
+        return blacklisted_detail();
+    }
+    refreshed_tokens out;
+    out.access = jwt_.issue(u->id, auth::token_type::access, settings_.access_lifetime, now,
+                            u->token_generation, c.fam)
+                     .token;
+    if (settings_.rotate_refresh_tokens)
+        out.refresh = jwt_.issue(u->id, auth::token_type::refresh, settings_.refresh_lifetime, now,
+                                 u->token_generation, c.fam)
+                          .token;
+    return out;
 }
 
 core::result<void> auth_service::verify(std::string_view token) {
     const auto claims = jwt_.decode(token, core::now_us());
     if (!claims) return core::detail(errc::token_not_valid, std::string(token_invalid_text));
-    const bool revoked = store_.read([&](store::tx& tx) { return tx.is_blacklisted(claims->jti); });
-    if (revoked) return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
+    const bool revoked = store_.read([&](store::tx& tx) {
+        if (tx.any_blacklisted(claims->jti, family_key(claims->fam))) return true;
+        const auto u = tx.user_by_id(claims->user_id);
+        return u && claims->gen < u->token_generation;
+    });
+    if (revoked) return blacklisted_detail();
     return {};
 }
 
@@ -260,9 +341,11 @@ core::result<principal> auth_service::authenticate_token(std::string_view token)
         bool blacklisted = false;
         std::optional<model::user> user;
     };
+    // The same two statements as before generations and families: the family key rides along
+    // with the jti, and the generation is a column of the user row read anyway.
     auto found = store_.read([&](store::tx& tx) {
         lookup l;
-        l.blacklisted = tx.is_blacklisted(v.claims.jti);
+        l.blacklisted = tx.any_blacklisted(v.claims.jti, family_key(v.claims.fam));
         if (!l.blacklisted) l.user = tx.user_by_id(v.claims.user_id);
         return l;
     });
@@ -270,7 +353,9 @@ core::result<principal> auth_service::authenticate_token(std::string_view token)
     if (!found.user) return counted(core::detail(errc::user_not_found, "User not found"));
     if (!found.user->is_active)
         return counted(core::detail(errc::user_inactive, "User is inactive"));
-    return principal{std::move(*found.user), v.claims.jti, v.claims.exp};
+    if (v.claims.gen < found.user->token_generation) return bad_token(token_blacklisted_text);
+    return principal{std::move(*found.user), v.claims.jti, v.claims.exp, v.claims.gen,
+                     v.claims.fam};
 }
 
 core::result<model::user> auth_service::create_superuser(const std::string& username,
@@ -294,11 +379,32 @@ core::result<void> auth_service::change_password(const std::string& username,
     if (auto rule = check_password_rules(u->username, password))
         return core::detail(errc::invalid, std::move(*rule));
     const auto hash = hasher_.hash(password);
+    std::int64_t generation = 0;
     store_.run(true, [&](store::tx& tx) {
         tx.set_password_hash(u->id, hash);
+        generation = revoke_all(tx, u->id);
         return true;
     });
+    // Another process (the CLI) reaches no socket itself: the hub's sweep reads the generation.
+    events_.emit(events::sessions_revoked{u->id, generation});
     return {};
+}
+
+core::result<model::user> auth_service::set_user_status(const std::string& username,
+                                                        std::optional<bool> active,
+                                                        std::optional<bool> staff) {
+    auto u = store_.read([&](store::tx& tx) { return tx.user_by_username(username); });
+    if (!u) return core::detail(errc::not_found, "User '" + username + "' does not exist.");
+    if (active) u->is_active = *active;
+    if (staff) u->is_staff = u->is_superuser = *staff;
+    const bool deactivated = active && !*active;
+    store_.run(true, [&](store::tx& tx) {
+        tx.set_user_flags(u->id, u->is_active, u->is_staff, u->is_superuser);
+        if (deactivated) u->token_generation = revoke_all(tx, u->id);
+        return true;
+    });
+    if (deactivated) events_.emit(events::sessions_revoked{u->id, u->token_generation});
+    return *u;
 }
 
 }  // namespace parley::chat

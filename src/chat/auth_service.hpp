@@ -4,6 +4,7 @@
 
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "chat/events.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
 #include "model/records.hpp"
@@ -15,12 +16,19 @@
 
 namespace parley::chat {
 
-// An authenticated caller: the user and the access token's jti/exp (for logout).
+// An authenticated caller: the user and the access token's jti/exp (for logout), generation
+// and family (§2.3).
 struct principal {
     model::user user;
     std::string jti;
     std::int64_t exp = 0;  // unix seconds
+    std::int64_t gen = 0;
+    std::string fam;
 };
+
+// The blacklist key that revokes a whole token family (§2.3); empty for no family. Family keys
+// share the blacklist with jtis, so one statement checks a token and its family.
+[[nodiscard]] std::string family_key(std::string_view fam);
 
 // A user with a fresh token pair (register and login answers).
 struct session_tokens {
@@ -36,8 +44,10 @@ struct refreshed_tokens {
 
 class auth_service {
 public:
+    // `events` hears of revoked sessions (sessions_revoked closes the user's sockets).
     auth_service(store::store& store, const auth::jwt_codec& jwt,
-                 const auth::password_hasher& hasher, const config::auth_settings& settings);
+                 const auth::password_hasher& hasher, const config::auth_settings& settings,
+                 event_sink& events);
 
     // POST /api/auth/register (§2.5 rules in order). Arguments are nullopt when absent or not
     // strings.
@@ -53,7 +63,19 @@ public:
     [[nodiscard]] core::result<void> logout(const principal& caller,
                                             const std::optional<std::string>& refresh);
 
-    // POST /api/auth/token/refresh/ (the field-shape checks are the endpoint's).
+    // POST /api/auth/logout_all/: every access and refresh token of the caller is refused from
+    // now on and their sockets close with 4001 on every instance (§2.3).
+    [[nodiscard]] core::result<void> logout_all(const principal& caller);
+
+    // POST /api/auth/password/: checks the old password and the §2.5 rules (field-shape errors),
+    // sets the new one, revokes every token as logout_all does and returns a fresh pair.
+    [[nodiscard]] core::result<session_tokens> change_own_password(const principal& caller,
+                                                                   const std::string& old_password,
+                                                                   const std::string& new_password);
+
+    // POST /api/auth/token/refresh/ (the field-shape checks are the endpoint's). With rotation
+    // and blacklisting on, a refresh token is single-use: of concurrent refreshes exactly one
+    // succeeds, and presenting a used one revokes its whole family (§2.3).
     [[nodiscard]] core::result<refreshed_tokens> refresh(std::string_view refresh_token);
 
     // POST /api/auth/token/verify/: any valid, unrevoked token.
@@ -72,9 +94,15 @@ public:
                                                              const std::string& email,
                                                              const std::string& password);
 
-    // CLI: changepassword (§2.5 password rules 4-7).
+    // CLI: changepassword (§2.5 password rules 4-7); revokes every token of the user (§2.3).
     [[nodiscard]] core::result<void> change_password(const std::string& username,
                                                      const std::string& password);
+
+    // CLI: setuser (§10.1). Unset values stay; staff sets is_staff and is_superuser together.
+    // Deactivating revokes every token of the user (§2.3). Returns the updated user.
+    [[nodiscard]] core::result<model::user> set_user_status(const std::string& username,
+                                                            std::optional<bool> active,
+                                                            std::optional<bool> staff);
 
     // The first failing §2.5 rule among 2-7, as its text; nullopt when all pass. `email` is
     // normalized in place (trimmed, domain lowercased).
@@ -86,12 +114,22 @@ public:
                                                                          std::string_view password);
 
 private:
-    [[nodiscard]] session_tokens issue_pair(const model::user& u) const;
+    // A token pair at the user's current generation, in family `fam` (a new one when empty).
+    [[nodiscard]] session_tokens issue_pair(const model::user& u, std::string fam = {}) const;
+    // The refresh use case inside its transaction (which always commits: a detected reuse
+    // revokes the family even though the answer is an error).
+    [[nodiscard]] core::result<refreshed_tokens> refresh_in(store::tx& tx, const auth::claims& c,
+                                                            core::timestamp now);
+    // Blacklists the family key until every token of the family has expired.
+    void revoke_family(store::tx& tx, std::string_view fam, core::timestamp now) const;
+    // Bumps the generation inside `tx` and returns it (0 when the user is gone).
+    [[nodiscard]] static std::int64_t revoke_all(store::tx& tx, model::id user);
 
     store::store& store_;
     const auth::jwt_codec& jwt_;
     const auth::password_hasher& hasher_;
     const config::auth_settings& settings_;
+    event_sink& events_;
 };
 
 }  // namespace parley::chat

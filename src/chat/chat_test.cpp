@@ -55,13 +55,15 @@ public:
     std::vector<model::user_ref> visible_users(id) override { unused(); }
     std::vector<model::user_ref> all_users() override { unused(); }
     bool user_visible_to(id, id) override { unused(); }
-    void blacklist_jti(std::string_view, timestamp) override { unused(); }
+    std::int64_t bump_token_generation(id) override { unused(); }
+    std::vector<store::user_state> user_states(const std::vector<id>&) override { unused(); }
+    bool blacklist_jti(std::string_view, timestamp) override { unused(); }
     bool is_blacklisted(std::string_view) override { unused(); }
+    bool any_blacklisted(std::string_view, std::string_view) override { unused(); }
     void purge_blacklist(timestamp) override { unused(); }
     std::vector<std::string> blacklisted_among(const std::vector<std::string>&) override {
         unused();
     }
-    std::vector<id> inactive_among(const std::vector<id>&) override { unused(); }
     id insert_team(std::string_view, std::string_view, id, timestamp) override { unused(); }
     std::optional<model::team> team_by_id(id, bool) override { unused(); }
     std::vector<model::team> teams_of_user(id) override { unused(); }
@@ -244,6 +246,13 @@ constexpr const char* bad_email = "Enter a valid email address.";
 std::optional<std::string> rules(std::string_view username, std::string email,
                                  std::string_view password = "correct-horse-9") {
     return auth_service::check_registration_rules(username, email, password);
+}
+
+TEST(TokenFamily, KeyIsPrefixedSoItNeverEqualsAJti) {
+    // Family keys share the blacklist with jtis (API.md §2.3); a jti is never "fam:...".
+    EXPECT_EQ(family_key(""), "");
+    EXPECT_EQ(family_key("0123456789abcdef0123456789abcdef"),
+              "fam:0123456789abcdef0123456789abcdef");
 }
 
 TEST(RegistrationRules, AcceptsAValidRegistration) {

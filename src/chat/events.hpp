@@ -131,6 +131,13 @@ struct user_presence {
     std::vector<id> team_ids;
 };
 
+// Control only, no client frame: every socket of the user authenticated with a token of a
+// generation below `generation` closes with 4001, on every instance (§2.3).
+struct sessions_revoked {
+    id user_id = 0;
+    std::int64_t generation = 0;
+};
+
 }  // namespace events
 
 using event =
@@ -139,7 +146,7 @@ using event =
                  events::channel_updated, events::channel_deleted, events::channel_created,
                  events::member_added, events::member_removed, events::team_created,
                  events::team_updated, events::team_deleted, events::team_notification,
-                 events::typing, events::user_presence>;
+                 events::typing, events::user_presence, events::sessions_revoked>;
 
 // Where services send events; implemented by the api layer's publisher. Called after commit,
 // from the thread that ran the use case. Must not throw for delivery problems.

@@ -11,6 +11,11 @@ namespace parley::chat::permissions {
     return u.staff() || tx.is_team_member(team, u.id);
 }
 
+// §1.2: a user is visible to themself and to everyone sharing a team with them; staff pass.
+[[nodiscard]] inline bool can_see_user(store::tx& tx, const model::user& u, model::id target) {
+    return u.staff() || tx.user_visible_to(u.id, target);
+}
+
 // §1.2: a channel is visible to a member of its team and of the channel; staff pass.
 [[nodiscard]] inline bool can_see_channel(store::tx& tx, const model::user& u,
                                           const model::channel& c) {

@@ -3,6 +3,7 @@
 
 #include "chat/permissions.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace parley::chat {
@@ -26,15 +27,20 @@ std::vector<model::id> realtime_service::team_ids(model::id user) {
     });
 }
 
-revoked_set realtime_service::revoked_among(const std::vector<std::string>& jtis,
+revoked_set realtime_service::revoked_among(const std::vector<std::string>& keys,
                                             const std::vector<model::id>& users) {
-    if (jtis.empty() && users.empty()) return {};
-    return store_.read([&](store::tx& tx) {
-        revoked_set out;
-        if (!jtis.empty()) out.jtis = tx.blacklisted_among(jtis);
-        if (!users.empty()) out.users = tx.inactive_among(users);
-        return out;
+    if (keys.empty() && users.empty()) return {};
+    auto out = store_.read([&](store::tx& tx) {
+        revoked_set r;
+        if (!keys.empty()) r.keys = tx.blacklisted_among(keys);
+        if (!users.empty()) r.users = tx.user_states(users);
+        return r;
     });
+    std::sort(out.keys.begin(), out.keys.end());
+    std::sort(
+        out.users.begin(), out.users.end(),
+        [](const store::user_state& a, const store::user_state& b) { return a.user < b.user; });
+    return out;
 }
 
 void realtime_service::set_last_seen(model::id user, core::timestamp at) {

@@ -20,10 +20,10 @@ struct subscription_set {
     std::vector<model::id> channels;  // channels of those teams the user is a member of
 };
 
-// The sockets to close with 4001 (§2.3, §8.2).
+// What the revocation sweep decides on (§2.3, §8.2).
 struct revoked_set {
-    std::vector<std::string> jtis;  // blacklisted access tokens
-    std::vector<model::id> users;   // deactivated or deleted users
+    std::vector<std::string> keys;         // blacklisted jtis and family keys
+    std::vector<store::user_state> users;  // the users that still exist, by id
 };
 
 // A team member and when they were last seen (§8.9 user_presences).
@@ -42,8 +42,9 @@ public:
     // The user's team ids (presence events go to each, §8.9).
     [[nodiscard]] std::vector<model::id> team_ids(model::id user);
 
-    // One read transaction for a whole sweep, whatever the number of sockets.
-    [[nodiscard]] revoked_set revoked_among(const std::vector<std::string>& jtis,
+    // One read transaction for a whole sweep, whatever the number of sockets: which of `keys`
+    // (jtis, family keys) are blacklisted, and the state of `users`.
+    [[nodiscard]] revoked_set revoked_among(const std::vector<std::string>& keys,
                                             const std::vector<model::id>& users);
 
     // Presence transitions (§8.9): the time of going online, or of the last socket closing.

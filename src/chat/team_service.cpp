@@ -146,6 +146,9 @@ core::result<member_change> team_service::add_member(const model::user& caller, 
         auto t = visible_team(tx, caller, team, false);
         if (!t) return t.error();
         if (!user) return user.error();
+        // Only users the caller can already see (§1.2), or anyone for staff: an invisible user
+        // is answered exactly like an unknown one, so ids cannot be probed for emails.
+        if (!permissions::can_see_user(tx, caller, *user)) return core::not_found();
         const auto u = tx.user_by_id(*user);
         if (!u || !u->is_active) return core::not_found();
         member_change out{std::move(*t), ref_of(*u), join_team(tx, team, u->id)};

@@ -15,7 +15,7 @@ std::vector<model::user_ref> user_service::list(const model::user& caller) {
 
 core::result<model::user_ref> user_service::get(const model::user& caller, model::id target) {
     return store_.read([&](store::tx& tx) -> core::result<model::user_ref> {
-        if (!caller.staff() && !tx.user_visible_to(caller.id, target)) return core::not_found();
+        if (!permissions::can_see_user(tx, caller, target)) return core::not_found();
         const auto u = tx.user_by_id(target);
         if (!u) return core::not_found();
         return model::user_ref{u->id, u->username, u->email};

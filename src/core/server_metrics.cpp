@@ -36,6 +36,7 @@ constexpr std::string_view client_types[] = {"channel_message",
                                              "typing",
                                              "ping",
                                              "resume",
+                                             "reauth",
                                              "invalid"};
 
 // Server frames of §8.5/§8.6.

@@ -37,7 +37,8 @@ struct frame {
 [[nodiscard]] std::string team_group(std::int64_t id);
 [[nodiscard]] std::string user_group(std::int64_t id);
 
-// Control payloads: whitespace-separated "+<group>" (join) and "-<group>" (leave) items.
+// Control payloads: whitespace-separated "+<group>" (join) and "-<group>" (leave) items, and
+// "!<generation>" (close the sockets authenticated below that token generation, API.md §2.3).
 [[nodiscard]] frame control_frame(std::string_view items);
 
 // A receiver, usually one WebSocket. deliver() is called from any thread, must not block and

@@ -24,6 +24,9 @@ struct user {
     timestamp date_joined = 0;
     std::optional<timestamp> last_login;
     std::optional<timestamp> last_seen;
+    // Bumped by logout_all, a password change and a deactivation: tokens issued at an older
+    // generation are refused (API.md §2.3).
+    std::int64_t token_generation = 0;
 
     // Either flag makes a user staff (API.md §1.1).
     [[nodiscard]] bool staff() const noexcept { return is_staff || is_superuser; }

@@ -150,7 +150,7 @@ public:
 
     const std::string& connection_id() const noexcept override { return connection_id_; }
     model::id user_id() const noexcept override { return who_.user_id; }
-    const std::string& access_jti() const noexcept override { return who_.access_jti; }
+    const api::ws_accept& accepted() const noexcept override { return who_; }
 
     void send(const fanout::frame& f) override { enqueue(f); }
 

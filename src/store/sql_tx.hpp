@@ -25,11 +25,13 @@ public:
     std::vector<model::user_ref> visible_users(id viewer) override;
     std::vector<model::user_ref> all_users() override;
     bool user_visible_to(id viewer, id target) override;
-    void blacklist_jti(std::string_view jti, timestamp expires_at) override;
+    std::int64_t bump_token_generation(id user) override;
+    std::vector<user_state> user_states(const std::vector<id>& users) override;
+    bool blacklist_jti(std::string_view jti, timestamp expires_at) override;
     bool is_blacklisted(std::string_view jti) override;
+    bool any_blacklisted(std::string_view a, std::string_view b) override;
     void purge_blacklist(timestamp now) override;
     std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
-    std::vector<id> inactive_among(const std::vector<id>& users) override;
 
     // teams, invitations (sql_tx_teams.cpp)
     id insert_team(std::string_view name, std::string_view description, id owner,

@@ -21,6 +21,7 @@ model::user user_from(const row& r) {
     u.date_joined = r.get_int(7);
     u.last_login = r.get_opt_int(8);
     u.last_seen = r.get_opt_int(9);
+    u.token_generation = r.get_int(10);
     return u;
 }
 
@@ -47,7 +48,7 @@ std::vector<model::user_ref> user_refs(connection& c, std::string_view sql, cons
 std::optional<model::user> sql_tx::user_by_id(id user) {
     return one_user(c_,
                     "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
-                    "date_joined, last_login, last_seen FROM users WHERE id = $1",
+                    "date_joined, last_login, last_seen, token_generation FROM users WHERE id = $1",
                     {user});
 }
 
@@ -55,17 +56,17 @@ std::optional<model::user> sql_tx::user_by_username(std::string_view username) {
     // The lower() term lets both backends use the unique case-insensitive index.
     return one_user(c_,
                     "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
-                    "date_joined, last_login, last_seen FROM users "
+                    "date_joined, last_login, last_seen, token_generation FROM users "
                     "WHERE lower(username) = lower($1) AND username = $1",
                     {username});
 }
 
 std::optional<model::user> sql_tx::user_by_username_ci(std::string_view username) {
-    return one_user(
-        c_,
-        "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
-        "date_joined, last_login, last_seen FROM users WHERE lower(username) = lower($1)",
-        {username});
+    return one_user(c_,
+                    "SELECT id, username, email, password_hash, is_active, is_staff, is_superuser, "
+                    "date_joined, last_login, last_seen, token_generation FROM users WHERE "
+                    "lower(username) = lower($1)",
+                    {username});
 }
 
 bool sql_tx::username_taken_ci(std::string_view username) {
@@ -129,14 +130,30 @@ bool sql_tx::user_visible_to(id viewer, id target) {
                 .empty();
 }
 
-void sql_tx::blacklist_jti(std::string_view jti, timestamp expires_at) {
-    // A jti has one expiry, so a repeated logout changes nothing.
-    c_.exec("INSERT INTO token_blacklist (jti, expires_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            {jti, expires_at});
+std::int64_t sql_tx::bump_token_generation(id user) {
+    const auto rs = c_.query(
+        "UPDATE users SET token_generation = token_generation + 1 WHERE id = $1 "
+        "RETURNING token_generation",
+        {user});
+    return rs.empty() ? 0 : rs[0].get_int(0);
+}
+
+bool sql_tx::blacklist_jti(std::string_view jti, timestamp expires_at) {
+    // A key has one expiry, so a repeated logout changes nothing. Under PostgreSQL's READ
+    // COMMITTED a concurrent insert of the same key waits for the first to commit and then
+    // inserts nothing: exactly one caller sees 1 row.
+    return c_.exec(
+               "INSERT INTO token_blacklist (jti, expires_at) VALUES ($1, $2) "
+               "ON CONFLICT DO NOTHING",
+               {jti, expires_at}) > 0;
 }
 
 bool sql_tx::is_blacklisted(std::string_view jti) {
     return !c_.query("SELECT 1 FROM token_blacklist WHERE jti = $1", {jti}).empty();
+}
+
+bool sql_tx::any_blacklisted(std::string_view a, std::string_view b) {
+    return !c_.query("SELECT 1 FROM token_blacklist WHERE jti IN ($1, $2) LIMIT 1", {a, b}).empty();
 }
 
 void sql_tx::purge_blacklist(timestamp now) {
@@ -175,20 +192,19 @@ std::vector<std::string> sql_tx::blacklisted_among(const std::vector<std::string
     return out;
 }
 
-std::vector<id> sql_tx::inactive_among(const std::vector<id>& users) {
+std::vector<user_state> sql_tx::user_states(const std::vector<id>& users) {
     static const std::string sql =
-        "SELECT id FROM users WHERE is_active AND id IN (" + in_placeholders() + ")";
-    std::vector<id> out;
+        "SELECT id, is_active, is_staff, is_superuser, token_generation FROM users WHERE id IN (" +
+        in_placeholders() + ")";
+    std::vector<user_state> out;
     for (std::size_t at = 0; at < users.size(); at += in_chunk) {
         params p;
         for (std::size_t i = 0; i < in_chunk; ++i)
             p.emplace_back(at + i < users.size() ? users[at + i] : std::int64_t{0});
         const auto rs = c_.query(sql, p);
-        std::vector<id> active;
-        for (std::size_t i = 0; i < rs.size(); ++i) active.push_back(rs[i].get_int(0));
-        for (std::size_t i = at; i < std::min(users.size(), at + in_chunk); ++i)
-            if (std::find(active.begin(), active.end(), users[i]) == active.end())
-                out.push_back(users[i]);
+        for (std::size_t i = 0; i < rs.size(); ++i)
+            out.push_back(user_state{rs[i].get_int(0), rs[i].get_bool(1), rs[i].get_bool(2),
+                                     rs[i].get_bool(3), rs[i].get_int(4)});
     }
     return out;
 }

@@ -47,6 +47,15 @@ struct message_query {
     std::int64_t limit = 100;
 };
 
+// What the revocation sweep needs of a user (§2.3, §8.2).
+struct user_state {
+    id user = 0;
+    bool is_active = true;
+    bool is_staff = false;
+    bool is_superuser = false;
+    std::int64_t token_generation = 0;
+};
+
 // One open transaction. Methods throw store::unavailable on database failure.
 class tx {
 public:
@@ -73,15 +82,24 @@ public:
     // True when a and b are the same user or share at least one team.
     virtual bool user_visible_to(id viewer, id target) = 0;
 
-    // ---- token blacklist (§2.3)
-    virtual void blacklist_jti(std::string_view jti, timestamp expires_at) = 0;
+    // Adds one to the user's token generation (§2.3: every token issued before is refused) and
+    // returns the new value; 0 when no such user. One statement.
+    virtual std::int64_t bump_token_generation(id user) = 0;
+    // The current state of those of `users` that exist (the WebSocket revocation sweep, §2.3);
+    // a constant number of statements per 64 ids.
+    virtual std::vector<user_state> user_states(const std::vector<id>& users) = 0;
+
+    // ---- token blacklist (§2.3). Keys are access/refresh jtis and token family keys.
+    // True when this call inserted the key; false when it was already there (the one atomic
+    // decision between concurrent refreshes of one refresh token, on both backends).
+    virtual bool blacklist_jti(std::string_view jti, timestamp expires_at) = 0;
     virtual bool is_blacklisted(std::string_view jti) = 0;
+    // True when either key is blacklisted (a token's jti and its family key). One statement.
+    virtual bool any_blacklisted(std::string_view a, std::string_view b) = 0;
     virtual void purge_blacklist(timestamp now) = 0;
-    // The blacklisted jtis among `jtis` (the WebSocket revocation sweep, §2.3); a constant
-    // number of statements per 64 jtis.
+    // The blacklisted keys among `jtis` (the WebSocket revocation sweep, §2.3); a constant
+    // number of statements per 64 keys.
     virtual std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) = 0;
-    // The ids among `users` that are inactive or no longer exist (same sweep).
-    virtual std::vector<id> inactive_among(const std::vector<id>& users) = 0;
 
     // ---- teams (§4)
     // Inserts the team and makes the owner its first member (§1.3); returns the team id.

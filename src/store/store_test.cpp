@@ -179,7 +179,8 @@ TEST_P(SqlStore, MigrationsAreListedAppliedOnceAndIdempotent) {
 
     const auto location = new_location();
     auto fresh = open_at(location);
-    EXPECT_EQ(fresh->pending_migrations(), std::vector<std::string>{"0001_initial"});
+    EXPECT_EQ(fresh->pending_migrations(),
+              (std::vector<std::string>{"0001_initial", "0002_token_generation"}));
     // Several instances starting together: exactly one applies each migration.
     std::vector<std::unique_ptr<store>> stores;
     for (int i = 0; i < 3; ++i) stores.push_back(open_at(location));
@@ -198,7 +199,7 @@ TEST_P(SqlStore, MigrationsAreListedAppliedOnceAndIdempotent) {
     EXPECT_EQ(failures.load(), 0);
     EXPECT_TRUE(fresh->pending_migrations().empty());
     auto c = postgres() ? postgres::connect(location) : sqlite::connect(location);
-    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM schema_migrations"), 1);
+    EXPECT_EQ(count(*c, "SELECT COUNT(*) FROM schema_migrations"), 2);
 }
 
 TEST_P(SqlStore, PingAndStats) {
@@ -453,6 +454,56 @@ TEST_P(SqlStore, BlacklistStoresAndPurges) {
     write([](tx& t) { t.purge_blacklist(t0); });
     EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("old"); }));
     EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("new"); }));
+}
+
+TEST_P(SqlStore, BlacklistInsertReportsTheOneWinnerAndChecksTwoKeys) {
+    EXPECT_TRUE(
+        store_->write([](tx& t) -> core::result<bool> { return t.blacklist_jti("k", t0 + hour); })
+            .value());
+    EXPECT_FALSE(
+        store_->write([](tx& t) -> core::result<bool> { return t.blacklist_jti("k", t0 + hour); })
+            .value());
+    EXPECT_TRUE(store_->read([](tx& t) { return t.any_blacklisted("x", "k"); }));
+    EXPECT_TRUE(store_->read([](tx& t) { return t.any_blacklisted("k", ""); }));
+    EXPECT_FALSE(store_->read([](tx& t) { return t.any_blacklisted("x", ""); }));
+    // Concurrent inserts of one key (two refreshes of one refresh token, §2.6): one winner.
+    std::atomic<int> wins{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 6; ++i) {
+        threads.emplace_back([&] {
+            store_->run(true, [&](tx& t) {
+                if (t.blacklist_jti("race", t0 + hour)) ++wins;
+                return true;
+            });
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(wins.load(), 1);
+}
+
+TEST_P(SqlStore, TokenGenerationBumpsAndSweepStates) {
+    const id a = add_user("a"), b = add_user("b");
+    EXPECT_EQ(store_->read([&](tx& t) { return t.user_by_id(a); })->token_generation, 0);
+    std::int64_t gen = 0;
+    write([&](tx& t) { gen = t.bump_token_generation(a); });
+    EXPECT_EQ(gen, 1);
+    write([&](tx& t) { gen = t.bump_token_generation(a); });
+    EXPECT_EQ(gen, 2);
+    write([&](tx& t) { gen = t.bump_token_generation(999999); });
+    EXPECT_EQ(gen, 0);
+    EXPECT_EQ(store_->read([&](tx& t) { return t.user_by_username("a"); })->token_generation, 2);
+    write([&](tx& t) { t.set_user_flags(b, false, true, false); });
+    auto states = store_->read([&](tx& t) { return t.user_states({a, b, 999999}); });
+    ASSERT_EQ(states.size(), 2u);
+    std::sort(states.begin(), states.end(),
+              [](const user_state& x, const user_state& y) { return x.user < y.user; });
+    EXPECT_EQ(states[0].user, a);
+    EXPECT_TRUE(states[0].is_active);
+    EXPECT_EQ(states[0].token_generation, 2);
+    EXPECT_EQ(states[1].user, b);
+    EXPECT_FALSE(states[1].is_active);
+    EXPECT_TRUE(states[1].is_staff);
+    EXPECT_FALSE(states[1].is_superuser);
 }
 
 // ---- teams

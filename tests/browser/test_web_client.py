@@ -21,6 +21,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 from proxy import Proxy
 from support import client
+from support.server import Server
 
 WAIT_S = 15
 RECONNECT_WAIT_S = 30
@@ -472,6 +473,42 @@ def test_expired_access_token_is_refreshed(world):
     stored = json.loads(page.js("return localStorage.getItem('parley.session')"))
     assert stored["access"] != session["access"]
     assert stored["refresh"] == session["refresh"]
+
+
+def test_socket_reauthenticates_before_its_token_expires(world):
+    """§2.3, §8.4: a socket closes with 4001 when its access token expires unless the client sends
+    `reauth` with a fresh one first. With 47 s tokens the client's reauth (45 s before expiry) is
+    due at once and again after each fresh token: the socket stays the same while it reauths."""
+    srv = Server(name="browser-reauth", env={"DATABASE_URL": None, "REDIS_URL": None,
+                                             "PARLEY_ACCESS_TOKEN_LIFETIME": "47s"})
+    srv.start()
+    try:
+        account = client.register(srv)
+        session = {"access": account["access"], "refresh": account["refresh"],
+                   "user": {"id": account["id"], "username": account["username"],
+                            "email": account["email"]}}
+        page = Page(world["launch"](), srv.base_url, "reauth", world["shots"])
+        page.open("/static/icon.svg")
+        page.js("localStorage.setItem('parley.session', arguments[0])", json.dumps(session))
+        page.open("/")
+        page.wait(lambda: page.conn() == "online", "the socket online")
+
+        def counted(name, **labels):
+            text = requests.get(srv.url("/metrics"), timeout=5).text
+            want = ",".join(f'{k}="{v}"' for k, v in labels.items())
+            prefix = f"{name}{{{want}}} " if want else f"{name} "
+            for line in text.splitlines():
+                if line.startswith(prefix):
+                    return float(line.split()[-1])
+            return 0.0
+
+        page.wait(lambda: counted("parley_ws_frames_received_total", message_type="reauth") >= 2,
+                  "two reauth frames", timeout=20)
+        assert page.conn() == "online"
+        assert counted("parley_ws_connections_total") == 1  # never reconnected
+        assert counted("parley_ws_errors_total", code="token_not_valid") == 0
+    finally:
+        srv.close()
 
 
 def test_no_policy_violations_in_the_console(world):

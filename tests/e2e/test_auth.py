@@ -551,12 +551,15 @@ def test_refresh_rotation(fresh_server):
     assert new["jti"] != jwt.decode(u["refresh"])[1]["jti"]
     check_token(body["access"], "access", u["id"], 6 * 3600, key)
     # The old refresh token is blacklisted (PARLEY_BLACKLIST_AFTER_ROTATION defaults to true).
-    assert_json(c.post(REFRESH, json={"refresh": u["refresh"]}), 401, BLACKLISTED)
     assert_json(c.post(VERIFY, json={"token": u["refresh"]}), 401, BLACKLISTED)
     # The new one works, and rotates in turn.
     again = assert_json(c.post(REFRESH, json={"refresh": body["refresh"]}), 200)
     assert set(again) == {"access", "refresh"}
     assert me(srv, again["access"])["id"] == u["id"]
+    # Presenting a rotated one again is reuse: refused, and its whole family goes with it
+    # (§2.3; tests/e2e/test_sessions.py has the details).
+    assert_json(c.post(REFRESH, json={"refresh": u["refresh"]}), 401, BLACKLISTED)
+    assert_json(c.post(REFRESH, json={"refresh": again["refresh"]}), 401, BLACKLISTED)
 
 
 def test_refresh_rotation_without_blacklist(fresh_server):

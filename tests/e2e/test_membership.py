@@ -4,8 +4,9 @@ while outside the team; the users/ lists (§3) follow."""
 import pytest
 
 from support.client import NOT_FOUND, api, assert_json, register
-from support.teams import (CHANNELS, TEAMS, USERS, add_member, channel_ids, create_channel,
-                           create_team, dm, in_channel, invite, join, members, public, team_with)
+from support.teams import (CHANNELS, TEAMS, USERS, acquaint, add_member_rest, channel_ids,
+                           create_channel, create_team, dm, in_channel, invite, join, members,
+                           public, team_with)
 
 
 def interacted(server, who, team_id):
@@ -21,7 +22,8 @@ def join_by_invitation(server, actor, team_id, user):
 
 
 def join_by_add_member(server, actor, team_id, user):
-    add_member(server, actor, team_id, user)
+    acquaint(server, actor, user)  # add_member adds visible users only (§4)
+    add_member_rest(server, actor, team_id, user)
 
 
 def leave_by_leave(server, owner, team_id, user):

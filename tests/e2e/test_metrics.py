@@ -13,7 +13,7 @@ import requests
 
 from support.client import api, assert_json, register
 from support.server import backend
-from support.teams import TEAMS, add_member, create_channel, create_team, dm
+from support.teams import TEAMS, create_channel, create_team, dm, invite, join
 from support.ws import connect, handshake
 
 TOKEN = "metrics-s3cret"
@@ -119,7 +119,8 @@ def test_counters_after_a_scripted_workload(metrics_server):
                                                 "password": alice["password"]})
     assert r.status_code == 429, r.text
     team = create_team(srv, alice)
-    add_member(srv, alice, team["id"], bob)  # member_added: team + user scope
+    code = invite(srv, alice, team["id"])["invite_code"]
+    assert_json(join(srv, bob, code), 200)  # member_added: team + user scope
     chan = create_channel(srv, alice, team["id"], name="general")  # channel_created: team
     direct = dm(srv, alice, team["id"], bob)  # channel_created to bob: user
     a = api(srv, alice["access"])
@@ -167,7 +168,8 @@ def test_counters_after_a_scripted_workload(metrics_server):
         L(method="POST", route="/api/auth/login/", status="400"): 1,
         L(method="POST", route="/api/auth/login/", status="429"): 1,
         L(method="POST", route="/api/chat/teams/", status="201"): 1,
-        L(method="POST", route="/api/chat/teams/{id}/add_member/", status="200"): 1,
+        L(method="POST", route="/api/chat/teams/{id}/create_invitation/", status="200"): 1,
+        L(method="POST", route="/api/chat/teams/join_via_invitation/", status="200"): 1,
         L(method="POST", route="/api/chat/channels/", status="201"): 1,
         L(method="POST", route="/api/chat/channels/create_or_get_dm_channel/", status="200"): 1,
         L(method="POST", route="/api/chat/messages/", status="201"): 2,

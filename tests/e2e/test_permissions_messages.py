@@ -4,7 +4,7 @@ different user so that each column is tested on its own."""
 import pytest
 
 from support.client import NOT_AUTHENTICATED, NOT_FOUND, api, assert_json, register
-from support.teams import FORBIDDEN, add_member, create_channel, create_team, dm
+from support.teams import FORBIDDEN, add_member, add_member_rest, create_channel, create_team, dm
 
 MESSAGES = "/api/chat/messages/"
 ROLES = ("anon", "non_member", "member", "sender", "creator", "owner", "staff")
@@ -165,7 +165,7 @@ def test_staff_member_posts(server, w):
     """A staff user who is a team member posts like any member (§9 Staff ✓)."""
     staff = w["users"]["staff"]
     # Staff can add themselves: any visible team accepts add_member from staff (§4).
-    add_member(server, staff, w["team"]["id"], staff)
+    add_member_rest(server, staff, w["team"]["id"], staff)
     r = api(server, staff["access"]).post(MESSAGES, json={"channel": w["group"], "content": "x"})
     assert_json(r, 201)
     # Staff post in a DM channel they can see through the staff bypass, as §9 allows.

@@ -15,7 +15,7 @@ import time
 import pytest
 import requests
 
-from support.client import api, assert_json, register
+from support.client import api, assert_json, login, register
 from support.cluster import Cluster, redis_ctl
 from support.frames import EPOCH, MESSAGES, live_message, post
 from support.teams import create_channel, dm, invite, join, team_with
@@ -282,6 +282,36 @@ def test_logout_on_one_instance_is_refused_everywhere_and_closes_sockets_elsewhe
         assert r.json()["messages"][0]["message"] == "Token is blacklisted"
     assert sock.wait_closed(timeout=7) == 4001
     assert time.monotonic() - start < 6
+
+
+def test_logout_all_password_change_and_deactivation_close_sockets_on_every_instance(cluster):
+    """§2.3: the generation bump reaches every instance's sockets (a control frame on the
+    user's group; the CLI, another process, through each instance's revocation sweep)."""
+    a, b, c = cluster.instances
+    for end in ("logout_all", "password", "cli"):
+        u = register(a)
+        second = login(b, u["username"])
+        socks = [connect(b, u["access"], label=f"{end}@2"),
+                 connect(c, second["access"], label=f"{end}@3"),
+                 connect(a, second["access"], label=f"{end}@1")]
+        start = time.monotonic()
+        if end == "logout_all":
+            assert_json(api(a, u["access"]).post("/api/auth/logout_all/"), 200)
+        elif end == "password":
+            assert_json(api(c, u["access"]).post("/api/auth/password/", json={
+                "old_password": u["password"], "new_password": "another-horse-7"}), 200)
+        else:
+            proc = a.cli("setuser", u["username"], "--active", "no")
+            assert proc.returncode == 0, proc.stdout + proc.stderr
+        for sock in socks:
+            assert sock.wait_closed(timeout=7) == 4001, end
+        assert time.monotonic() - start < 6.5, end
+        for srv in (a, b, c, cluster.lb):
+            for account in (u, second):
+                r = api(srv, account["access"]).get("/api/auth/me/")
+                assert r.status_code == 401, (end, r.text)
+                r = api(srv).post("/api/auth/token/refresh/", json={"refresh": account["refresh"]})
+                assert r.status_code == 401, (end, r.text)
 
 
 def test_clients_through_nginx_exchange_messages(cluster):

@@ -205,6 +205,17 @@ def test_real_responses_match_the_documented_shapes(server, doc):
     check(a.post("/api/chat/messages/fetch_preview/", json={"url": "http://127.0.0.1:9/"}),
           "/api/chat/messages/fetch_preview/", "post")
 
+    # §2.6 password change and logout_all last: they revoke the caller's tokens.
+    carol = client.register(server)
+    c = api(server, carol["access"])
+    check(c.post("/api/auth/password/", json={}), "/api/auth/password/", "post")  # 400 field
+    r = c.post("/api/auth/password/", json={"old_password": carol["password"],
+                                            "new_password": "another-horse-7"})
+    fresh = check(r, "/api/auth/password/", "post")
+    check(anon.post("/api/auth/logout_all/"), "/api/auth/logout_all/", "post")  # 401 detail
+    check(api(server, fresh["access"]).post("/api/auth/logout_all/"), "/api/auth/logout_all/",
+          "post")
+
     check(anon.get("/healthz"), "/healthz/", "get")
     check(anon.get("/readyz"), "/readyz/", "get")
     check(anon.get("/ws/chat/"), "/ws/chat/", "get")  # 426 detail

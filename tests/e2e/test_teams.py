@@ -7,8 +7,8 @@ import pytest
 from support.client import (NOT_AUTHENTICATED, NOT_FOUND, TIMESTAMP, api, assert_401,
                             assert_json, register)
 from support.teams import (CHANNELS, FORBIDDEN, NOT_TEAM_MEMBER, OWNER_CANNOT_LEAVE, TEAM_KEYS,
-                           TEAMS, add_member, create_channel, create_team, db_exec, invalid_id,
-                           invite, join, members, public, required, team_with)
+                           TEAMS, acquaint, add_member, create_channel, create_team, db_exec,
+                           invalid_id, invite, join, members, public, required, team_with)
 
 
 # --- list and create ------------------------------------------------------------------------------
@@ -259,6 +259,7 @@ def test_delete_permissions(server, staff):
 
 def test_add_member(server):
     alice, bob, carol = register(server), register(server), register(server)
+    acquaint(server, alice, bob, carol)  # add_member adds visible users only (§4)
     t = create_team(server, alice, name="Acme")
     c = api(server, alice["access"])
     assert_json(c.post(f"{TEAMS}{t['id']}/add_member/", json={"user_id": bob["id"]}), 200,
@@ -297,8 +298,9 @@ def test_add_unknown_user_is_404(server, user):
 
 def test_add_inactive_user_is_404(server):
     alice, bob = register(server), register(server)
+    acquaint(server, alice, bob)
     t = create_team(server, alice)
-    # No endpoint deactivates users (§1.4: database administration only).
+    # Deactivated behind the API's back (parley setuser would also revoke bob's tokens).
     db_exec(server, "UPDATE users SET is_active = FALSE WHERE id = ?", (bob["id"],))
     assert_json(api(server, alice["access"]).post(f"{TEAMS}{t['id']}/add_member/",
                                                   json={"user_id": bob["id"]}), 404, NOT_FOUND)

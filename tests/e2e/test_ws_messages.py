@@ -11,7 +11,7 @@ from support.client import TIMESTAMP, api, assert_json, register
 from support.frames import (EPHEMERAL, EPOCH, MESSAGES, WS_MESSAGE_KEYS, World, assert_ack,
                             assert_error, assert_frame, history, live_message, post, user_ref,
                             ws_message_of)
-from support.teams import (CHANNEL_KEYS, TEAM_KEYS, TEAMS, create_channel, dm, invite, join,
+from support.teams import (CHANNEL_KEYS, TEAM_KEYS, TEAMS, acquaint, create_channel, dm, invite, join,
                            members)
 from support.ws import connect
 
@@ -420,6 +420,9 @@ def test_create_channel_over_the_websocket(server, world, socks):
 def test_add_team_member_over_the_websocket(server, world, socks):
     a = socks["alice"]
     dave = register(server)
+    # add_team_member adds visible users only (§4): dave and alice first share a Lobby team.
+    lobby = acquaint(server, world.alice, dave)
+    a.recv_until(lambda f: f.get("type") == "member_added" and f.get("team_id") == lobby["id"])
     d = connect(server, dave["access"], label="dave")
     try:
         a.send_json({"message_type": "add_team_member", "team_id": world.team["id"],

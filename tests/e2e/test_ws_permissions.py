@@ -133,8 +133,12 @@ ROWS = {
     "create_channel": (
         lambda m, r: {"team_id": m.team["id"], "name": f"by {r}"}, "ack",
         (NF, OK, OK, OK, OK, OK)),
+    # A user the caller cannot see (§1.2) is answered like an unknown one; staff see everyone.
     "add_team_member": (
         lambda m, r: {"team_id": m.team["id"], "user_id": register(m.server)["id"]}, "ack",
+        (NF, NF, NF, NF, NF, OK)),
+    "add_team_member of a visible user": (
+        lambda m, r: {"team_id": m.team["id"], "user_id": m.users["member"]["id"]}, "ack",
         (NF, OK, OK, OK, OK, OK)),
     "ping": (
         lambda m, r: {}, "pong",

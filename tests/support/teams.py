@@ -55,9 +55,30 @@ def create_team(server, owner, name="Acme", description=None) -> dict:
 
 
 def add_member(server, actor, team_id, user) -> None:
+    """Puts `user` in the team as `actor` arranges it: an invitation of `actor` (one use) that
+    `user` accepts. The REST add_member only adds users the actor can already see (§4), which a
+    freshly registered user is not; add_member_rest() is that call."""
+    team = assert_json(api(server, actor["access"]).get(f"{TEAMS}{team_id}/"), 200)
+    if any(m["id"] == user["id"] for m in team["members"]):
+        return
+    code = invite(server, actor, team_id, max_uses=1)["invite_code"]
+    assert_json(join(server, user, code), 200)
+
+
+def add_member_rest(server, actor, team_id, user) -> None:
+    """POST /teams/{id}/add_member/ (200 expected): `user` must be visible to `actor` (§1.2)."""
     r = api(server, actor["access"]).post(f"{TEAMS}{team_id}/add_member/",
                                           json={"user_id": user["id"]})
     assert_json(r, 200)
+
+
+def acquaint(server, actor, *users) -> dict:
+    """Makes `users` visible to `actor` (§1.2: sharing a team): a "Lobby" team of `actor` that
+    they join by invitation. Returns the Lobby team."""
+    lobby = create_team(server, actor, name="Lobby")
+    for u in users:
+        add_member(server, actor, lobby["id"], u)
+    return lobby
 
 
 def team_with(server, owner, *others, name="Acme") -> dict:

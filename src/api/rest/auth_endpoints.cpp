@@ -1,4 +1,5 @@
-// REST door of §2: register, login, logout, token refresh/verify, me.
+// REST door of §2: register, login, logout (one session or all), password change, token
+// refresh/verify, me.
 #include "api/rest/endpoints.hpp"
 
 namespace parley::api::rest {
@@ -51,6 +52,25 @@ outcome logout(services& s, context& c) {
     auto r = s.auth.logout(*c.who, string_of(*body, "refresh"));
     if (!r) return r.error();
     return json_response(200, json::object{{"message", "User logged out successfully"}});
+}
+
+outcome logout_all(services& s, context& c) {
+    auto r = s.auth.logout_all(*c.who);
+    if (!r) return r.error();
+    return json_response(200, json::object{{"message", "Logged out of every session"}});
+}
+
+outcome change_password(services& s, context& c) {
+    auto body = c.body();
+    if (!body) return body.error();
+    field_reader f(*body);
+    const text_rule secret{.required = true, .allow_blank = false, .trim = false};
+    auto old_password = f.text("old_password", secret);
+    auto new_password = f.text("new_password", secret);
+    if (!f.ok()) return f.error();
+    auto r = s.auth.change_own_password(*c.who, *old_password, *new_password);
+    if (!r) return r.error();
+    return json_response(200, session_json(*r, "Password changed successfully"));
 }
 
 outcome token_refresh(services& s, context& c) {

@@ -12,6 +12,8 @@ using outcome = core::result<response>;
 outcome register_user(services& s, context& c);
 outcome login(services& s, context& c);
 outcome logout(services& s, context& c);
+outcome logout_all(services& s, context& c);
+outcome change_password(services& s, context& c);
 outcome token_refresh(services& s, context& c);
 outcome token_verify(services& s, context& c);
 outcome me(services& s, context& c);

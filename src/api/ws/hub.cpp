@@ -164,6 +164,8 @@ ws_accept ws_hub::accept(const request& upgrade) {
         out.username = who->user.username;
         out.access_jti = who->jti;
         out.access_exp = who->exp;
+        out.access_gen = who->gen;
+        out.access_fam = who->fam;
         if (src.subprotocol) out.subprotocol = "bearer";
     } catch (const core::unavailable& e) {
         spdlog::warn("websocket handshake: dependency unavailable: {}", e.what());
@@ -191,7 +193,13 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     auto st = std::make_shared<connection_state>();
     st->conn = conn;
     st->gate = std::make_shared<stream_gate>(conn, svc_.settings.ws.send_queue_bytes);
-    st->user.id = user;
+    const ws_accept& hs = conn->accepted();
+    st->credentials.set({hs.access_jti, hs.access_exp, hs.access_gen, hs.access_fam});
+    {
+        auto placeholder = std::make_shared<model::user>();
+        placeholder->id = user;
+        st->user = std::move(placeholder);
+    }
     {
         std::lock_guard lock(mutex_);
         connections_.emplace(conn.get(), st);
@@ -210,9 +218,10 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     if (!channels.empty()) items += (items.empty() ? "" : " ") + channels;
     {
         std::lock_guard lock(st->mutex);
-        st->user = std::move(subs->user);
+        st->user = std::make_shared<const model::user>(std::move(subs->user));
     }
     apply_control(*st, items);
+    watch_expiry(st);
     // §13.2 across instances: hello only once other instances' frames of these channels reach
     // this socket (with Redis: the SUBSCRIBEs are confirmed; all are in flight at once, so this
     // is about one round trip). Bounded: past the deadline hello goes out anyway.
@@ -240,7 +249,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     json::object hello;
     hello["type"] = "hello";
     hello["user_id"] = user;
-    hello["username"] = st->user.username;
+    hello["username"] = st->user_now()->username;
     hello["connection_id"] = conn->connection_id();
     hello["server_time"] = server_time();
     hello["protocol"] = protocol_version;
@@ -250,7 +259,8 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
 void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) {
     const auto st = find(conn.get());
     if (!st) return;
-    ws_session_context ctx{svc_, conn, st->user, streams_, presence_, *st->gate};
+    const auto user = st->user_now();
+    ws_session_context ctx{svc_, conn, *user, streams_, presence_, *st->gate, st->credentials};
     try {
         handle_text(ctx, text);
     } catch (const core::unavailable& e) {
@@ -270,7 +280,8 @@ void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_vie
 void ws_hub::on_binary(const std::shared_ptr<ws_connection>& conn) {
     const auto st = find(conn.get());
     if (!st) return;
-    ws_session_context ctx{svc_, conn, st->user, streams_, presence_, *st->gate};
+    const auto user = st->user_now();
+    ws_session_context ctx{svc_, conn, *user, streams_, presence_, *st->gate, st->credentials};
     handle_binary(ctx);
     st->gate->release_initial();
 }
@@ -291,8 +302,34 @@ void ws_hub::apply_control(connection_state& st, std::string_view items) {
             if (st.groups.insert(group).second) bus_.subscribe(group, st.gate);
         } else if (item[0] == '-') {
             if (st.groups.erase(group) > 0) bus_.unsubscribe(group, st.gate.get());
+        } else if (item[0] == '!') {
+            // logout_all, a password change, a deactivation (§2.3): tokens below this
+            // generation are revoked.
+            const auto generation = core::parse_id(group);
+            if (generation && st.credentials.get().gen < *generation)
+                st.conn->close(close_revoked, "Token revoked.");
         }
     }
+}
+
+void ws_hub::watch_expiry(const std::shared_ptr<connection_state>& st) {
+    const auto exp = core::from_unix_seconds(st->credentials.get().exp);
+    const auto delay =
+        std::chrono::microseconds(std::max<core::timestamp>(0, exp - core::now_us()));
+    timers_.after(delay, [this, weak = std::weak_ptr<connection_state>(st)] {
+        const auto s = weak.lock();
+        if (!s) return;
+        {
+            std::lock_guard lock(s->mutex);
+            if (s->closed) return;
+        }
+        // The same rule as token verification: expired when exp * 10^6 <= now (§2.1).
+        if (core::from_unix_seconds(s->credentials.get().exp) <= core::now_us()) {
+            s->conn->close(close_revoked, "Token expired.");
+        } else {
+            watch_expiry(s);  // a reauth moved the expiry
+        }
+    });
 }
 
 void ws_hub::on_close(const std::shared_ptr<ws_connection>& conn) {
@@ -329,32 +366,53 @@ void ws_hub::sweep_revoked() {
         for (const auto& [key, st] : connections_) open.push_back(st);
     }
     if (open.empty()) return;
-    std::vector<std::string> jtis;
+    std::vector<std::string> keys;
     std::vector<model::id> users;
     for (const auto& st : open) {
-        jtis.push_back(st->conn->access_jti());
+        auto t = st->credentials.get();
+        keys.push_back(std::move(t.jti));
+        if (!t.fam.empty()) keys.push_back(chat::family_key(t.fam));
         users.push_back(st->conn->user_id());
     }
-    std::sort(jtis.begin(), jtis.end());
-    jtis.erase(std::unique(jtis.begin(), jtis.end()), jtis.end());
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     std::sort(users.begin(), users.end());
     users.erase(std::unique(users.begin(), users.end()), users.end());
     chat::revoked_set revoked;
     try {
-        revoked = realtime_.revoked_among(jtis, users);
+        revoked = realtime_.revoked_among(keys, users);
     } catch (const std::exception& e) {
         spdlog::warn("websocket revocation sweep skipped: {}", e.what());
         return;
     }
-    if (revoked.jtis.empty() && revoked.users.empty()) return;
-    for (const auto& st : open) {
-        const auto& jti = st->conn->access_jti();
-        if (std::find(revoked.jtis.begin(), revoked.jtis.end(), jti) != revoked.jtis.end()) {
-            st->conn->close(close_revoked, "Token revoked.");
-        } else if (std::find(revoked.users.begin(), revoked.users.end(), st->conn->user_id()) !=
-                   revoked.users.end()) {
-            st->conn->close(close_revoked, "User inactive.");
-        }
+    for (const auto& st : open) sweep_one(*st, revoked);
+}
+
+void ws_hub::sweep_one(connection_state& st, const chat::revoked_set& revoked) {
+    const auto t = st.credentials.get();
+    const auto blacklisted = [&](const std::string& key) {
+        return !key.empty() && std::binary_search(revoked.keys.begin(), revoked.keys.end(), key);
+    };
+    const auto state =
+        std::lower_bound(revoked.users.begin(), revoked.users.end(), st.conn->user_id(),
+                         [](const store::user_state& s, model::id id) { return s.user < id; });
+    if (state == revoked.users.end() || state->user != st.conn->user_id() || !state->is_active) {
+        st.conn->close(close_revoked, "User inactive.");
+        return;
+    }
+    if (blacklisted(t.jti) || blacklisted(chat::family_key(t.fam)) ||
+        t.gen < state->token_generation) {
+        st.conn->close(close_revoked, "Token revoked.");
+        return;
+    }
+    // Staff status gained or lost applies to the next frame (§1.2), not the next connect.
+    std::lock_guard lock(st.mutex);
+    if (st.user &&
+        (st.user->is_staff != state->is_staff || st.user->is_superuser != state->is_superuser)) {
+        auto updated = std::make_shared<model::user>(*st.user);
+        updated->is_staff = state->is_staff;
+        updated->is_superuser = state->is_superuser;
+        st.user = std::move(updated);
     }
 }
 

@@ -7,6 +7,7 @@
 #include "api/services.hpp"
 #include "api/ws.hpp"
 #include "api/ws/presence.hpp"
+#include "api/ws/protocol.hpp"
 #include "api/ws/stream_gate.hpp"
 #include "chat/events.hpp"
 #include "chat/realtime_service.hpp"
@@ -44,8 +45,10 @@ public:
     // The presence component (get_user_presences, and tests).
     [[nodiscard]] ws_presence& presence() noexcept { return presence_; }
 
-    // One revocation sweep (§2.3): closes with 4001 every socket whose access token is
-    // blacklisted or whose user is inactive or gone. Runs every revocation_sweep_interval.
+    // One revocation sweep (§2.3): closes with 4001 every socket whose access token or token
+    // family is blacklisted, whose token generation is below its user's, or whose user is
+    // inactive or gone; the others take their user's current staff flags. Runs every
+    // revocation_sweep_interval.
     void sweep_revoked();
 
     // Stops the timers and records pending last_seen values. Call after the server stopped.
@@ -62,16 +65,29 @@ private:
     struct connection_state {
         std::shared_ptr<ws_connection> conn;
         std::shared_ptr<stream_gate> gate;  // what the bus delivers to (§8.8 resume)
-        model::user user;                   // loaded in on_open; read by frames after it
-        std::mutex mutex;                   // guards groups and closed
-        std::set<std::string> groups;       // the bus groups this socket is in
+        ws_credentials credentials;         // the access token (§2.3, reauth)
+        std::mutex mutex;                   // guards user, groups and closed
+        // Loaded in on_open, replaced by the sweep when staff flags change; each frame takes a
+        // snapshot.
+        std::shared_ptr<const model::user> user;
+        std::set<std::string> groups;  // the bus groups this socket is in
         bool closed = false;
         bool counted = false;  // presence_.opened() ran
+
+        [[nodiscard]] std::shared_ptr<const model::user> user_now() {
+            std::lock_guard lock(mutex);
+            return user;
+        }
     };
 
     [[nodiscard]] std::shared_ptr<connection_state> find(const ws_connection* conn) const;
-    // Applies "+g -g ..." to one socket's subscriptions (under its mutex).
+    // Applies "+g -g !gen ..." to one socket (under its mutex).
     void apply_control(connection_state& st, std::string_view items);
+    // Closes the socket with 4001 when its access token expires (§8.2), unless a reauth
+    // replaced the token by then: then it waits for the new expiry. One timer per socket.
+    void watch_expiry(const std::shared_ptr<connection_state>& st);
+    // The sweep's verdict on one socket; updates its staff flags when they changed.
+    void sweep_one(connection_state& st, const chat::revoked_set& revoked);
     [[nodiscard]] response refuse(const request& req, const core::error& e);
 
     services& svc_;

@@ -29,6 +29,32 @@ void ping(ws_frames::request& r) {
     ws_frames::send_reply(r, f);
 }
 
+// §8.4 reauth: a fresh access token of the same user replaces the socket's, so the socket
+// outlives the old token's expiry. Any other token (another user's, a refresh token, expired,
+// revoked) is token_not_valid and changes nothing.
+void reauth(ws_frames::request& r) {
+    const json::value* token = r.frame.if_contains("token");
+    if (token == nullptr || token->is_null() ||
+        (token->is_string() && token->get_string().empty())) {
+        ws_frames::send_failure(
+            r, core::error_shape(core::errc::required, "This field is required.", "token"));
+        return;
+    }
+    if (!token->is_string()) {
+        ws_frames::send_failure(
+            r, core::error_shape(core::errc::invalid, "Not a valid string.", "token"));
+        return;
+    }
+    auto who = r.svc().auth.authenticate_token(token->get_string());
+    if (!who || who->user.id != r.user().id) {
+        ws_frames::send_failure(r, core::error_shape(core::errc::token_not_valid,
+                                                     "Token is invalid or expired", "token"));
+        return;
+    }
+    r.ctx.credentials.set({who->jti, who->exp, who->gen, who->fam});
+    ws_frames::send_ack(r, {{"expires_at", core::iso8601(core::from_unix_seconds(who->exp))}});
+}
+
 struct frame_type {
     std::string_view message_type;
     ws_frames::handler run;
@@ -56,6 +82,7 @@ constexpr frame_type frame_table[] = {
     {"typing", ws_frames::typing},
     {"ping", ping},
     {"resume", ws_frames::resume},
+    {"reauth", reauth},
 };
 
 const frame_type* find_frame_type(std::string_view name) noexcept {

@@ -10,8 +10,11 @@
 #include "fanout/stream_publisher.hpp"
 #include "model/records.hpp"
 
+#include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -20,15 +23,41 @@ namespace parley::api {
 class ws_presence;  // api/ws/presence.hpp
 class stream_gate;  // api/ws/stream_gate.hpp
 
+// The access token a socket rests on (§2.3, §8.2, §8.4 `reauth`): set from the handshake when
+// the socket opens, replaced by `reauth`, read by the hub's expiry timer and revocation sweep.
+// Thread-safe.
+class ws_credentials {
+public:
+    struct token {
+        std::string jti;
+        std::int64_t exp = 0;  // unix seconds
+        std::int64_t gen = 0;
+        std::string fam;
+    };
+    [[nodiscard]] token get() const {
+        std::lock_guard lock(mutex_);
+        return token_;
+    }
+    void set(token t) {
+        std::lock_guard lock(mutex_);
+        token_ = std::move(t);
+    }
+
+private:
+    mutable std::mutex mutex_;
+    token token_;
+};
+
 // One client frame's world. Built by the hub per frame, on a worker thread; handlers may block
 // (store calls). Frames of one connection are handled one at a time, in order.
 struct ws_session_context {
     services& svc;
     const std::shared_ptr<ws_connection>& conn;
-    const model::user& user;            // the caller, as loaded when the socket opened
+    const model::user& user;            // the caller as of this frame (the sweep follows staff)
     fanout::stream_publisher& streams;  // stream positions for history replies (§8.5, §8.8)
     ws_presence& presence;              // get_user_presences (§8.9)
     stream_gate& gate;                  // replay next to the live flow (resume, §8.8)
+    ws_credentials& credentials;        // replaced by reauth
 };
 
 // One complete text message from the client (§8.2, §8.3): parse, dispatch on message_type,

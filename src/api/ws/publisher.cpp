@@ -198,6 +198,13 @@ void event_publisher::publish(const chat::events::team_created& e) {
     bus_.publish(fanout::user_group(e.owner), fanout::control_frame(groups('+', e.team_id, {})));
 }
 
+// No frame: every instance's sockets of the user with an older token close with 4001 (the hub
+// reads "!<generation>" in on_control, §2.3).
+void event_publisher::publish(const chat::events::sessions_revoked& e) {
+    bus_.publish(fanout::user_group(e.user_id),
+                 fanout::control_frame("!" + std::to_string(e.generation)));
+}
+
 // The team, the removed user's sockets included, hears of it; then those sockets leave (§8.7).
 void event_publisher::publish(const chat::events::member_removed& e) {
     json::object body = typed("member_removed");

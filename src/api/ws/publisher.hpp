@@ -38,6 +38,7 @@ public:
     void publish(const chat::events::team_notification& e);
     void publish(const chat::events::typing& e);
     void publish(const chat::events::user_presence& e);
+    void publish(const chat::events::sessions_revoked& e);
 
 private:
     fanout::bus& bus_;

@@ -50,7 +50,7 @@ class fake_connection final : public ws_connection {
 public:
     const std::string& connection_id() const noexcept override { return id_; }
     model::id user_id() const noexcept override { return 1; }
-    const std::string& access_jti() const noexcept override { return id_; }
+    const ws_accept& accepted() const noexcept override { return accepted_; }
     void send(const fanout::frame& f) override { sent.push_back(*f.data); }
     void close(std::uint16_t code, std::string_view) override { closed = code; }
     void deliver(const fanout::frame& f) override {
@@ -61,6 +61,7 @@ public:
 
 private:
     std::string id_ = "c_test";
+    ws_accept accepted_{.accepted = true, .user_id = 1, .access_jti = "c_test"};
 };
 
 fanout::frame stream_frame(std::int64_t channel, std::int64_t offset, std::string epoch = "E") {

@@ -171,11 +171,18 @@ CREATE TRIGGER message_attachments_unlink AFTER DELETE ON message_attachments
     FOR EACH ROW EXECUTE FUNCTION message_attachments_unlink();
 )sql";
 
+// §2.3: logout_all, a password change or a deactivation bumps the user's token generation;
+// tokens carry the generation they were issued at (`gen`) and older ones are refused.
+constexpr std::string_view token_generation = R"sql(
+ALTER TABLE users ADD COLUMN token_generation BIGINT NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 std::vector<sql::migration> migrations() {
     return {
         {1, "0001_initial", initial},
+        {2, "0002_token_generation", token_generation},
     };
 }
 
