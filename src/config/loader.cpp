@@ -276,6 +276,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     integer("PARLEY_MAX_WS_FRAME_BYTES", w.max_frame_bytes, 1024, 1LL << 30);
     integer("PARLEY_WS_MAX_CONNECTIONS_PER_USER", w.max_connections_per_user, 1, 1000000);
     integer("PARLEY_WS_SEND_QUEUE_BYTES", w.send_queue_bytes, 4096, 1LL << 34);
+    integer("PARLEY_WS_OUTBOX_TOTAL_BYTES", w.outbox_total_bytes, 65536, 1LL << 40);
     duration("PARLEY_WS_PING_INTERVAL", w.ping_interval);
     duration("PARLEY_WS_IDLE_TIMEOUT", w.idle_timeout);
     duration("PARLEY_PRESENCE_OFFLINE_DELAY", w.presence_offline_delay);

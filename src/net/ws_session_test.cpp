@@ -1,6 +1,7 @@
 // net/ WebSocket sessions over real sockets (API.md §8.1, §8.2, §10.1): upgrade and refusal,
 // the handler calls, size limit, outbox budget, pings and idle drop, close codes and shutdown.
 // A minimal RFC 6455 client on POSIX sockets keeps this file free of Beast (fast to build).
+#include "net/outbox_total.hpp"
 #include "net/server.hpp"
 
 #include <gtest/gtest.h>
@@ -348,6 +349,26 @@ private:
     int fd_ = -1;
     bool sent_close_ = false;
 };
+
+TEST(OutboxTotal, PassingTheLimitAsksForOneShedAtATime) {
+    detail::outbox_total total(100);
+    EXPECT_FALSE(total.add(60));
+    EXPECT_TRUE(total.add(50));   // 110 > 100: this caller sheds
+    EXPECT_FALSE(total.add(10));  // a shed is running
+    EXPECT_FALSE(total.add(-80));
+    EXPECT_EQ(total.bytes(), 40u);
+    total.end_shed();
+    EXPECT_TRUE(total.add(70));
+}
+
+TEST(OutboxTotal, TheLargestHoldersAreClosedFirstAndNoMoreThanNeeded) {
+    using detail::pick_largest;
+    const std::vector<std::size_t> held{10, 500, 0, 300, 40};
+    EXPECT_TRUE(pick_largest(held, 850, 900).empty());
+    EXPECT_EQ(pick_largest(held, 850, 600), std::vector<std::size_t>{1});
+    EXPECT_EQ(pick_largest(held, 850, 100), (std::vector<std::size_t>{1, 3}));
+    EXPECT_EQ(pick_largest(held, 850, 0), (std::vector<std::size_t>{1, 3, 4, 0}));
+}
 
 TEST(WsSession, UpgradesSendsHelloAndEchoesThroughOnText) {
     running_server s;
