@@ -77,6 +77,7 @@ struct settings {
     std::string database_url;  // empty: sqlite:///<data_dir>/parley.sqlite3
     int db_pool_size = 10;
     std::string redis_url;
+    std::size_t redis_backlog_bytes = 67108864;  // stream frames not yet answered by Redis
     std::string log_level = "info";
     std::string metrics_token;
     http_settings http;
