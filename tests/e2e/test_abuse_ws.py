@@ -96,7 +96,7 @@ def test_stalled_readers_of_a_busy_channel_get_4008_and_others_are_served(fresh_
                     time.sleep(0.2)
                     log = srv.log_text()
             time.sleep(1.0)  # the legitimate user keeps chatting meanwhile
-        assert contiguous([o for o, _ in seen])
+        assert contiguous([o for o, _ in seen]) and len(seen) == 1000
         growth = watch.stop()
         probe.assert_served(p99_s=1.0)
         assert growth < rss_bound_kib(200), growth
@@ -198,6 +198,7 @@ def test_a_socket_held_at_connect_on_a_busy_channel_is_never_closed_while_it_rea
         assert code is None, f"the reading socket was closed with {code}"
         assert not resyncs
         assert offsets and offsets[-1] == last and contiguous(offsets), offsets[:5]
+        assert len(offsets) == 160, len(offsets)
         assert f"{reader.hello['connection_id']}: more than" not in srv.log_text()
         reader.ping()
         reader.close()

@@ -72,7 +72,8 @@ def flood_channel(sock, channel_id, count=100, size=8000, batch=50, timeout_s=30
                   prefix="flood") -> list:
     """Posts `count` messages of about `size` characters to the channel through `sock` (the
     sender's own socket), `batch` at a time, reading its own live frames after each batch so
-    its outbox stays small. Returns the (offset, id) of the sender's frames, in arrival order."""
+    its outbox stays small. Returns the (offset, id) of its own messages' frames (recognised by
+    `prefix`), in arrival order."""
     pad = "x" * max(0, size - 32)
     seen = []
     deadline = time.monotonic() + timeout_s
@@ -86,6 +87,7 @@ def flood_channel(sock, channel_id, count=100, size=8000, batch=50, timeout_s=30
             left = deadline - time.monotonic()
             assert left > 0, f"flood: only {len(seen)} of {target} own frames back"
             f = sock.recv(left)
-            if f.get("type") == "channels" and f.get("channel_id") == channel_id:
+            if f.get("type") == "channels" and f.get("channel_id") == channel_id and \
+                    f.get("content", "").startswith(prefix + " "):
                 seen.append((f["offset"], f["id"]))
     return seen
