@@ -375,9 +375,10 @@ void redis_bus::send_lost_notices() {
             return;  // after the next reply
         }
         notify_.erase(notify_.begin());
-        spdlog::warn("redis: {} stream frames of channel {} not sent (more than {} bytes waiting "
-                     "for Redis): resync_required",
-                     times, channel, options_.backlog_bytes);
+        spdlog::warn(
+            "redis: {} stream frames of channel {} not sent (more than {} bytes waiting "
+            "for Redis): resync_required",
+            times, channel, options_.backlog_bytes);
         send(std::move(o));
     }
 }
@@ -436,8 +437,7 @@ void redis_bus::send_publish(const std::string& group, const frame& f) {
     }
 }
 
-void redis_bus::send_stream(std::int64_t channel_id, const std::string& body,
-                            std::size_t counted) {
+void redis_bus::send_stream(std::int64_t channel_id, const std::string& body, std::size_t counted) {
     if (body.size() < 2 || body.back() != '}' || script_sha_.empty()) {
         settle(counted);
         if (hooks_.fallback) hooks_.fallback(channel_id, body);
