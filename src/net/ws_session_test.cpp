@@ -473,6 +473,26 @@ TEST(WsSession, SlowReaderIsClosedWith4008) {
     EXPECT_TRUE(s.ws.wait_closes(1));
 }
 
+TEST(WsSession, PastTheProcessWideTotalTheLargestOutboxIsClosedFirst) {
+    auto w = ws_settings();
+    w.send_queue_bytes = std::size_t{1} << 30;  // no socket reaches its own budget
+    w.outbox_total_bytes = 256 * 1024;          // but all of them together do
+    running_server s(w);
+    ws_client quiet(s.srv.port(), 4096);
+    ASSERT_EQ(quiet.handshake(), 101);
+    quiet.read_message();
+    ws_client big(s.srv.port(), 4096);
+    ASSERT_EQ(big.handshake(), 101);
+    big.read_message();
+    big.send_text("flood");  // 64 MB queued for the socket that does not read
+    EXPECT_EQ(big.read_until_close(), 4008);
+    // The other socket holds next to nothing: it stays.
+    quiet.send_text("still here");
+    const auto reply = quiet.read_message();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->payload, "echo:still here");
+}
+
 TEST(WsSession, ControlFramesGoToOnControlAndEphemeralOnesYieldToTheBudget) {
     running_server s;
     ws_client c(s.srv.port());
