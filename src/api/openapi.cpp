@@ -279,7 +279,9 @@ channel: recovered channels get every missed stream frame again, byte-identical 
 then live frames without gap or duplicate; others get `resync_required` (`epoch_changed`,
 `offset_ahead`, `out_of_window`) and are reloaded with `get_channel_messages`. Send it as the
 first frame after `hello`: a new socket holds live frames back until then (at most 1 s), so the
-replay comes first. Apply frames idempotently by message id.
+replay comes first. Apply frames idempotently by message id. A `resync_required` with reason
+`frames_lost` may also arrive unrequested, when frames of a channel could not reach the socket:
+reload that channel the same way.
 
 **Close codes:** 1000 normal, 1001 server shutting down, 1002 protocol violation, 1007 invalid
 UTF-8, 1009 message over 64 KiB, 1011 server failure, 4001 token expired (without `reauth`) or

@@ -6,6 +6,7 @@
 #include "fanout/bus.hpp"
 #include "model/records.hpp"
 
+#include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -29,6 +30,16 @@ public:
     virtual void send(const fanout::frame& f) = 0;
     // Starts a close handshake with this code (§8.2); further frames are discarded.
     virtual void close(std::uint16_t code, std::string_view reason) = 0;
+    // Counts `bytes` held back for this socket outside its outbox (the stream gate's hold)
+    // against its outbox budget: false, and nothing counted, when the bytes queued, being
+    // written and already reserved plus these would pass `limit` or the socket is closing.
+    virtual bool reserve(std::size_t bytes, std::size_t limit) = 0;
+    // Gives back reserved bytes of a held frame that will not be sent.
+    virtual void unreserve(std::size_t bytes) = 0;
+    // Queues a held frame whose bytes were reserved: they move into the outbox without a second
+    // budget check (they were counted when they arrived), so releasing a hold never closes a
+    // socket that was within its budget.
+    virtual void deliver_reserved(const fanout::frame& f) = 0;
     // fanout::subscriber::deliver(frame): control frames change this socket's subscriptions
     // through the handler (ws_handler::on_control); others are queued like send().
 };
@@ -44,6 +55,9 @@ struct ws_accept {
     std::int64_t access_gen = 0;  // token generation and family (§2.3)
     std::string access_fam;
     std::string subprotocol;  // "bearer" when the token came in Sec-WebSocket-Protocol
+    // The user's connection slot (§8.1 per-user cap), taken by accept(): released when the last
+    // copy goes, so net/ keeps it for the socket's life and a failed handshake frees it.
+    std::shared_ptr<void> slot;
 };
 
 // The §8 protocol, implemented by api/. net calls these; all may block except where noted.

@@ -167,8 +167,11 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         const std::string instance = fanout::redis::new_instance_id();
         rt->redis_ = std::make_unique<fanout::redis::redis_client>(*address);
         rt->limiter_ = std::make_unique<redis_rate_limiter>(*rt->redis_);
-        auto bus = std::make_unique<fanout::redis::redis_bus>(fanout::redis::redis_bus::options{
-            .address = *address, .instance_id = instance, .history = history});
+        auto bus = std::make_unique<fanout::redis::redis_bus>(
+            fanout::redis::redis_bus::options{.address = *address,
+                                              .instance_id = instance,
+                                              .history = history,
+                                              .backlog_bytes = rt->settings.redis_backlog_bytes});
         rt->redis_bus_ = bus.get();
         // The fallback epoch numbers stream frames delivered while Redis is down (§8.8).
         rt->streams_ =

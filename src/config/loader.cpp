@@ -17,6 +17,7 @@ const std::vector<variable>& variables() {
         {"DATABASE_URL", "", "sqlite:///path or postgres://user:pass@host:port/db"},
         {"PARLEY_DB_POOL_SIZE", "10", "PostgreSQL connections per instance"},
         {"REDIS_URL", "", "redis://[:password@]host:port[/db]; empty: in-process"},
+        {"PARLEY_REDIS_BACKLOG_BYTES", "67108864", "stream frames waiting for Redis, then resync"},
         {"PARLEY_SECRET_KEY", "", "signing key (generated in development when empty)"},
         {"PARLEY_PUBLIC_URL", "", "base for absolute URLs"},
         {"PARLEY_TRUST_PROXY", "false", "honour X-Forwarded-For/-Proto"},
@@ -40,6 +41,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_RATE_WS", "1200/min", "WebSocket frames per user"},
         {"PARLEY_WS_MAX_CONNECTIONS_PER_USER", "50", "sockets per user"},
         {"PARLEY_WS_SEND_QUEUE_BYTES", "16777216", "slow-consumer threshold"},
+        {"PARLEY_WS_OUTBOX_TOTAL_BYTES", "268435456", "all sockets' outboxes together"},
         {"PARLEY_WS_PING_INTERVAL", "30s", "server ping interval"},
         {"PARLEY_WS_IDLE_TIMEOUT", "90s", "drop silent sockets after"},
         {"PARLEY_PRESENCE_OFFLINE_DELAY", "10s", "offline debounce"},
@@ -256,6 +258,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     s.database_url = get("DATABASE_URL");
     integer("PARLEY_DB_POOL_SIZE", s.db_pool_size, 1, 1000);
     s.redis_url = get("REDIS_URL");
+    integer("PARLEY_REDIS_BACKLOG_BYTES", s.redis_backlog_bytes, 4096, 1LL << 40);
     s.log_level = lower(strip(get("PARLEY_LOG_LEVEL")));
     static const std::vector<std::string> levels = {"trace", "debug", "info", "warn", "error"};
     if (std::find(levels.begin(), levels.end(), s.log_level) == levels.end())
@@ -278,6 +281,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     integer("PARLEY_MAX_WS_FRAME_BYTES", w.max_frame_bytes, 1024, 1LL << 30);
     integer("PARLEY_WS_MAX_CONNECTIONS_PER_USER", w.max_connections_per_user, 1, 1000000);
     integer("PARLEY_WS_SEND_QUEUE_BYTES", w.send_queue_bytes, 4096, 1LL << 34);
+    integer("PARLEY_WS_OUTBOX_TOTAL_BYTES", w.outbox_total_bytes, 65536, 1LL << 40);
     duration("PARLEY_WS_PING_INTERVAL", w.ping_interval);
     duration("PARLEY_WS_IDLE_TIMEOUT", w.idle_timeout);
     duration("PARLEY_PRESENCE_OFFLINE_DELAY", w.presence_offline_delay);

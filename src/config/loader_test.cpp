@@ -51,7 +51,18 @@ TEST(ConfigLoader, ByteBoundsHaveSafeDefaultsAndFloors) {
     EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_CHANNEL_HISTORY_BYTES", "65535"}}, {}), error));
     EXPECT_NE(error.find("PARLEY_CHANNEL_HISTORY_BYTES"), std::string::npos);
     EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_MAX_RESPONSE_BYTES", "0"}}, {}), error));
-    EXPECT_NE(error.find("PARLEY_MAX_RESPONSE_BYTES"), std::string::npos);
+    EXPECT_NE(error.find("PARLEY_MAX_RESPONSE_BYTES"), std::string::npos);}
+
+TEST(ConfigLoader, OutboxAndRedisBacklogBoundsHaveSafeDefaultsAndFloors) {
+    std::string error;
+    const auto s = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->ws.outbox_total_bytes, 268435456u);
+    EXPECT_EQ(s->redis_backlog_bytes, 67108864u);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_WS_OUTBOX_TOTAL_BYTES", "1000"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_WS_OUTBOX_TOTAL_BYTES"), std::string::npos);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_REDIS_BACKLOG_BYTES", "-1"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_REDIS_BACKLOG_BYTES"), std::string::npos);
 }
 
 TEST(ConfigLoader, UnknownKeysInEnvFileAreIgnored) {

@@ -36,6 +36,7 @@ struct ws_settings {
     std::size_t max_frame_bytes = 65536;
     int max_connections_per_user = 50;
     std::size_t send_queue_bytes = 16777216;
+    std::size_t outbox_total_bytes = 268435456;  // all sockets' outboxes together (§8.2)
     seconds ping_interval{30};
     seconds idle_timeout{90};
     seconds presence_offline_delay{10};
@@ -78,6 +79,7 @@ struct settings {
     std::string database_url;  // empty: sqlite:///<data_dir>/parley.sqlite3
     int db_pool_size = 10;
     std::string redis_url;
+    std::size_t redis_backlog_bytes = 67108864;  // stream frames not yet answered by Redis
     std::string log_level = "info";
     std::string metrics_token;
     http_settings http;

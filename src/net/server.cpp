@@ -104,19 +104,21 @@ struct server::impl {
         : settings(s),
           handler(h),
           ws_settings(std::move(ws)),
+          outbox(ws_settings.outbox_total_bytes),
           registry([this] { on_sessions_empty(); }),
           io_threads(io_thread_count(s.threads)),
           ioc(static_cast<int>(io_threads)),
           strand(asio::make_strand(ioc)),
           loop(ioc),
           workers(std::max(min_worker_threads, worker_threads_per_core * hardware_threads())),
-          context{settings, handler, workers, registry, w, ws_settings},
+          context{settings, handler, workers, registry, w, ws_settings, outbox},
           acceptor(strand),
           drain_timer(strand) {}
 
     const config::http_settings& settings;
     api::http_handler& handler;
     config::ws_settings ws_settings;
+    detail::outbox_total outbox;  // before the sessions that count in it
     std::function<void()> shutdown_hook;
     detail::session_registry registry;
     std::atomic<bool> shutting_down{false};

@@ -5,6 +5,7 @@
 #include "api/http.hpp"
 #include "api/ws.hpp"
 #include "config/settings.hpp"
+#include "net/outbox_total.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -28,6 +29,10 @@ public:
     virtual void begin_shutdown() = 0;
     // shutdown_timeout passed: close the socket whatever the session is doing. Any thread.
     virtual void force_close() = 0;
+    // Bytes waiting to be sent that count in session_context::outbox (WebSocket outboxes).
+    [[nodiscard]] virtual std::size_t outbox_bytes() const { return 0; }
+    // Chosen to bring the outbox total back within its limit: close as a slow consumer (4008).
+    virtual void shed() {}
 };
 
 // The live sessions, so shutdown can reach them and know when the last one is gone. Thread-safe.
@@ -56,6 +61,7 @@ struct session_context {
     session_registry& registry;
     api::ws_handler* ws_handler = nullptr;  // null: upgrades go to `handler` like any request
     const config::ws_settings& ws;
+    outbox_total& outbox;  // every WebSocket outbox together (PARLEY_WS_OUTBOX_TOTAL_BYTES)
 };
 
 // Serves HTTP/1.1 on an accepted socket whose executor is the connection's own strand.

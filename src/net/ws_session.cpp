@@ -5,6 +5,7 @@
 
 #include "core/log.hpp"
 #include "core/server_metrics.hpp"
+#include "net/outbox_total.hpp"
 #include "net/write_behind_stream.hpp"
 
 #include <spdlog/spdlog.h>
@@ -119,6 +120,11 @@ public:
           keepalive_timer_(ws_.get_executor()),
           close_timer_(ws_.get_executor()) {}
 
+    ~ws_session() override {
+        std::lock_guard lock(mutex_);
+        uncount();
+    }
+
     [[nodiscard]] asio::any_io_executor executor() { return ws_.get_executor(); }
 
     // The connection's coroutine; `self` keeps the session alive until it returns.
@@ -166,6 +172,46 @@ public:
         enqueue(f);
     }
 
+    bool reserve(std::size_t bytes, std::size_t limit) override {
+        bool shed = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (close_requested_) return false;
+            if (queued_bytes_ + inflight_bytes_ + reserved_bytes_ + bytes > limit) return false;
+            reserved_bytes_ += bytes;
+            shed = recount();
+        }
+        if (shed) start_shed();
+        return true;
+    }
+
+    void unreserve(std::size_t bytes) override {
+        std::lock_guard lock(mutex_);
+        if (close_requested_) return;
+        reserved_bytes_ -= std::min(bytes, reserved_bytes_);
+        recount();
+    }
+
+    void deliver_reserved(const fanout::frame& f) override {
+        if (!f.data) return;
+        const std::size_t size = f.data->size();
+        bool start_writer = false;
+        bool shed = false;
+        {
+            std::lock_guard lock(mutex_);
+            if (close_requested_) return;
+            reserved_bytes_ -= std::min(size, reserved_bytes_);
+            queue_.push_back(f.data);
+            queued_bytes_ += size;
+            start_writer = !writer_running_;
+            writer_running_ = true;
+            shed = recount();
+        }
+        if (shed) start_shed();
+        core::metrics::server_metrics::global().event_deliveries.inc();
+        if (start_writer) asio::post(executor(), [self = shared_from_this()] { pump(self); });
+    }
+
     void close(std::uint16_t code, std::string_view reason) override {
         bool start_writer = false;
         {
@@ -174,6 +220,8 @@ public:
             close_requested_ = true;
             queue_.clear();  // frames not yet written are discarded with the socket (§8.2)
             queued_bytes_ = 0;
+            reserved_bytes_ = 0;
+            uncount();  // what is still being written goes with the socket (close_timeout)
             pending_close_ =
                 websocket::close_reason(static_cast<websocket::close_code>(code),
                                         beast::string_view(reason.data(), reason.size()));
@@ -204,6 +252,19 @@ public:
     void force_close() override {
         asio::post(executor(),
                    [self = shared_from_this()] { beast::get_lowest_layer(self->ws_).close(); });
+    }
+
+    std::size_t outbox_bytes() const override {
+        std::lock_guard lock(mutex_);
+        return counted_;
+    }
+
+    void shed() override {
+        spdlog::info(
+            "ws {} {}: {} bytes waiting, the most of all sockets, while all together pass "
+            "{} bytes: closing (slow consumer)",
+            peer_, connection_id_, outbox_bytes(), ctx_.outbox.limit());
+        close(close_slow_consumer, "Slow consumer.");
     }
 
 private:
@@ -284,6 +345,8 @@ private:
             close_requested_ = true;
             queue_.clear();
             queued_bytes_ = 0;
+            reserved_bytes_ = 0;
+            uncount();
         }
         auto call = call_close(&handler_, shared_from_this());
         auto [failure] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
@@ -304,10 +367,12 @@ private:
         const std::size_t budget = ctx_.ws.send_queue_bytes;
         bool start_writer = false;
         bool overflow = false;
+        bool shed = false;
         {
             std::lock_guard lock(mutex_);
             if (close_requested_) return;
-            const std::size_t held = queued_bytes_ + inflight_bytes_;
+            // Frames a stream gate holds for this socket count too (reserve()).
+            const std::size_t held = queued_bytes_ + inflight_bytes_ + reserved_bytes_;
             if (f.kind == fanout::frame_kind::ephemeral && held + size > budget / 2) return;
             if (held + size > budget) {
                 overflow = true;
@@ -316,8 +381,10 @@ private:
                 queued_bytes_ += size;
                 start_writer = !writer_running_;
                 writer_running_ = true;
+                shed = recount();
             }
         }
+        if (shed) start_shed();
         if (overflow) {
             spdlog::info("ws {} {}: more than {} bytes waiting, closing (slow consumer)", peer_,
                          connection_id_, budget);
@@ -352,6 +419,7 @@ private:
             if (ec) break;                                     // write_loop reports it
             std::lock_guard lock(self->mutex_);
             self->inflight_bytes_ = 0;
+            self->recount();
         }
         asio::co_spawn(self->executor(), write_loop(self), log_failure{"websocket writer"});
     }
@@ -425,6 +493,7 @@ private:
                 queue_.clear();
                 queued_bytes_ = 0;
             }
+            recount();
         }
         if (ec) {
             spdlog::debug("ws {} write failed: {}", peer_, ec.message());
@@ -460,6 +529,38 @@ private:
                 }
             }
         }
+    }
+
+    // Under mutex_. Brings this session's share of the process-wide total (outbox_total) to
+    // what it holds now; true when the caller must start a shed. Nothing counts once closing.
+    bool recount() {
+        if (close_requested_) return false;
+        const std::size_t now = queued_bytes_ + inflight_bytes_ + reserved_bytes_;
+        const auto delta = static_cast<std::int64_t>(now) - static_cast<std::int64_t>(counted_);
+        counted_ = now;
+        return delta != 0 && ctx_.outbox.add(delta);
+    }
+
+    // Under mutex_: this session's share leaves the total.
+    void uncount() {
+        if (counted_ == 0) return;
+        (void)ctx_.outbox.add(-static_cast<std::int64_t>(counted_));
+        counted_ = 0;
+    }
+
+    // The total passed PARLEY_WS_OUTBOX_TOTAL_BYTES (§8.2): on an I/O thread, not in the
+    // caller's delivery path, close the sockets holding the most with 4008 until it is back
+    // within. One shed at a time; the registry is scanned only then, never per frame.
+    void start_shed() {
+        asio::post(executor(), [&ctx = ctx_] {
+            std::vector<std::shared_ptr<session>> all = ctx.registry.snapshot();
+            std::vector<std::size_t> held;
+            held.reserve(all.size());
+            for (const auto& s : all) held.push_back(s->outbox_bytes());
+            for (const auto i : pick_largest(held, ctx.outbox.bytes(), ctx.outbox.limit()))
+                all[i]->shed();
+            ctx.outbox.end_shed();
+        });
     }
 
     // The close code a socket ended with (parley_ws_disconnects_total): ours when we closed,
@@ -505,10 +606,12 @@ private:
     std::uint16_t end_code_ = 1006;       // the code the socket ended with (metrics)
 
     // The outbox, shared with any thread that sends or delivers.
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::deque<fanout::bytes> queue_;
     std::size_t queued_bytes_ = 0;    // bytes in queue_
     std::size_t inflight_bytes_ = 0;  // the batch being written
+    std::size_t reserved_bytes_ = 0;  // held for this socket by its stream gate (reserve())
+    std::size_t counted_ = 0;         // this session's share of ctx_.outbox
     bool writer_running_ = false;
     bool write_failed_ = false;
     bool close_requested_ = false;

@@ -1,6 +1,7 @@
 // net/ WebSocket sessions over real sockets (API.md §8.1, §8.2, §10.1): upgrade and refusal,
 // the handler calls, size limit, outbox budget, pings and idle drop, close codes and shutdown.
 // A minimal RFC 6455 client on POSIX sockets keeps this file free of Beast (fast to build).
+#include "net/outbox_total.hpp"
 #include "net/server.hpp"
 
 #include <gtest/gtest.h>
@@ -349,6 +350,26 @@ private:
     bool sent_close_ = false;
 };
 
+TEST(OutboxTotal, PassingTheLimitAsksForOneShedAtATime) {
+    detail::outbox_total total(100);
+    EXPECT_FALSE(total.add(60));
+    EXPECT_TRUE(total.add(50));   // 110 > 100: this caller sheds
+    EXPECT_FALSE(total.add(10));  // a shed is running
+    EXPECT_FALSE(total.add(-80));
+    EXPECT_EQ(total.bytes(), 40u);
+    total.end_shed();
+    EXPECT_TRUE(total.add(70));
+}
+
+TEST(OutboxTotal, TheLargestHoldersAreClosedFirstAndNoMoreThanNeeded) {
+    using detail::pick_largest;
+    const std::vector<std::size_t> held{10, 500, 0, 300, 40};
+    EXPECT_TRUE(pick_largest(held, 850, 900).empty());
+    EXPECT_EQ(pick_largest(held, 850, 600), std::vector<std::size_t>{1});
+    EXPECT_EQ(pick_largest(held, 850, 100), (std::vector<std::size_t>{1, 3}));
+    EXPECT_EQ(pick_largest(held, 850, 0), (std::vector<std::size_t>{1, 3, 4, 0}));
+}
+
 TEST(WsSession, UpgradesSendsHelloAndEchoesThroughOnText) {
     running_server s;
     ws_client c(s.srv.port());
@@ -450,6 +471,26 @@ TEST(WsSession, SlowReaderIsClosedWith4008) {
     std::this_thread::sleep_for(300ms);
     EXPECT_EQ(c.read_until_close(), 4008);
     EXPECT_TRUE(s.ws.wait_closes(1));
+}
+
+TEST(WsSession, PastTheProcessWideTotalTheLargestOutboxIsClosedFirst) {
+    auto w = ws_settings();
+    w.send_queue_bytes = std::size_t{1} << 30;  // no socket reaches its own budget
+    w.outbox_total_bytes = 256 * 1024;          // but all of them together do
+    running_server s(w);
+    ws_client quiet(s.srv.port(), 4096);
+    ASSERT_EQ(quiet.handshake(), 101);
+    quiet.read_message();
+    ws_client big(s.srv.port(), 4096);
+    ASSERT_EQ(big.handshake(), 101);
+    big.read_message();
+    big.send_text("flood");  // 64 MB queued for the socket that does not read
+    EXPECT_EQ(big.read_until_close(), 4008);
+    // The other socket holds next to nothing: it stays.
+    quiet.send_text("still here");
+    const auto reply = quiet.read_message();
+    ASSERT_TRUE(reply);
+    EXPECT_EQ(reply->payload, "echo:still here");
 }
 
 TEST(WsSession, ControlFramesGoToOnControlAndEphemeralOnesYieldToTheBudget) {

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -153,13 +154,15 @@ ws_accept ws_hub::accept(const request& upgrade) {
         }
         const auto cap =
             static_cast<std::size_t>(std::max(0, svc_.settings.ws.max_connections_per_user));
-        if (connections_of(who->user.id) >= cap) {
+        auto slot = slot_table::take(slots_, who->user.id, cap);
+        if (!slot) {
             failures.inc("too_many");
             out.refusal =
                 refuse(upgrade, core::detail(core::errc::throttled, "Too many connections."));
             return out;
         }
         out.accepted = true;
+        out.slot = std::move(slot);
         out.user_id = who->user.id;
         out.username = who->user.username;
         out.access_jti = who->jti;
@@ -180,6 +183,36 @@ std::size_t ws_hub::connections_of(model::id user) const {
     std::lock_guard lock(mutex_);
     const auto it = per_user_.find(user);
     return it == per_user_.end() ? 0 : it->second;
+}
+
+std::size_t ws_hub::slots_of(model::id user) const {
+    std::lock_guard lock(slots_->mutex);
+    const auto it = slots_->taken.find(user);
+    return it == slots_->taken.end() ? 0 : it->second;
+}
+
+std::shared_ptr<void> ws_hub::slot_table::take(const std::shared_ptr<slot_table>& self,
+                                               model::id user, std::size_t cap) {
+    {
+        std::lock_guard lock(self->mutex);
+        auto& n = self->taken[user];
+        if (n >= cap) {
+            if (n == 0) self->taken.erase(user);
+            return nullptr;
+        }
+        ++n;
+    }
+    // Gives the slot back when the last copy goes; owns the table, so it may outlive the hub.
+    struct slot {
+        std::shared_ptr<slot_table> table;
+        model::id user;
+        ~slot() {
+            std::lock_guard lock(table->mutex);
+            const auto it = table->taken.find(user);
+            if (it != table->taken.end() && --it->second == 0) table->taken.erase(it);
+        }
+    };
+    return std::make_shared<slot>(self, user);
 }
 
 std::shared_ptr<ws_hub::connection_state> ws_hub::find(const ws_connection* conn) const {
@@ -301,7 +334,10 @@ void ws_hub::apply_control(connection_state& st, std::string_view items) {
         if (item[0] == '+') {
             if (st.groups.insert(group).second) bus_.subscribe(group, st.gate);
         } else if (item[0] == '-') {
-            if (st.groups.erase(group) > 0) bus_.unsubscribe(group, st.gate.get());
+            if (st.groups.erase(group) > 0) {
+                bus_.unsubscribe(group, st.gate.get());
+                if (group.starts_with("c:")) st.gate->forget(std::atoll(group.c_str() + 2));
+            }
         } else if (item[0] == '!') {
             // logout_all, a password change, a deactivation (§2.3): tokens below this
             // generation are revoked.

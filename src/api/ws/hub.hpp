@@ -56,6 +56,8 @@ public:
 
     // Open sockets of a user on this instance.
     [[nodiscard]] std::size_t connections_of(model::id user) const;
+    // Connection slots a user holds on this instance (accepted upgrades not yet gone, §8.1).
+    [[nodiscard]] std::size_t slots_of(model::id user) const;
 
     // How often sweep_revoked runs: the §2.3 bound is 5 s from revocation to close.
     static constexpr std::chrono::seconds revocation_sweep_interval{2};
@@ -97,6 +99,18 @@ private:
     fanout::stream_publisher& streams_;
     core::scheduler timers_;  // before presence_, which schedules on it
     ws_presence presence_;
+
+    // The per-user cap (§8.1): a slot is taken under the lock in accept() (check and increment
+    // in one step, so parallel upgrades never pass the cap together) and given back when the
+    // accepted socket is gone. Shared with the slots, which may outlive the hub.
+    struct slot_table {
+        std::mutex mutex;
+        std::unordered_map<model::id, std::size_t> taken;
+        // A slot for `user`, or null when `cap` are taken.
+        static std::shared_ptr<void> take(const std::shared_ptr<slot_table>& self, model::id user,
+                                          std::size_t cap);
+    };
+    std::shared_ptr<slot_table> slots_ = std::make_shared<slot_table>();
 
     mutable std::mutex mutex_;  // guards the two maps
     std::unordered_map<const ws_connection*, std::shared_ptr<connection_state>> connections_;

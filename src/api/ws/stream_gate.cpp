@@ -1,7 +1,10 @@
 // Stream frames between the bus and one WebSocket (API.md §8.8; docs/decisions/0004-resume.md).
 #include "api/ws/stream_gate.hpp"
 
+#include "api/json.hpp"
+
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 
@@ -22,22 +25,29 @@ void stream_gate::deliver(const fanout::frame& f) {
     {
         std::lock_guard lock(mutex_);
         if (!holding()) {
-            pass(f);
+            pass(f, false);
             return;
         }
         // Every event frame waits, not only stream frames: the hold delays, it never reorders
-        // (a member_removed stays after the channel frames published before it, §8.7).
-        held_.push_back(f);
-        held_bytes_ += f.data->size();
-        if (held_bytes_ > budget_) {
-            if (resuming_) {
-                overflow = true;
-                held_.clear();
-                held_bytes_ = 0;
-            } else {
-                initial_ = false;  // waited long enough in bytes: what was held goes out now
-                flush();
-            }
+        // (a member_removed stays after the channel frames published before it, §8.7). What
+        // is held counts against the socket's outbox budget as it arrives (held + queued ≤
+        // budget), so releasing it later needs no second check and never closes a reader.
+        const std::size_t size = f.data->size();
+        if (conn_->reserve(size, resuming_ ? budget_ : budget_ / 2)) {
+            held_.push_back(f);
+            held_bytes_ += size;
+        } else if (resuming_) {
+            // Really that far behind: the replay and the live frames do not fit.
+            overflow = true;
+            for (const auto& h : held_) conn_->unreserve(h.data->size());
+            held_.clear();
+            held_bytes_ = 0;
+        } else {
+            // The initial hold, not the client, made these bytes wait: past half the budget it
+            // ends, and the writer takes them while the other half is room for what follows.
+            initial_ = false;
+            flush();
+            pass(f, false);
         }
     }
     if (overflow) {
@@ -47,27 +57,54 @@ void stream_gate::deliver(const fanout::frame& f) {
     }
 }
 
-void stream_gate::pass(const fanout::frame& f) {
+void stream_gate::pass(const fanout::frame& f, bool reserved) {
+    const auto send = [&] {
+        if (reserved)
+            conn_->deliver_reserved(f);
+        else
+            conn_->deliver(f);
+    };
     if (f.offset <= 0 || f.channel == 0) {
-        conn_->deliver(f);  // not a stream frame
+        send();  // not a stream frame
         return;
     }
     auto& s = sent_[f.channel];
     if (s.epoch != f.epoch) {
         s = sent_range{f.epoch, f.offset, f.offset};
     } else if (f.offset <= s.last) {
+        if (reserved) conn_->unreserve(f.data->size());
         return;  // replayed already
+    } else if (f.offset > s.last + 1) {
+        // Frames s.last+1 … offset-1 never reached this socket (lost on the way between
+        // instances, or published before a subscription was confirmed): say so rather than
+        // skip them silently (§8.8). The sent range restarts here, so a later resume from
+        // before the gap is answered resync_required too.
+        spdlog::info("ws {}: channel {} frames {}..{} never arrived: resync_required",
+                     conn_->connection_id(), f.channel, s.last + 1, f.offset - 1);
+        conn_->deliver(gap_frame(f));
+        s = sent_range{f.epoch, f.offset, f.offset};
     } else {
         s.last = f.offset;
     }
-    conn_->deliver(f);
+    send();
+}
+
+fanout::frame stream_gate::gap_frame(const fanout::frame& f) {
+    json::object o;
+    o["type"] = "resync_required";
+    o["channel_id"] = f.channel;
+    o["offset"] = f.offset;
+    o["epoch"] = f.epoch;
+    o["reason"] = "frames_lost";
+    return fanout::frame{fanout::frame_kind::event,
+                         std::make_shared<const std::string>(json::serialize(o))};
 }
 
 void stream_gate::flush() {
     auto held = std::move(held_);
     held_.clear();
     held_bytes_ = 0;
-    for (const auto& f : held) pass(f);
+    for (const auto& f : held) pass(f, true);
 }
 
 void stream_gate::release_initial() {
@@ -116,6 +153,11 @@ stream_gate::replay_outcome stream_gate::replay(std::int64_t channel, std::int64
         s.last = std::max(s.last, at.offset);
     }
     return out;
+}
+
+void stream_gate::forget(std::int64_t channel) {
+    std::lock_guard lock(mutex_);
+    sent_.erase(channel);
 }
 
 std::size_t stream_gate::held() const {

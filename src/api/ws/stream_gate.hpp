@@ -5,7 +5,8 @@
 // the replay with them. A new socket starts holding: until its first frame has been handled, at
 // most initial_hold, so a `resume` sent right after `hello` is answered before any live frame
 // newer than the client's offset. Control frames and ephemeral ones (typing, presence) pass
-// through at once.
+// through at once. A stream frame that does not continue the offsets this socket had for its
+// channel is preceded by resync_required (reason frames_lost): a gap is never silent.
 #pragma once
 
 #include "api/ws.hpp"
@@ -27,8 +28,10 @@ public:
     // The longest a new socket holds live stream frames back waiting for its first frame.
     static constexpr std::chrono::milliseconds initial_hold{1000};
 
-    // `budget`: held bytes beyond it end the initial hold early (flushed to the outbox, whose
-    // own budget applies), or close a resuming socket with 4008 (§8.2).
+    // `budget`: the socket's outbox budget (PARLEY_WS_SEND_QUEUE_BYTES). Held frames count in
+    // it as they arrive (ws_connection::reserve): past half of it the initial hold ends early
+    // (the writer takes what was held, the other half is room for what follows); past all of it
+    // a resuming socket is closed with 4008 (§8.2).
     stream_gate(std::shared_ptr<ws_connection> conn, std::size_t budget)
         : conn_(std::move(conn)), budget_(budget) {}
 
@@ -60,6 +63,10 @@ public:
     replay_outcome replay(std::int64_t channel, std::int64_t after,
                           const fanout::stream_history& history);
 
+    // The socket left the channel's group: what it was sent says nothing about a later
+    // membership (no gap is reported for frames published while it was not a member).
+    void forget(std::int64_t channel);
+
     // Frames held back now (tests).
     [[nodiscard]] std::size_t held() const;
 
@@ -72,8 +79,12 @@ private:
     };
 
     [[nodiscard]] bool holding() const noexcept { return initial_ || resuming_; }
-    // Sends a live event frame; a stream frame only if not sent already (under mutex_).
-    void pass(const fanout::frame& f);
+    // Sends a live event frame; a stream frame only if not sent already, after a
+    // resync_required when frames before it never arrived (under mutex_). `reserved`: a held
+    // frame whose bytes the connection already counts.
+    void pass(const fanout::frame& f, bool reserved);
+    // The resync_required frame (§8.8, reason frames_lost) for a gap before stream frame `f`.
+    [[nodiscard]] static fanout::frame gap_frame(const fanout::frame& f);
     // Sends what was held back (under mutex_).
     void flush();
 

@@ -56,8 +56,19 @@ public:
     void deliver(const fanout::frame& f) override {
         if (f.kind != fanout::frame_kind::control) sent.push_back(*f.data);
     }
+    bool reserve(std::size_t bytes, std::size_t limit) override {
+        if (closed != 0 || reserved + bytes > limit) return false;
+        reserved += bytes;
+        return true;
+    }
+    void unreserve(std::size_t bytes) override { reserved -= bytes; }
+    void deliver_reserved(const fanout::frame& f) override {
+        reserved -= f.data->size();
+        deliver(f);
+    }
     std::vector<std::string> sent;
     std::uint16_t closed = 0;
+    std::size_t reserved = 0;  // what the gate holds (the outbox here sends at once)
 
 private:
     std::string id_ = "c_test";
@@ -129,11 +140,63 @@ TEST(StreamGate, TooMuchHeldDuringAResumeClosesWith4008AndAtConnectFlushes) {
     stream_gate gate(conn, 8);
     gate.deliver(stream_frame(5, 1));
     gate.deliver(stream_frame(5, 2));
-    gate.deliver(stream_frame(5, 3));  // over 8 bytes held at connect: sent, the hold ends
+    gate.deliver(stream_frame(5, 3));  // over half of 8 bytes held at connect: the hold ends
     EXPECT_EQ(conn->sent, (std::vector<std::string>{"5:1", "5:2", "5:3"}));
+    EXPECT_EQ(conn->closed, 0);
     gate.begin_resume();
     for (int i = 4; i < 8; ++i) gate.deliver(stream_frame(5, i));
     EXPECT_EQ(conn->closed, 4008);
+}
+
+TEST(StreamGate, HeldBytesCountInTheBudgetAndReleasingThemNeverOverflows) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 16);  // frames "5:N" are 3 bytes: 2 fit in half the budget
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(stream_frame(5, 2));
+    EXPECT_EQ(conn->reserved, 6u);  // counted as they arrive
+    EXPECT_TRUE(conn->sent.empty());
+    gate.deliver(stream_frame(5, 3));  // past half: the hold ends, nothing is closed or lost
+    EXPECT_EQ(conn->closed, 0);
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"5:1", "5:2", "5:3"}));
+    EXPECT_EQ(conn->reserved, 0u);  // moved into the outbox, not counted twice
+    EXPECT_EQ(gate.held(), 0u);
+}
+
+TEST(StreamGate, AReplayedHeldFrameGivesItsReservationBack) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 1 << 20);
+    gate.deliver(stream_frame(5, 1));
+    gate.begin_resume();
+    EXPECT_TRUE(gate.replay(5, 0, history_of(5, 1, 1)).ok);
+    gate.end_resume();
+    gate.release_initial();
+    EXPECT_EQ(conn->sent, std::vector<std::string>{"5:1"});
+    EXPECT_EQ(conn->reserved, 0u);
+}
+
+TEST(StreamGate, AGapInTheOffsetsIsAnnouncedWithResyncRequired) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 1 << 20);
+    gate.release_initial();
+    gate.deliver(stream_frame(5, 3));
+    gate.deliver(stream_frame(5, 4));
+    gate.deliver(stream_frame(5, 7));  // 5 and 6 never arrived
+    ASSERT_EQ(conn->sent.size(), 4u);
+    EXPECT_EQ(parse(conn->sent[2]), parse(R"({"type": "resync_required", "channel_id": 5,
+                                               "offset": 7, "epoch": "E",
+                                               "reason": "frames_lost"})"));
+    EXPECT_EQ(conn->sent[3], "5:7");
+    gate.deliver(stream_frame(5, 8));  // contiguous again
+    EXPECT_EQ(conn->sent.size(), 5u);
+    // A resume from before the gap cannot be answered from what went out live.
+    gate.begin_resume();
+    EXPECT_FALSE(gate.replay(5, 4, history_of(5, 5, 8)).ok);
+    gate.end_resume();
+    // Leaving the channel forgets it: frames of a later membership start a new range.
+    gate.forget(5);
+    gate.deliver(stream_frame(5, 20));
+    EXPECT_EQ(conn->sent.back(), "5:20");
+    EXPECT_EQ(conn->sent.size(), 6u);
 }
 
 class Publisher : public ::testing::Test {

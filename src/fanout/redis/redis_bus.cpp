@@ -126,6 +126,7 @@ struct redis_bus::stream_call {
     std::int64_t channel;
     std::string body;
     std::uint64_t seq;
+    std::size_t counted;  // bytes of the backlog this frame holds
 };
 
 std::string new_instance_id() {
@@ -232,8 +233,19 @@ void redis_bus::publish_stream(std::int64_t channel_id, std::string body) {
         if (hooks_.fallback) hooks_.fallback(channel_id, body);
         return;
     }
+    const auto size = static_cast<std::int64_t>(body.size());
+    // The backlog bound (options::backlog_bytes): one frame always goes, so a large frame is
+    // never refused on an idle connection.
+    const auto before = backlog_.fetch_add(size);
+    if (before > 0 && before + size > static_cast<std::int64_t>(options_.backlog_bytes)) {
+        backlog_.fetch_sub(size);
+        std::lock_guard lock(out_mutex_);
+        lose(channel_id);
+        return;
+    }
     outgoing o{outgoing::what::stream, "c:" + std::to_string(channel_id), {}, channel_id, {}};
     o.body = std::move(body);
+    o.counted = static_cast<std::size_t>(size);
     enqueue(std::move(o));
 }
 
@@ -284,6 +296,10 @@ void redis_bus::enqueue(outgoing o) {
             queued = true;
             post = !drain_posted_;
             drain_posted_ = true;
+        } else if (o.type == outgoing::what::stream) {
+            settle(o.counted);
+            lose(o.channel);
+            return;
         }
     }
     if (!queued) {
@@ -297,6 +313,21 @@ void redis_bus::enqueue(outgoing o) {
     loop_->post([this, alive] {
         if (!alive.expired()) drain();
     });
+}
+
+void redis_bus::lose(std::int64_t channel) {
+    // Under out_mutex_. The drain moves it to the loop, which sends the notice.
+    ++lost_[channel];
+    if (drain_posted_) return;
+    drain_posted_ = true;
+    std::weak_ptr<char> alive = alive_;
+    loop_->post([this, alive] {
+        if (!alive.expired()) drain();
+    });
+}
+
+void redis_bus::settle(std::size_t counted) noexcept {
+    if (counted > 0) backlog_.fetch_sub(static_cast<std::int64_t>(counted));
 }
 
 void redis_bus::subscribe(std::string_view group, const std::shared_ptr<subscriber>& s) {
@@ -347,12 +378,42 @@ void redis_bus::schedule_reconcile() {
 void redis_bus::drain() {
     reconcile();  // subscriptions made before these frames were published come first
     std::vector<outgoing> batch;
+    std::map<std::int64_t, std::size_t> lost;
     {
         std::lock_guard lock(out_mutex_);
         batch.swap(out_);
+        lost.swap(lost_);
         drain_posted_ = false;
     }
+    for (const auto& [channel, times] : lost) notify_[channel] += times;
+    send_lost_notices();
     for (auto& o : batch) send(std::move(o));
+}
+
+void redis_bus::send_lost_notices() {
+    // Counted in the backlog like any stream frame, so while Redis does not keep up they wait
+    // too (one per channel, however many frames it lost); a frame lost after a notice went out
+    // gets another one.
+    while (!notify_.empty()) {
+        const auto [channel, times] = *notify_.begin();
+        // The stream script completes it with "offset" and "epoch" (§8.8 resync_required).
+        outgoing o{outgoing::what::stream, "c:" + std::to_string(channel), {}, channel, {}};
+        o.body = R"({"type":"resync_required","channel_id":)" + std::to_string(channel) +
+                 R"(,"reason":"frames_lost"})";
+        o.counted = o.body.size();
+        const auto size = static_cast<std::int64_t>(o.counted);
+        const auto before = backlog_.fetch_add(size);
+        if (before > 0 && before + size > static_cast<std::int64_t>(options_.backlog_bytes)) {
+            backlog_.fetch_sub(size);
+            return;  // after the next reply
+        }
+        notify_.erase(notify_.begin());
+        spdlog::warn(
+            "redis: {} stream frames of channel {} not sent (more than {} bytes waiting "
+            "for Redis): resync_required",
+            times, channel, options_.backlog_bytes);
+        send(std::move(o));
+    }
 }
 
 void redis_bus::send(outgoing o) {
@@ -383,12 +444,14 @@ void redis_bus::send(outgoing o) {
     if (o.type == outgoing::what::publish) {
         send_publish(o.group, o.f);
     } else {
-        send_stream(o.channel, o.body);
+        send_stream(o.channel, o.body, o.counted);
     }
 }
 
 void redis_bus::fallback(outgoing& o) {
     if (o.type == outgoing::what::stream) {
+        settle(o.counted);
+        o.counted = 0;
         if (hooks_.fallback) hooks_.fallback(o.channel, o.body);
     } else if (o.type == outgoing::what::publish && is_channel_group(o.group)) {
         local_.publish(o.group, o.f);  // other groups were delivered locally at publish()
@@ -408,13 +471,14 @@ void redis_bus::send_publish(const std::string& group, const frame& f) {
     }
 }
 
-void redis_bus::send_stream(std::int64_t channel_id, const std::string& body) {
+void redis_bus::send_stream(std::int64_t channel_id, const std::string& body, std::size_t counted) {
     if (body.size() < 2 || body.back() != '}' || script_sha_.empty()) {
+        settle(counted);
         if (hooks_.fallback) hooks_.fallback(channel_id, body);
         return;
     }
     const std::uint64_t seq = next_seq_++;
-    auto* call = new stream_call{this, channel_id, body, seq};
+    auto* call = new stream_call{this, channel_id, body, seq, counted};
     const std::string offset = offset_key(channel_id);
     const std::string history = history_key(channel_id);
     const std::string history_bytes = history_bytes_key(channel_id);
@@ -459,14 +523,17 @@ void redis_bus::send_stream(std::int64_t channel_id, const std::string& body) {
                               lens) != REDIS_OK) {
         pending_streams_.erase(seq);
         delete call;
+        settle(counted);
         if (hooks_.fallback) hooks_.fallback(channel_id, body);
     }
 }
 
 void redis_bus::stream_cb(redisAsyncContext*, void* r, void* privdata) {
     std::unique_ptr<stream_call> call(static_cast<stream_call*>(privdata));
+    call->self->settle(call->counted);
     if (call->self->stopping_) return;
     call->self->on_stream_reply(call.get(), static_cast<redisReply*>(r));
+    call->self->send_lost_notices();
 }
 
 void redis_bus::on_stream_reply(stream_call* call, redisReply* r) {

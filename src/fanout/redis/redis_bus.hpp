@@ -30,6 +30,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -58,6 +59,10 @@ public:
         std::chrono::milliseconds ping_interval{1000};
         std::chrono::milliseconds ping_timeout{2000};
         retention history;  // what the stream script keeps for resume (§8.8)
+        // Stream frame bytes waiting for the loop or sent to Redis and not yet answered
+        // (PARLEY_REDIS_BACKLOG_BYTES). Past it a frame is not sent: its channel gets a
+        // resync_required stream frame instead once the backlog is back under the bound.
+        std::size_t backlog_bytes = 67108864;
     };
 
     // What redis_streams plugs in: the local fallback for a stream frame that could not go
@@ -127,6 +132,7 @@ private:
         frame f;
         std::int64_t channel = 0;
         std::string body;
+        std::size_t counted = 0;  // stream: bytes counted in backlog_ until settled
     };
     struct group_state {
         sub_state state = sub_state::none;
@@ -156,7 +162,14 @@ private:
     void drain();
     void send(outgoing o);
     void send_publish(const std::string& group, const frame& f);
-    void send_stream(std::int64_t channel, const std::string& body);
+    void send_stream(std::int64_t channel, const std::string& body, std::size_t counted);
+    // A stream frame left the backlog (answered, or delivered by the fallback).
+    void settle(std::size_t counted) noexcept;
+    // Any thread: a stream frame of the channel was not sent (backlog full). Under out_mutex_.
+    void lose(std::int64_t channel);
+    // Loop: once the backlog is under its bound, one resync_required stream frame per channel
+    // that lost frames (§8.8, reason frames_lost), through the stream script like any frame.
+    void send_lost_notices();
     void fallback(outgoing& o);
     void reconcile();
     void resubscribe_all();
@@ -201,9 +214,12 @@ private:
     std::set<std::string> dirty_;
     bool reconcile_posted_ = false;
 
-    std::mutex out_mutex_;  // guards out_, drain_posted_
+    std::mutex out_mutex_;  // guards out_, drain_posted_, lost_
     std::vector<outgoing> out_;
     bool drain_posted_ = false;
+    std::map<std::int64_t, std::size_t> lost_;    // channel -> frames lost since the drain
+    std::atomic<std::int64_t> backlog_{0};        // stream frame bytes not yet settled
+    std::map<std::int64_t, std::size_t> notify_;  // loop: lost channel -> frames lost
 
     // Groups whose SUBSCRIBE Redis confirmed on the current subscriber connection.
     std::mutex confirmed_mutex_;
