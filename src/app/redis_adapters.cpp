@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace parley::app {
@@ -39,6 +40,24 @@ std::string idem_key(model::id user, std::string_view key) {
     return k;
 }
 
+// parley:rl:<bucket>:<key>:<window index>. A key longer than any address or valid username is
+// replaced by a hash (the same on every instance), so a client cannot make Redis keys of its size.
+std::string window_key(std::string_view bucket, std::string_view key, std::int64_t index) {
+    constexpr std::size_t max_plain_key = 160;
+    std::string k = "parley:rl:";
+    k.append(bucket).append(1, ':');
+    if (key.size() <= max_plain_key) {
+        k.append(key);
+    } else {
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx",
+                      static_cast<unsigned long long>(chat::keyed_hash(0, bucket, key)));
+        k.append("#").append(hex);
+    }
+    k.append(1, ':').append(std::to_string(index));
+    return k;
+}
+
 std::vector<model::id> parse_ids(std::string_view s) {
     std::vector<model::id> out;
     while (!s.empty()) {
@@ -61,8 +80,7 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
     const std::int64_t now_s = core::to_unix_seconds(now);
     const std::int64_t len = r.window.count();
     const std::int64_t index = now_s / len;
-    std::string k = "parley:rl:";
-    k.append(bucket).append(1, ':').append(key).append(1, ':').append(std::to_string(index));
+    const std::string k = window_key(bucket, key, index);
     // The counter outlives its window by a little, for instances whose clocks lag.
     const auto res =
         client_.eval(window_script, {k},
@@ -72,6 +90,26 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
         return 0;
     }
     if (res->integer == 1) return 0;
+    core::metrics::server_metrics::global().rate_limited.inc(bucket);
+    const std::int64_t wait = (index + 1) * len - now_s;
+    return wait < 1 ? 1 : wait;
+}
+
+std::int64_t redis_rate_limiter::peek(std::string_view bucket, std::string_view key,
+                                      const config::rate& r, core::timestamp now) {
+    if (!r.enabled()) return 0;
+    const std::int64_t now_s = core::to_unix_seconds(now);
+    const std::int64_t len = r.window.count();
+    const std::int64_t index = now_s / len;
+    const auto res = client_.command({"GET", window_key(bucket, key, index)});
+    if (!res || res->is_error()) {
+        warning_.warn("rate limits: Redis unavailable; requests are allowed until it is back");
+        return 0;
+    }
+    std::int64_t count = 0;
+    if (res->type == reply::kind::string)
+        std::from_chars(res->str.data(), res->str.data() + res->str.size(), count);
+    if (count + 1 <= r.count) return 0;
     core::metrics::server_metrics::global().rate_limited.inc(bucket);
     const std::int64_t wait = (index + 1) * len - now_s;
     return wait < 1 ? 1 : wait;

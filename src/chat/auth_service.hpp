@@ -4,6 +4,8 @@
 
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "auth/password_pool.hpp"
+#include "chat/rate_limiter.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
 #include "model/records.hpp"
@@ -36,8 +38,11 @@ struct refreshed_tokens {
 
 class auth_service {
 public:
-    auth_service(store::store& store, const auth::jwt_codec& jwt,
-                 const auth::password_hasher& hasher, const config::auth_settings& settings);
+    // Hashing runs on `passwords` (its bound refuses with a 429); `failed_logins` is the
+    // per-username bucket of failed logins (§0.9 PARLEY_RATE_LOGIN_FAILURES) kept in `limiter`.
+    auth_service(store::store& store, const auth::jwt_codec& jwt, auth::password_pool& passwords,
+                 const config::auth_settings& settings, rate_limiter& limiter,
+                 const config::rate& failed_logins);
 
     // POST /api/auth/register (§2.5 rules in order). Arguments are nullopt when absent or not
     // strings.
@@ -45,7 +50,8 @@ public:
         const std::optional<std::string>& username, const std::optional<std::string>& email,
         const std::optional<std::string>& password);
 
-    // POST /api/auth/login: exact username, else the one case-insensitive match.
+    // POST /api/auth/login: exact username, else the one case-insensitive match. A username with
+    // too many failed logins in the window is refused (429) before any hashing.
     [[nodiscard]] core::result<session_tokens> login(const std::optional<std::string>& username,
                                                      const std::optional<std::string>& password);
 
@@ -88,10 +94,14 @@ public:
 private:
     [[nodiscard]] session_tokens issue_pair(const model::user& u) const;
 
+    [[nodiscard]] core::result<std::string> hash(std::string_view password);
+
     store::store& store_;
     const auth::jwt_codec& jwt_;
-    const auth::password_hasher& hasher_;
+    auth::password_pool& passwords_;
     const config::auth_settings& settings_;
+    rate_limiter& limiter_;
+    const config::rate& failed_logins_;
 };
 
 }  // namespace parley::chat

@@ -456,3 +456,42 @@ TEST(IdempotencyStore, ConcurrentClaimWaitsForTheHolder) {
 
 }  // namespace
 }  // namespace parley::chat
+
+// ---- rate limiter (§0.9)
+
+TEST(LocalRateLimiter, CountsAFixedWindowAndRefusesPastIt) {
+    parley::chat::local_rate_limiter l;
+    const parley::config::rate r{2, std::chrono::seconds{60}};
+    const parley::core::timestamp t = 1'000'000'000'000'000;  // 1e9 s: a window boundary + 40 s
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.peek("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.peek("auth", "1.2.3.4", r, t), 20);  // counts nothing, says the window is full
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 20);
+    EXPECT_EQ(l.hit("auth", "1.2.3.5", r, t), 0);               // another key
+    EXPECT_EQ(l.hit("api", "1.2.3.4", r, t), 0);                // another bucket
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t + 20'000'000), 0);  // the next window
+}
+
+TEST(LocalRateLimiter, KeepsAtMostMaxKeysAndEvictsTheLeastRecentlyUsed) {
+    parley::chat::local_rate_limiter l(100);
+    const parley::config::rate r{1, std::chrono::seconds{3600}};
+    const parley::core::timestamp t = 1'000'000'000'000'000;
+    EXPECT_EQ(l.hit("auth", "keep", r, t), 0);
+    for (int i = 0; i < 5000; ++i) {
+        // A huge key costs no more than a small one: only its hash is kept.
+        EXPECT_EQ(l.hit("auth", std::to_string(i) + std::string(1000, 'x'), r, t), 0);
+        if (i % 50 == 0) {
+            EXPECT_GT(l.hit("auth", "keep", r, t), 0);  // used: stays counted
+        }
+    }
+    EXPECT_LE(l.size(), 100u);
+    EXPECT_GT(l.hit("auth", "keep", r, t), 0);
+    // An evicted key starts a fresh window (errs towards allowing).
+    EXPECT_EQ(l.hit("auth", "0" + std::string(1000, 'x'), r, t), 0);
+}
+
+TEST(LocalRateLimiter, HashesBucketAndKeyApart) {
+    EXPECT_NE(parley::chat::keyed_hash(7, "ab", "c"), parley::chat::keyed_hash(7, "a", "bc"));
+    EXPECT_NE(parley::chat::keyed_hash(7, "a", "b"), parley::chat::keyed_hash(8, "a", "b"));
+}
