@@ -1,6 +1,9 @@
 // The bounded password hashing pool (password_pool.hpp).
 #include "auth/password_pool.hpp"
 
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <exception>
 #include <future>
@@ -30,6 +33,9 @@ password_pool::sizing password_pool::for_workers(unsigned workers, unsigned core
 }
 
 void password_pool::work() {
+    // A lower priority (nice 10, this thread only on Linux): while a flood keeps every hashing
+    // thread busy, request and WebSocket work still gets the cores first. Best effort.
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), 10);
     std::unique_lock lock(mutex_);
     while (true) {
         queued_.wait(lock, [&] { return stopping_ || !queue_.empty(); });

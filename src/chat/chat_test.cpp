@@ -116,6 +116,7 @@ public:
     std::optional<model::attachment> attachment_by_stored_name(std::string_view) override {
         unused();
     }
+    std::int64_t uploaded_bytes(id) override { unused(); }
     bool attachment_visible_to(id, id) override { unused(); }
     std::vector<std::string> delete_orphan_attachments(timestamp, std::size_t) override {
         unused();

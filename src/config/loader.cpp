@@ -319,13 +319,13 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     rate_of("PARLEY_RATE_MESSAGES", l.rate_messages);
     rate_of("PARLEY_RATE_WS", l.rate_ws);
     rate_of("PARLEY_RATE_LOGIN_FAILURES", l.rate_login_failures);
-    integer("PARLEY_UPLOAD_QUOTA_BYTES", l.upload_quota_bytes, 0, 1LL << 50);
-    integer("PARLEY_MIN_FREE_DISK_BYTES", l.min_free_disk_bytes, 0, 1LL << 60);
 
     auto& m = s.media;
     duration("PARLEY_MEDIA_URL_TTL", m.media_url_ttl);
     duration("PARLEY_ORPHAN_FILE_TTL", m.orphan_file_ttl);
     m.link_preview_allow = split_list(get("PARLEY_LINK_PREVIEW_ALLOW"));
+    integer("PARLEY_UPLOAD_QUOTA_BYTES", m.upload_quota_bytes, 0, 1LL << 50);
+    integer("PARLEY_MIN_FREE_DISK_BYTES", m.min_free_disk_bytes, 0, 1LL << 60);
 
     if (!ok) return std::nullopt;
     if (s.database_url.empty()) s.database_url = "sqlite:///" + s.data_dir + "/parley.sqlite3";

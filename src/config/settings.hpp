@@ -66,15 +66,15 @@ struct limits_settings {
     rate rate_api{600, seconds{60}};
     rate rate_messages{120, seconds{60}};
     rate rate_ws{1200, seconds{60}};
-    rate rate_login_failures{10, seconds{60}};     // failed logins per target username
-    std::size_t upload_quota_bytes = 1073741824;   // stored upload bytes per user; 0: none
-    std::size_t min_free_disk_bytes = 1073741824;  // uploads refused below this free space
+    rate rate_login_failures{10, seconds{60}};  // failed logins per target username
 };
 
 struct media_settings {
     seconds media_url_ttl{3600};
     seconds orphan_file_ttl{86400};
     std::vector<std::string> link_preview_allow;
+    std::uint64_t upload_quota_bytes = 1073741824;   // stored upload bytes per user; 0: none
+    std::uint64_t min_free_disk_bytes = 1073741824;  // uploads refused below this free space
 };
 
 struct settings {
