@@ -32,7 +32,8 @@ return 0
 
 constexpr int hold_seconds = 30;                           // a crashed holder's key frees itself
 constexpr auto wait_step = std::chrono::milliseconds(50);  // polling a key another request holds
-constexpr int max_wait_steps = 600;                        // 30 s, as the local store waits
+constexpr int max_wait_steps = 100;                        // 5 s, as the local store waits
+constexpr int max_waiters = 1;  // repeats polling at once (each holds a request worker)
 
 std::string idem_key(model::id user, std::string_view key) {
     std::string k = "parley:idem:" + std::to_string(user) + ":";
@@ -119,18 +120,46 @@ std::optional<std::vector<model::id>> redis_idempotency_store::claim(model::id u
                                                                      std::string_view key,
                                                                      core::timestamp now) {
     const std::string k = idem_key(user, key);
+    bool waiting = false;
+    bool redis_failed = false;
+    const auto stop_waiting = [&] {
+        if (waiting) waiters_.fetch_sub(1);
+        waiting = false;
+    };
     for (int step = 0; step < max_wait_steps; ++step) {
         const auto set = client_.command({"SET", k, "p", "NX", "EX", std::to_string(hold_seconds)});
-        if (!set || set->is_error()) break;
-        if (set->type == reply::kind::status) return std::nullopt;  // OK: we hold it
+        if (!set || set->is_error()) {
+            redis_failed = true;
+            break;
+        }
+        if (set->type == reply::kind::status) {  // OK: we hold it
+            stop_waiting();
+            return std::nullopt;
+        }
         const auto got = client_.command({"GET", k});
-        if (!got || got->is_error()) break;
-        if (got->type == reply::kind::string && got->str.starts_with('='))
+        if (!got || got->is_error()) {
+            redis_failed = true;
+            break;
+        }
+        if (got->type == reply::kind::string && got->str.starts_with('=')) {
+            stop_waiting();
             return parse_ids(std::string_view(got->str).substr(1));
-        // "p": another request (maybe on another instance) holds it: its outcome decides ours.
+        }
+        // "p": another request (maybe on another instance) holds it: its outcome decides ours,
+        // within the same bounds as the local store (core::unavailable: 503, Retry-After).
         // nil: it was released or expired between the two commands: try to take it again.
-        if (got->type == reply::kind::string) std::this_thread::sleep_for(wait_step);
+        if (got->type == reply::kind::string) {
+            if (!waiting && waiters_.fetch_add(1) >= max_waiters) {
+                waiters_.fetch_sub(1);
+                throw core::unavailable("idempotency key in use");
+            }
+            waiting = true;
+            std::this_thread::sleep_for(wait_step);
+        }
     }
+    const bool timed_out = waiting && !redis_failed;
+    stop_waiting();
+    if (timed_out) throw core::unavailable("idempotency key still held");
     warning_.warn("idempotency keys: Redis unavailable; using this instance's memory");
     return local_.claim(user, key, now);
 }

@@ -9,6 +9,8 @@
 #include "chat/rate_limiter.hpp"
 #include "fanout/redis/redis_client.hpp"
 
+#include <atomic>
+
 namespace parley::app {
 
 // Fixed windows aligned to the clock, like chat::local_rate_limiter: one key per bucket, key and
@@ -47,6 +49,7 @@ private:
     core::timestamp ttl_us_;
     chat::local_idempotency_store local_;  // while Redis is down
     fanout::redis::throttled_warning warning_;
+    std::atomic<int> waiters_{0};  // claims polling a key another request holds
 };
 
 }  // namespace parley::app

@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -453,6 +454,25 @@ TEST(IdempotencyStore, ConcurrentClaimWaitsForTheHolder) {
     s.complete(1, "k", {7}, 2);
     other.join();
     EXPECT_EQ(seen, std::vector<model::id>{7});
+}
+
+TEST(IdempotencyStore, ARepeatWaitsBrieflyAndFewWaitAtOnce) {
+    local_idempotency_store s(300'000'000, std::chrono::milliseconds(100), 1);
+    ASSERT_EQ(s.claim(1, "k", 0), std::nullopt);  // held, never completed
+    const auto t0 = std::chrono::steady_clock::now();
+    std::atomic<bool> second_refused{false};
+    std::thread waiter([&] { EXPECT_THROW((void)s.claim(1, "k", 1), core::unavailable); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    try {
+        (void)s.claim(1, "k", 1);  // one already waits: refused at once
+    } catch (const core::unavailable&) {
+        second_refused = true;
+    }
+    EXPECT_TRUE(second_refused);
+    waiter.join();  // the holder never finished: 503, not a takeover (no second message)
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    s.release(1, "k");
+    EXPECT_EQ(s.claim(1, "k", 2), std::nullopt);
 }
 
 }  // namespace
