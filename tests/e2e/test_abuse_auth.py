@@ -2,13 +2,17 @@
 everyone else's requests and messages (password hashing has its own bounded pool), forged
 X-Forwarded-For entries must not choose the rate-limit key (PARLEY_TRUSTED_PROXIES), failed logins
 are limited per username whatever the address, and the limiter's memory stays bounded."""
+import os
 import random
 import time
 
+import pytest
+
 from support.abuse import LegitUser, RssWatch, percentile, rss_bound_kib
-from support.attacks_auth import (distinct_forwarded_keys, login_flood,
+from support.attacks_auth import (distinct_forwarded_keys, login_flood, logins_from,
                                   logins_with_forwarded_for, random_ipv4)
 from support.client import register
+from support.cluster import NGINX, Balancer
 
 THROTTLED_CODE = "throttled"
 INVALID = {"error": "Invalid credentials", "message": "Invalid credentials",
@@ -65,6 +69,28 @@ def test_a_forged_leftmost_forwarded_for_does_not_choose_the_key(fresh_server):
     again = logins_with_forwarded_for(srv, "nobody", "wrong-password-1",
                                       lambda i: "7.7.7.7, 203.0.113.50, 127.0.0.5", count=1)
     assert again[0][0] == 429, again
+
+
+def test_behind_a_real_nginx_the_client_cannot_choose_its_key(fresh_server):
+    # nginx (on 127.0.0.1, the one trusted proxy) appends the address it saw: the test connects
+    # to it from 127.0.0.2, as a remote client would from its own address.
+    if not os.access(NGINX, os.X_OK):
+        pytest.skip(f"nginx not found at {NGINX} (scripts/install-deps: nginx-light)")
+    srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_TRUSTED_PROXIES": "127.0.0.1",
+                            "PARLEY_RATE_AUTH": "5/min", "PARLEY_RATE_LOGIN_FAILURES": "off"})
+    lb = Balancer([srv.port]).start()
+    try:
+        rng = random.Random(6)
+        results = logins_from("127.0.0.1", lb.port, "127.0.0.2", "nobody", "wrong-password-1",
+                              lambda i: f"{random_ipv4(rng)}, {random_ipv4(rng)}", count=8)
+        statuses = [s for s, _ in results]
+        assert statuses == [400] * 5 + [429] * 3, statuses
+        # Another client address behind the same proxy has its own bucket.
+        other = logins_from("127.0.0.1", lb.port, "127.0.0.3", "nobody", "wrong-password-1",
+                            lambda i: None, count=1)
+        assert other[0][0] == 400, other
+    finally:
+        lb.close()
 
 
 def test_forwarded_for_from_an_untrusted_peer_is_ignored(fresh_server):

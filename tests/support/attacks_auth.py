@@ -6,6 +6,8 @@ Everything stays on 127.0.0.1 and is bounded in count and time.
 """
 import collections
 import concurrent.futures
+import http.client
+import json
 import random
 import socket
 import threading
@@ -100,6 +102,28 @@ def logins_with_forwarded_for(server, username: str, password: str, forwarded_fo
             r = s.post(url, json={"username": username, "password": password}, headers=headers,
                        timeout=30)
             results.append((r.status_code, r.json() if r.content else None))
+    return results
+
+
+def logins_from(host: str, port: int, source_ip: str, username: str, password: str,
+                forwarded_for, count: int):
+    """Like logins_with_forwarded_for, but each connection comes from `source_ip` (a loopback
+    address other than 127.0.0.1), to `host:port` (for example nginx in front of the server)."""
+    results = []
+    for i in range(count):
+        conn = http.client.HTTPConnection(host, port, timeout=30, source_address=(source_ip, 0))
+        try:
+            headers = {"Content-Type": "application/json"}
+            xff = forwarded_for(i)
+            if xff is not None:
+                headers["X-Forwarded-For"] = xff
+            conn.request("POST", LOGIN, body=json.dumps({"username": username,
+                                                        "password": password}), headers=headers)
+            r = conn.getresponse()
+            data = r.read()
+            results.append((r.status, json.loads(data) if data else None))
+        finally:
+            conn.close()
     return results
 
 
