@@ -48,10 +48,10 @@ def test_a_login_flood_leaves_other_users_served(fresh_server):
 
 
 def test_a_forged_leftmost_forwarded_for_does_not_choose_the_key(fresh_server):
-    # Default trusted proxies (loopback): the test's own connection is the proxy. nginx appends
+    # Daily windows, so no test straddles a window boundary. Default trusted proxies (loopback): the test's own connection is the proxy. nginx appends
     # the address it saw, so the rightmost untrusted entry is the real client whatever the client
     # wrote before it.
-    srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_RATE_AUTH": "5/min",
+    srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_RATE_AUTH": "5/day",
                             "PARLEY_RATE_LOGIN_FAILURES": "off"})
     rng = random.Random(3)
     results = logins_with_forwarded_for(
@@ -77,7 +77,7 @@ def test_behind_a_real_nginx_the_client_cannot_choose_its_key(fresh_server):
     if not os.access(NGINX, os.X_OK):
         pytest.skip(f"nginx not found at {NGINX} (scripts/install-deps: nginx-light)")
     srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_TRUSTED_PROXIES": "127.0.0.1",
-                            "PARLEY_RATE_AUTH": "5/min", "PARLEY_RATE_LOGIN_FAILURES": "off"})
+                            "PARLEY_RATE_AUTH": "5/day", "PARLEY_RATE_LOGIN_FAILURES": "off"})
     lb = Balancer([srv.port]).start()
     try:
         rng = random.Random(6)
@@ -97,7 +97,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(fresh_server):
     # PARLEY_TRUSTED_PROXIES names a proxy that is not the test's peer: every forged address is
     # ignored and all logins share the peer's bucket.
     srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_TRUSTED_PROXIES": "10.9.9.9",
-                            "PARLEY_RATE_AUTH": "5/min", "PARLEY_RATE_LOGIN_FAILURES": "off"})
+                            "PARLEY_RATE_AUTH": "5/day", "PARLEY_RATE_LOGIN_FAILURES": "off"})
     rng = random.Random(4)
     results = logins_with_forwarded_for(srv, "nobody", "wrong-password-1",
                                         lambda i: random_ipv4(rng), count=10)
@@ -107,7 +107,7 @@ def test_forwarded_for_from_an_untrusted_peer_is_ignored(fresh_server):
 
 def test_failed_logins_are_limited_per_username_from_any_address(fresh_server):
     srv = fresh_server(env={"PARLEY_TRUST_PROXY": "true", "PARLEY_RATE_AUTH": "100/min",
-                            "PARLEY_RATE_LOGIN_FAILURES": "5/min"})
+                            "PARLEY_RATE_LOGIN_FAILURES": "5/day"})
     victim = register(srv)
     bystander = register(srv)
     rng = random.Random(5)
