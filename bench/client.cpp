@@ -556,8 +556,25 @@ task<void> register_worker(run_ctx& ctx, std::shared_ptr<register_job> job) {
         body["username"] = u.name;
         body["email"] = u.name + "@bench.example";
         body["password"] = "bench-pass-" + ctx.prefix;
-        auto reply = co_await rest(ctx, client, http::verb::post, "/api/auth/register", "",
-                                   std::move(body), 201, "register");
+        // The server hashes passwords on a small bounded pool and answers 429 at once when it
+        // is full (API.md §0.9): wait a little and try again, a bounded number of times.
+        const std::string text = json::serialize(body);
+        http_reply r;
+        for (int attempt = 0; attempt < 200; ++attempt) {
+            r = co_await client.call(http::verb::post, "/api/auth/register", "", text);
+            if (r.ec || r.status != 429) break;
+            co_await sleep_until(now_ns() + 50'000'000);
+        }
+        std::optional<json::object> reply;
+        if (r.ec) {
+            ctx.res.problem("register: " + r.ec.message());
+        } else if (r.status != 201) {
+            ctx.res.problem("register: HTTP " + std::to_string(r.status) + " " + excerpt(r.body) +
+                            rate_limit_hint(r.status));
+        } else {
+            reply = parse_object(r.body);
+            if (!reply) reply = json::object{};
+        }
         if (!reply) {
             job->failed = true;
             break;

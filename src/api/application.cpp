@@ -4,6 +4,7 @@
 #include "api/errors.hpp"
 #include "api/router.hpp"
 #include "auth/random.hpp"
+#include "core/ip_address.hpp"
 #include "media/upload.hpp"
 
 #include <spdlog/spdlog.h>
@@ -201,7 +202,8 @@ response application::dispatch(const request& req, stream_start* stream) {
     const auto& limits = s_.settings.limits;
     std::int64_t wait = 0;
     if (rt.rate == rate_class::auth)
-        wait = s_.limiter.hit("auth", req.remote_addr, limits.rate_auth, core::now_us());
+        wait = s_.limiter.hit("auth", core::address_rate_key(req.remote_addr), limits.rate_auth,
+                              core::now_us());
     else if (rt.rate == rate_class::api && who)
         wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
     if (wait > 0) return error_response(chat::throttled(wait));

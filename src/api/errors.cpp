@@ -47,6 +47,8 @@ int http_status(errc code) noexcept {
             return 500;
         case errc::service_unavailable:
             return 503;
+        case errc::insufficient_storage:
+            return 507;
     }
     return 500;
 }

@@ -335,6 +335,8 @@ std::string_view status_text(int status) {
             return "Upgrade required";
         case 429:
             return "Throttled (see Retry-After)";
+        case 507:
+            return "Not enough storage space left on the server";
         default:
             return "Error";
     }

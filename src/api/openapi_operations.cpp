@@ -406,11 +406,13 @@ std::vector<operation_doc> make_docs() {
                  .path = "/api/chat/upload-file/",
                  .operation_id = "upload_file",
                  .tag = "files",
-                 .description = "`url` is absolute; message attachments carry relative URLs.",
+                 .description = "`url` is absolute; message attachments carry relative URLs. "
+                                "413 also for a user's upload quota; 507 below the free-disk "
+                                "reserve.",
                  .request = "FileUpload",
                  .request_media_type = "multipart/form-data",
                  .responses = {{201, "Attachment", "The stored file"}},
-                 .errors = "400:error 413:detail"});
+                 .errors = "400:error 413:detail 507:detail"});
     d.push_back(
         {.method = "GET",
          .path = "/api/chat/{id}/download/",

@@ -33,12 +33,14 @@ struct pipeline {
     config::settings settings;
     auth::jwt_codec jwt{std::string(32, 'k')};
     auth::password_hasher hasher;
+    auth::password_pool passwords{hasher, 1, 2};
+    chat::local_rate_limiter limiter;
     chat::null_event_sink events;
-    chat::auth_service auth{db, jwt, hasher, settings.auth, events};
+    chat::auth_service auth{
+        db, jwt, passwords, settings.auth, events, limiter, settings.limits.rate_login_failures};
     chat::user_service users{db};
     chat::team_service teams{db, settings.limits};
     chat::channel_service channels{db};
-    chat::local_rate_limiter limiter;
     chat::local_idempotency_store dedupe;
     chat::message_service messages{db, events, limiter, dedupe, settings.limits};
     std::atomic<bool> shutting_down{false};

@@ -12,6 +12,7 @@
 #include "fanout/redis/redis_url.hpp"
 #include "fanout/streams.hpp"
 #include "net/page_fetcher.hpp"
+#include "net/server.hpp"
 #include "store/postgres/postgres_store.hpp"
 #include "store/sqlite/sqlite_store.hpp"
 
@@ -25,6 +26,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 namespace parley::app {
 
@@ -149,7 +151,6 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->settings = std::move(*s);
     rt->store = open_store(rt->settings);
     rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
-    rt->hasher_ = std::make_unique<auth::password_hasher>();
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
     // The resume window (§8.8, §10.2).
     const fanout::retention history{
@@ -192,11 +193,19 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         rt->presence_ = std::make_unique<fanout::local_presence>();
         rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
     }
+    // Password hashing on its own threads, never more callers waiting than half the request
+    // workers (docs/ARCHITECTURE.md, "Isolation").
+    rt->hasher_ = std::make_unique<auth::password_hasher>();
+    const auto sizing = auth::password_pool::for_workers(
+        net::server::worker_threads(), std::max(1u, std::thread::hardware_concurrency()));
+    rt->passwords_ =
+        std::make_unique<auth::password_pool>(*rt->hasher_, sizing.threads, sizing.max_callers);
     rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
     rt->events_ =
         std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_, rt->presence_.get());
-    rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,
-                                                     rt->settings.auth, *rt->events_);
+    rt->auth_ = std::make_unique<chat::auth_service>(
+        *rt->store, *rt->jwt_, *rt->passwords_, rt->settings.auth, *rt->events_, *rt->limiter_,
+        rt->settings.limits.rate_login_failures);
     rt->teams_ =
         std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);

@@ -6,6 +6,7 @@
 #include "api/services.hpp"
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
+#include "auth/password_pool.hpp"
 #include "chat/auth_service.hpp"
 #include "chat/channel_service.hpp"
 #include "chat/events.hpp"
@@ -82,13 +83,14 @@ private:
     runtime() = default;
 
     std::unique_ptr<auth::jwt_codec> jwt_;
-    std::unique_ptr<auth::password_hasher> hasher_;
-    std::unique_ptr<chat::auth_service> auth_;
     std::unique_ptr<chat::user_service> users_;
     std::unique_ptr<chat::team_service> teams_;
     std::unique_ptr<chat::channel_service> channels_;
     std::unique_ptr<fanout::redis::redis_client> redis_;  // before its users: destroyed after
     std::unique_ptr<chat::rate_limiter> limiter_;
+    std::unique_ptr<auth::password_hasher> hasher_;
+    std::unique_ptr<auth::password_pool> passwords_;  // joined before the hasher goes
+    std::unique_ptr<chat::auth_service> auth_;
     std::unique_ptr<fanout::bus> bus_;
     fanout::redis::redis_bus* redis_bus_ = nullptr;  // bus_, when it is Redis
     std::unique_ptr<fanout::stream_publisher> streams_;

@@ -5,6 +5,7 @@
 
 #include <charconv>
 #include <chrono>
+#include <cstdio>
 #include <thread>
 
 namespace parley::app {
@@ -31,11 +32,30 @@ return 0
 
 constexpr int hold_seconds = 30;                           // a crashed holder's key frees itself
 constexpr auto wait_step = std::chrono::milliseconds(50);  // polling a key another request holds
-constexpr int max_wait_steps = 600;                        // 30 s, as the local store waits
+constexpr int max_wait_steps = 100;                        // 5 s, as the local store waits
+constexpr int max_waiters = 1;  // repeats polling at once (each holds a request worker)
 
 std::string idem_key(model::id user, std::string_view key) {
     std::string k = "parley:idem:" + std::to_string(user) + ":";
     k.append(key);
+    return k;
+}
+
+// parley:rl:<bucket>:<key>:<window index>. A key longer than any address or valid username is
+// replaced by a hash (the same on every instance), so a client cannot make Redis keys of its size.
+std::string window_key(std::string_view bucket, std::string_view key, std::int64_t index) {
+    constexpr std::size_t max_plain_key = 160;
+    std::string k = "parley:rl:";
+    k.append(bucket).append(1, ':');
+    if (key.size() <= max_plain_key) {
+        k.append(key);
+    } else {
+        char hex[17];
+        std::snprintf(hex, sizeof hex, "%016llx",
+                      static_cast<unsigned long long>(chat::keyed_hash(0, bucket, key)));
+        k.append("#").append(hex);
+    }
+    k.append(1, ':').append(std::to_string(index));
     return k;
 }
 
@@ -61,8 +81,7 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
     const std::int64_t now_s = core::to_unix_seconds(now);
     const std::int64_t len = r.window.count();
     const std::int64_t index = now_s / len;
-    std::string k = "parley:rl:";
-    k.append(bucket).append(1, ':').append(key).append(1, ':').append(std::to_string(index));
+    const std::string k = window_key(bucket, key, index);
     // The counter outlives its window by a little, for instances whose clocks lag.
     const auto res =
         client_.eval(window_script, {k},
@@ -77,22 +96,70 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
     return wait < 1 ? 1 : wait;
 }
 
+std::int64_t redis_rate_limiter::peek(std::string_view bucket, std::string_view key,
+                                      const config::rate& r, core::timestamp now) {
+    if (!r.enabled()) return 0;
+    const std::int64_t now_s = core::to_unix_seconds(now);
+    const std::int64_t len = r.window.count();
+    const std::int64_t index = now_s / len;
+    const auto res = client_.command({"GET", window_key(bucket, key, index)});
+    if (!res || res->is_error()) {
+        warning_.warn("rate limits: Redis unavailable; requests are allowed until it is back");
+        return 0;
+    }
+    std::int64_t count = 0;
+    if (res->type == reply::kind::string)
+        std::from_chars(res->str.data(), res->str.data() + res->str.size(), count);
+    if (count + 1 <= r.count) return 0;
+    core::metrics::server_metrics::global().rate_limited.inc(bucket);
+    const std::int64_t wait = (index + 1) * len - now_s;
+    return wait < 1 ? 1 : wait;
+}
+
 std::optional<std::vector<model::id>> redis_idempotency_store::claim(model::id user,
                                                                      std::string_view key,
                                                                      core::timestamp now) {
     const std::string k = idem_key(user, key);
+    bool waiting = false;
+    bool redis_failed = false;
+    const auto stop_waiting = [&] {
+        if (waiting) waiters_.fetch_sub(1);
+        waiting = false;
+    };
     for (int step = 0; step < max_wait_steps; ++step) {
         const auto set = client_.command({"SET", k, "p", "NX", "EX", std::to_string(hold_seconds)});
-        if (!set || set->is_error()) break;
-        if (set->type == reply::kind::status) return std::nullopt;  // OK: we hold it
+        if (!set || set->is_error()) {
+            redis_failed = true;
+            break;
+        }
+        if (set->type == reply::kind::status) {  // OK: we hold it
+            stop_waiting();
+            return std::nullopt;
+        }
         const auto got = client_.command({"GET", k});
-        if (!got || got->is_error()) break;
-        if (got->type == reply::kind::string && got->str.starts_with('='))
+        if (!got || got->is_error()) {
+            redis_failed = true;
+            break;
+        }
+        if (got->type == reply::kind::string && got->str.starts_with('=')) {
+            stop_waiting();
             return parse_ids(std::string_view(got->str).substr(1));
-        // "p": another request (maybe on another instance) holds it: its outcome decides ours.
+        }
+        // "p": another request (maybe on another instance) holds it: its outcome decides ours,
+        // within the same bounds as the local store (core::unavailable: 503, Retry-After).
         // nil: it was released or expired between the two commands: try to take it again.
-        if (got->type == reply::kind::string) std::this_thread::sleep_for(wait_step);
+        if (got->type == reply::kind::string) {
+            if (!waiting && waiters_.fetch_add(1) >= max_waiters) {
+                waiters_.fetch_sub(1);
+                throw core::unavailable("idempotency key in use");
+            }
+            waiting = true;
+            std::this_thread::sleep_for(wait_step);
+        }
     }
+    const bool timed_out = waiting && !redis_failed;
+    stop_waiting();
+    if (timed_out) throw core::unavailable("idempotency key still held");
     warning_.warn("idempotency keys: Redis unavailable; using this instance's memory");
     return local_.claim(user, key, now);
 }

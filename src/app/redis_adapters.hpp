@@ -9,17 +9,21 @@
 #include "chat/rate_limiter.hpp"
 #include "fanout/redis/redis_client.hpp"
 
+#include <atomic>
+
 namespace parley::app {
 
 // Fixed windows aligned to the clock, like chat::local_rate_limiter: one key per bucket, key and
 // window (parley:rl:<bucket>:<key>:<window index>), INCRBY and EXPIRE in one script; a refused
-// hit is not counted.
+// hit is not counted. Memory is bounded by time: each counter expires with its window.
 class redis_rate_limiter final : public chat::rate_limiter {
 public:
     explicit redis_rate_limiter(fanout::redis::redis_client& client) : client_(client) {}
 
     std::int64_t hit(std::string_view bucket, std::string_view key, const config::rate& r,
                      core::timestamp now, std::int64_t cost = 1) override;
+    std::int64_t peek(std::string_view bucket, std::string_view key, const config::rate& r,
+                      core::timestamp now) override;
 
 private:
     fanout::redis::redis_client& client_;
@@ -45,6 +49,7 @@ private:
     core::timestamp ttl_us_;
     chat::local_idempotency_store local_;  // while Redis is down
     fanout::redis::throttled_warning warning_;
+    std::atomic<int> waiters_{0};  // claims polling a key another request holds
 };
 
 }  // namespace parley::app

@@ -78,6 +78,13 @@ core::error blacklisted_detail() {
     return core::detail(errc::token_not_valid, std::string(token_blacklisted_text));
 }
 
+// The password pool is full (§0.9): refused at once rather than queued behind a flood.
+core::error hashing_busy() {
+    return throttled(1);
+}
+
+constexpr std::string_view failed_login_bucket = "login_failures";
+
 }  // namespace
 
 std::string family_key(std::string_view fam) {
@@ -85,9 +92,22 @@ std::string family_key(std::string_view fam) {
 }
 
 auth_service::auth_service(store::store& store, const auth::jwt_codec& jwt,
-                           const auth::password_hasher& hasher,
-                           const config::auth_settings& settings, event_sink& events)
-    : store_(store), jwt_(jwt), hasher_(hasher), settings_(settings), events_(events) {}
+                           auth::password_pool& passwords, const config::auth_settings& settings,
+                           event_sink& events, rate_limiter& limiter,
+                           const config::rate& failed_logins)
+    : store_(store),
+      jwt_(jwt),
+      passwords_(passwords),
+      settings_(settings),
+      events_(events),
+      limiter_(limiter),
+      failed_logins_(failed_logins) {}
+
+core::result<std::string> auth_service::hash(std::string_view password) {
+    auto h = passwords_.hash(password);
+    if (!h) return hashing_busy();
+    return std::move(*h);
+}
 
 std::optional<std::string> auth_service::check_password_rules(std::string_view username,
                                                               std::string_view password) {
@@ -146,7 +166,9 @@ core::result<session_tokens> auth_service::register_user(
     u.email = normalized_email;
     u.date_joined = core::now_us();
     // Hash outside the transaction: argon2id takes ~100 ms and must not hold the write lock.
-    u.password_hash = hasher_.hash(*password);
+    auto hashed = hash(*password);
+    if (!hashed) return hashed.error();
+    u.password_hash = std::move(*hashed);
 
     auto created = store_.write([&](store::tx& tx) -> core::result<model::user> {
         const auto taken = [&]() -> std::optional<core::error> {
@@ -175,6 +197,15 @@ core::result<session_tokens> auth_service::login(const std::optional<std::string
     if (!username || !password)
         return core::auth_shape(errc::required, "Please provide both username and password");
     const auto invalid = core::auth_shape(errc::invalid_credentials, "Invalid credentials");
+    // Guessing one account from many addresses: failures count per username (any case).
+    const std::string target = core::ascii_lower(*username);
+    if (const auto wait =
+            limiter_.peek(failed_login_bucket, target, failed_logins_, core::now_us()))
+        return throttled(wait);
+    const auto failed = [&] {
+        (void)limiter_.hit(failed_login_bucket, target, failed_logins_, core::now_us());
+        return counted(invalid);
+    };
 
     auto found = store_.read([&](store::tx& tx) {
         auto u = tx.user_by_username(*username);
@@ -182,14 +213,20 @@ core::result<session_tokens> auth_service::login(const std::optional<std::string
         return u;
     });
     if (!found) {
-        hasher_.dummy_verify(*password);  // same cost as a real check (§2.4)
-        return counted(invalid);
+        // Same cost as a real check (§2.4).
+        if (!passwords_.dummy_verify(*password)) return hashing_busy();
+        return failed();
     }
-    const auto check = hasher_.verify(*password, found->password_hash);
-    if (!check.ok || !found->is_active) return counted(invalid);
+    const auto check = passwords_.verify(*password, found->password_hash);
+    if (!check) return hashing_busy();
+    if (!check->ok || !found->is_active) return failed();
 
     const auto now = core::now_us();
-    const std::string new_hash = check.needs_rehash ? hasher_.hash(*password) : std::string();
+    std::string new_hash;
+    if (check->needs_rehash) {
+        // Best effort: when the pool is full the old hash stays until the next login.
+        if (auto h = passwords_.hash(*password)) new_hash = std::move(*h);
+    }
     store_.run(true, [&](store::tx& tx) {
         tx.set_last_login(found->id, now);
         if (!new_hash.empty()) tx.set_password_hash(found->id, new_hash);
@@ -229,7 +266,9 @@ core::result<session_tokens> auth_service::change_own_password(const principal& 
                                                                const std::string& old_password,
                                                                const std::string& new_password) {
     std::vector<core::field_error> errors;
-    const bool old_ok = hasher_.verify(old_password, caller.user.password_hash).ok;
+    const auto check = passwords_.verify(old_password, caller.user.password_hash);
+    if (!check) return hashing_busy();
+    const bool old_ok = check->ok;
     if (!old_ok)
         errors.push_back({"old_password",
                           {"Your old password was entered incorrectly. Please enter it again."}});
@@ -239,11 +278,12 @@ core::result<session_tokens> auth_service::change_own_password(const principal& 
         auto e = core::field_shape(std::move(errors));
         return old_ok ? e : counted(std::move(e));  // a wrong password counts as a failure
     }
-    const auto hash = hasher_.hash(new_password);  // outside the transaction (~100 ms)
+    const auto hashed = hash(new_password);  // outside the transaction (~100 ms)
+    if (!hashed) return hashed.error();
     model::user u = caller.user;
-    u.password_hash = hash;
+    u.password_hash = *hashed;
     store_.run(true, [&](store::tx& tx) {
-        tx.set_password_hash(u.id, hash);
+        tx.set_password_hash(u.id, *hashed);
         u.token_generation = revoke_all(tx, u.id);
         return true;
     });
@@ -378,10 +418,11 @@ core::result<void> auth_service::change_password(const std::string& username,
     if (!u) return core::detail(errc::not_found, "User '" + username + "' does not exist.");
     if (auto rule = check_password_rules(u->username, password))
         return core::detail(errc::invalid, std::move(*rule));
-    const auto hash = hasher_.hash(password);
+    const auto hashed = hash(password);
+    if (!hashed) return hashed.error();
     std::int64_t generation = 0;
     store_.run(true, [&](store::tx& tx) {
-        tx.set_password_hash(u->id, hash);
+        tx.set_password_hash(u->id, *hashed);
         generation = revoke_all(tx, u->id);
         return true;
     });

@@ -5,6 +5,8 @@
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
 #include "chat/events.hpp"
+#include "auth/password_pool.hpp"
+#include "chat/rate_limiter.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"
 #include "model/records.hpp"
@@ -44,10 +46,12 @@ struct refreshed_tokens {
 
 class auth_service {
 public:
+    // Hashing runs on `passwords` (its bound refuses with a 429); `failed_logins` is the
+    // per-username bucket of failed logins (§0.9 PARLEY_RATE_LOGIN_FAILURES) kept in `limiter`.
     // `events` hears of revoked sessions (sessions_revoked closes the user's sockets).
-    auth_service(store::store& store, const auth::jwt_codec& jwt,
-                 const auth::password_hasher& hasher, const config::auth_settings& settings,
-                 event_sink& events);
+    auth_service(store::store& store, const auth::jwt_codec& jwt, auth::password_pool& passwords,
+                 const config::auth_settings& settings, event_sink& events, rate_limiter& limiter,
+                 const config::rate& failed_logins);
 
     // POST /api/auth/register (§2.5 rules in order). Arguments are nullopt when absent or not
     // strings.
@@ -55,7 +59,8 @@ public:
         const std::optional<std::string>& username, const std::optional<std::string>& email,
         const std::optional<std::string>& password);
 
-    // POST /api/auth/login: exact username, else the one case-insensitive match.
+    // POST /api/auth/login: exact username, else the one case-insensitive match. A username with
+    // too many failed logins in the window is refused (429) before any hashing.
     [[nodiscard]] core::result<session_tokens> login(const std::optional<std::string>& username,
                                                      const std::optional<std::string>& password);
 
@@ -125,11 +130,15 @@ private:
     // Bumps the generation inside `tx` and returns it (0 when the user is gone).
     [[nodiscard]] static std::int64_t revoke_all(store::tx& tx, model::id user);
 
+    [[nodiscard]] core::result<std::string> hash(std::string_view password);
+
     store::store& store_;
     const auth::jwt_codec& jwt_;
-    const auth::password_hasher& hasher_;
+    auth::password_pool& passwords_;
     const config::auth_settings& settings_;
     event_sink& events_;
+    rate_limiter& limiter_;
+    const config::rate& failed_logins_;
 };
 
 }  // namespace parley::chat

@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <set>
@@ -120,6 +121,7 @@ public:
     std::optional<model::attachment> attachment_by_stored_name(std::string_view) override {
         unused();
     }
+    std::int64_t uploaded_bytes(id) override { unused(); }
     bool attachment_visible_to(id, id) override { unused(); }
     std::vector<std::string> delete_orphan_attachments(timestamp, std::size_t) override {
         unused();
@@ -624,5 +626,63 @@ TEST(IdempotencyStore, ConcurrentClaimWaitsForTheHolder) {
     EXPECT_EQ(seen, std::vector<model::id>{7});
 }
 
+TEST(IdempotencyStore, ARepeatWaitsBrieflyAndFewWaitAtOnce) {
+    local_idempotency_store s(300'000'000, std::chrono::milliseconds(100), 1);
+    ASSERT_EQ(s.claim(1, "k", 0), std::nullopt);  // held, never completed
+    const auto t0 = std::chrono::steady_clock::now();
+    std::atomic<bool> second_refused{false};
+    std::thread waiter([&] { EXPECT_THROW((void)s.claim(1, "k", 1), core::unavailable); });
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    try {
+        (void)s.claim(1, "k", 1);  // one already waits: refused at once
+    } catch (const core::unavailable&) {
+        second_refused = true;
+    }
+    EXPECT_TRUE(second_refused);
+    waiter.join();  // the holder never finished: 503, not a takeover (no second message)
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2));
+    s.release(1, "k");
+    EXPECT_EQ(s.claim(1, "k", 2), std::nullopt);
+}
+
 }  // namespace
 }  // namespace parley::chat
+
+// ---- rate limiter (§0.9)
+
+TEST(LocalRateLimiter, CountsAFixedWindowAndRefusesPastIt) {
+    parley::chat::local_rate_limiter l;
+    const parley::config::rate r{2, std::chrono::seconds{60}};
+    const parley::core::timestamp t = 1'000'000'000'000'000;  // 1e9 s: a window boundary + 40 s
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.peek("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 0);
+    EXPECT_EQ(l.peek("auth", "1.2.3.4", r, t), 20);  // counts nothing, says the window is full
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t), 20);
+    EXPECT_EQ(l.hit("auth", "1.2.3.5", r, t), 0);               // another key
+    EXPECT_EQ(l.hit("api", "1.2.3.4", r, t), 0);                // another bucket
+    EXPECT_EQ(l.hit("auth", "1.2.3.4", r, t + 20'000'000), 0);  // the next window
+}
+
+TEST(LocalRateLimiter, KeepsAtMostMaxKeysAndEvictsTheLeastRecentlyUsed) {
+    parley::chat::local_rate_limiter l(100);
+    const parley::config::rate r{1, std::chrono::seconds{3600}};
+    const parley::core::timestamp t = 1'000'000'000'000'000;
+    EXPECT_EQ(l.hit("auth", "keep", r, t), 0);
+    for (int i = 0; i < 5000; ++i) {
+        // A huge key costs no more than a small one: only its hash is kept.
+        EXPECT_EQ(l.hit("auth", std::to_string(i) + std::string(1000, 'x'), r, t), 0);
+        if (i % 50 == 0) {
+            EXPECT_GT(l.hit("auth", "keep", r, t), 0);  // used: stays counted
+        }
+    }
+    EXPECT_LE(l.size(), 100u);
+    EXPECT_GT(l.hit("auth", "keep", r, t), 0);
+    // An evicted key starts a fresh window (errs towards allowing).
+    EXPECT_EQ(l.hit("auth", "0" + std::string(1000, 'x'), r, t), 0);
+}
+
+TEST(LocalRateLimiter, HashesBucketAndKeyApart) {
+    EXPECT_NE(parley::chat::keyed_hash(7, "ab", "c"), parley::chat::keyed_hash(7, "a", "bc"));
+    EXPECT_NE(parley::chat::keyed_hash(7, "a", "b"), parley::chat::keyed_hash(8, "a", "b"));
+}

@@ -5,8 +5,11 @@
 
 #include <spdlog/spdlog.h>
 
+#include <sys/statvfs.h>
+
 #include <chrono>
 #include <exception>
+#include <limits>
 
 namespace parley::chat {
 
@@ -28,6 +31,78 @@ file_service::file_service(store::store& store, const media::file_store& files,
                            const config::media_settings& settings,
                            std::function<core::timestamp()> clock)
     : store_(store), files_(files), settings_(settings), clock_(std::move(clock)) {}
+
+core::error upload_quota_exceeded(std::uint64_t quota_bytes) {
+    return core::detail(core::errc::payload_too_large,
+                        "Upload quota exceeded. Each user may store " +
+                            std::to_string(quota_bytes) + " bytes of files.");
+}
+
+core::error insufficient_storage() {
+    return core::detail(core::errc::insufficient_storage,
+                        "Not enough storage space on the server for this upload.");
+}
+
+upload_budget::~upload_budget() {
+    if (counted_ > 0) owner_.add_in_flight(user_, -static_cast<std::int64_t>(counted_));
+}
+
+core::result<void> upload_budget::check(std::uint64_t received_bytes) {
+    const auto& s = owner_.settings_;
+    if (received_bytes > counted_) {
+        const auto in_flight =
+            owner_.add_in_flight(user_, static_cast<std::int64_t>(received_bytes - counted_));
+        counted_ = received_bytes;
+        if (s.upload_quota_bytes > 0 && stored_bytes_ + in_flight > s.upload_quota_bytes)
+            return upload_quota_exceeded(s.upload_quota_bytes);
+    }
+    // The bytes already written are no longer free: the reserve itself must stay.
+    if (s.min_free_disk_bytes > 0 && owner_.free_disk_bytes() < s.min_free_disk_bytes)
+        return insufficient_storage();
+    return {};
+}
+
+std::uint64_t file_service::add_in_flight(model::id user, std::int64_t delta) {
+    std::lock_guard lock(in_flight_mutex_);
+    auto& n = in_flight_[user];
+    n = static_cast<std::uint64_t>(static_cast<std::int64_t>(n) + delta);
+    const auto total = n;
+    if (n == 0) in_flight_.erase(user);
+    return total;
+}
+
+std::uint64_t file_service::free_disk_bytes() const {
+    struct statvfs st {};
+    if (::statvfs(files_.uploads_dir().c_str(), &st) != 0)
+        return std::numeric_limits<std::uint64_t>::max();
+    return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+core::result<std::unique_ptr<upload_budget>> file_service::begin_upload(
+    const model::user& uploader, std::optional<std::uint64_t> declared_bytes) {
+    // The multipart framing around the file: a declared body this much over the room left may
+    // still carry a file that fits.
+    constexpr std::uint64_t framing_bytes = 64 * 1024;
+    const std::uint64_t declared = declared_bytes.value_or(0);
+    const std::uint64_t file_bytes = declared > framing_bytes ? declared - framing_bytes : 0;
+    if (settings_.min_free_disk_bytes > 0 &&
+        free_disk_bytes() < settings_.min_free_disk_bytes + file_bytes)
+        return insufficient_storage();
+    std::uint64_t stored = 0;
+    if (settings_.upload_quota_bytes > 0) {
+        stored = static_cast<std::uint64_t>(
+            store_.read([&](store::tx& tx) { return tx.uploaded_bytes(uploader.id); }));
+        std::uint64_t in_flight = 0;
+        {
+            std::lock_guard lock(in_flight_mutex_);
+            if (const auto it = in_flight_.find(uploader.id); it != in_flight_.end())
+                in_flight = it->second;
+        }
+        if (stored + in_flight + file_bytes > settings_.upload_quota_bytes)
+            return upload_quota_exceeded(settings_.upload_quota_bytes);
+    }
+    return std::make_unique<upload_budget>(*this, uploader.id, stored);
+}
 
 model::attachment file_service::save(const model::user& uploader, media::upload_receiver& upload,
                                      const media::received_upload& got) {

@@ -39,15 +39,17 @@ std::optional<std::vector<model::id>> local_idempotency_store::claim(model::id u
             return std::nullopt;
         }
         if (!it->second.pending) return it->second.ids;
-        // Another request holds the key: its outcome decides ours (a bounded wait; a holder
-        // that never finishes is a bug, and the key is then taken over).
-        if (!released_.wait_for(lock, std::chrono::seconds(30), [&] {
-                auto again = entries_.find(k);
-                return again == entries_.end() || !again->second.pending;
-            })) {
-            entries_[k] = entry{};
-            return std::nullopt;
-        }
+        // Another request holds the key: its outcome decides ours. The wait holds a request
+        // worker, so it is short and few wait at once; past either bound the repeat is answered
+        // 503 with Retry-After (never a second message: the holder may still commit).
+        if (waiters_ >= max_waiters_) throw core::unavailable("idempotency key in use");
+        ++waiters_;
+        const bool released = released_.wait_for(lock, max_wait_, [&] {
+            auto again = entries_.find(k);
+            return again == entries_.end() || !again->second.pending;
+        });
+        --waiters_;
+        if (!released) throw core::unavailable("idempotency key still held");
     }
 }
 

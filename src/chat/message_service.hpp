@@ -152,7 +152,8 @@ public:
 
     // Returns the message ids recorded under (user, key) within the TTL: a repeat. Otherwise
     // nullopt, and the caller now holds the key until it calls complete() or release(); a
-    // concurrent claim of the same key waits for that.
+    // concurrent claim of the same key waits for that, briefly: it throws core::unavailable
+    // (503, Retry-After) when the holder is not done in time or too many claims already wait.
     [[nodiscard]] virtual std::optional<std::vector<model::id>> claim(model::id user,
                                                                       std::string_view key,
                                                                       core::timestamp now) = 0;
@@ -166,7 +167,12 @@ public:
 // In-process store with expiry (swept as it goes).
 class local_idempotency_store final : public idempotency_store {
 public:
-    explicit local_idempotency_store(core::timestamp ttl_us = 300'000'000) : ttl_us_(ttl_us) {}
+    // A repeat of a held key waits at most `max_wait`, and at most `max_waiters` wait at once
+    // (each holds a request worker).
+    explicit local_idempotency_store(core::timestamp ttl_us = 300'000'000,
+                                     std::chrono::milliseconds max_wait = std::chrono::seconds(5),
+                                     int max_waiters = 1)
+        : ttl_us_(ttl_us), max_wait_(max_wait), max_waiters_(max_waiters) {}
 
     std::optional<std::vector<model::id>> claim(model::id user, std::string_view key,
                                                 core::timestamp now) override;
@@ -183,6 +189,9 @@ private:
     void sweep(core::timestamp now);
 
     core::timestamp ttl_us_;
+    std::chrono::milliseconds max_wait_;
+    int max_waiters_;
+    int waiters_ = 0;  // under mutex_
     std::mutex mutex_;
     std::condition_variable released_;
     std::map<std::pair<model::id, std::string>, entry> entries_;

@@ -21,6 +21,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_SECRET_KEY", "", "signing key (generated in development when empty)"},
         {"PARLEY_PUBLIC_URL", "", "base for absolute URLs"},
         {"PARLEY_TRUST_PROXY", "false", "honour X-Forwarded-For/-Proto"},
+        {"PARLEY_TRUSTED_PROXIES", "127.0.0.0/8,::1", "proxies whose X-Forwarded-For counts"},
         {"PARLEY_THREADS", "0", "I/O threads (0: one per CPU)"},
         {"PARLEY_LOG_LEVEL", "info", "trace, debug, info, warn, error"},
         {"PARLEY_ACCESS_TOKEN_LIFETIME", "6h", "access token lifetime"},
@@ -30,12 +31,15 @@ const std::vector<variable>& variables() {
         {"PARLEY_CORS_ORIGINS", "", "comma-separated allowed origins (empty: all)"},
         {"PARLEY_MAX_BODY_BYTES", "1048576", "JSON body limit"},
         {"PARLEY_MAX_UPLOAD_BYTES", "26214400", "upload limit"},
+        {"PARLEY_UPLOAD_QUOTA_BYTES", "1073741824", "stored upload bytes per user (0: none)"},
+        {"PARLEY_MIN_FREE_DISK_BYTES", "1073741824", "free disk space uploads leave"},
         {"PARLEY_MAX_WS_FRAME_BYTES", "65536", "WebSocket message limit"},
         {"PARLEY_MAX_MESSAGE_CHARS", "10000", "message content limit (code points)"},
         {"PARLEY_MESSAGE_PAGE_DEFAULT", "100", "default message page"},
         {"PARLEY_MESSAGE_PAGE_MAX", "1000", "largest message page"},
         {"PARLEY_MAX_RESPONSE_BYTES", "4194304", "largest message page in bytes"},
         {"PARLEY_RATE_AUTH", "20/min", "auth requests per client IP"},
+        {"PARLEY_RATE_LOGIN_FAILURES", "10/min", "failed logins per username"},
         {"PARLEY_RATE_API", "600/min", "REST requests per user"},
         {"PARLEY_RATE_MESSAGES", "120/min", "message creations and edits per user"},
         {"PARLEY_RATE_WS", "1200/min", "WebSocket frames per user"},
@@ -276,6 +280,14 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     h.public_url = get("PARLEY_PUBLIC_URL");
     while (!h.public_url.empty() && h.public_url.back() == '/') h.public_url.pop_back();
     boolean("PARLEY_TRUST_PROXY", h.trust_proxy);
+    {
+        std::string bad;
+        auto proxies = core::trusted_proxies::parse(get("PARLEY_TRUSTED_PROXIES"), &bad);
+        if (!proxies)
+            fail("PARLEY_TRUSTED_PROXIES", "not an IP address or CIDR: \"" + bad + "\"");
+        else
+            h.trusted_proxies = std::move(*proxies);
+    }
 
     auto& w = s.ws;
     integer("PARLEY_MAX_WS_FRAME_BYTES", w.max_frame_bytes, 1024, 1LL << 30);
@@ -314,11 +326,14 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     rate_of("PARLEY_RATE_API", l.rate_api);
     rate_of("PARLEY_RATE_MESSAGES", l.rate_messages);
     rate_of("PARLEY_RATE_WS", l.rate_ws);
+    rate_of("PARLEY_RATE_LOGIN_FAILURES", l.rate_login_failures);
 
     auto& m = s.media;
     duration("PARLEY_MEDIA_URL_TTL", m.media_url_ttl);
     duration("PARLEY_ORPHAN_FILE_TTL", m.orphan_file_ttl);
     m.link_preview_allow = split_list(get("PARLEY_LINK_PREVIEW_ALLOW"));
+    integer("PARLEY_UPLOAD_QUOTA_BYTES", m.upload_quota_bytes, 0, 1LL << 50);
+    integer("PARLEY_MIN_FREE_DISK_BYTES", m.min_free_disk_bytes, 0, 1LL << 60);
 
     if (!ok) return std::nullopt;
     if (s.database_url.empty()) s.database_url = "sqlite:///" + s.data_dir + "/parley.sqlite3";

@@ -125,3 +125,29 @@ TEST(ConfigLoader, FlagNamesFollowVariables) {
     EXPECT_EQ(flag_name("PARLEY_MAX_BODY_BYTES"), "--max-body-bytes");
     EXPECT_EQ(flag_name("DATABASE_URL"), "--database-url");
 }
+
+TEST(ConfigLoader, AbuseLimitsHaveSafeDefaultsAndAreValidated) {
+    std::string error;
+    const auto s = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->limits.rate_login_failures.count, 10);
+    EXPECT_EQ(s->limits.rate_login_failures.window.count(), 60);
+    EXPECT_EQ(s->media.upload_quota_bytes, 1073741824u);
+    EXPECT_EQ(s->media.min_free_disk_bytes, 1073741824u);
+    EXPECT_TRUE(s->http.trusted_proxies.trusts("127.0.0.1"));
+    EXPECT_TRUE(s->http.trusted_proxies.trusts("::1"));
+    EXPECT_FALSE(s->http.trusted_proxies.trusts("10.0.0.1"));
+
+    const auto set = to_settings(
+        merge({}, {{"PARLEY_TRUSTED_PROXIES", "10.0.0.0/8, 2001:db8::/32"}}, {}), error);
+    ASSERT_TRUE(set) << error;
+    EXPECT_TRUE(set->http.trusted_proxies.trusts("10.1.2.3"));
+    EXPECT_FALSE(set->http.trusted_proxies.trusts("127.0.0.1"));
+
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_TRUSTED_PROXIES", "10.0.0.0/40"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_TRUSTED_PROXIES"), std::string::npos);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_TRUSTED_PROXIES", "nginx"}}, {}), error));
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_UPLOAD_QUOTA_BYTES", "-1"}}, {}), error));
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_MIN_FREE_DISK_BYTES", "lots"}}, {}), error));
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_RATE_LOGIN_FAILURES", "many"}}, {}), error));
+}

@@ -1,6 +1,8 @@
 // Plain settings structs with named limits (API.md §10.2). Filled only by config/loader in app/.
 #pragma once
 
+#include "core/ip_address.hpp"
+
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -30,6 +32,8 @@ struct http_settings {
     std::vector<std::string> cors_origins;  // empty: all origins
     std::string public_url;                 // empty: http://<Host>
     bool trust_proxy = false;
+    // With trust_proxy: the peers whose X-Forwarded-For is believed (API.md §10.2).
+    core::trusted_proxies trusted_proxies;  // default: loopback
 };
 
 struct ws_settings {
@@ -65,12 +69,15 @@ struct limits_settings {
     rate rate_api{600, seconds{60}};
     rate rate_messages{120, seconds{60}};
     rate rate_ws{1200, seconds{60}};
+    rate rate_login_failures{10, seconds{60}};  // failed logins per target username
 };
 
 struct media_settings {
     seconds media_url_ttl{3600};
     seconds orphan_file_ttl{86400};
     std::vector<std::string> link_preview_allow;
+    std::uint64_t upload_quota_bytes = 1073741824;   // stored upload bytes per user; 0: none
+    std::uint64_t min_free_disk_bytes = 1073741824;  // uploads refused below this free space
 };
 
 struct settings {

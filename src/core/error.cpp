@@ -59,6 +59,8 @@ const char* to_string(errc code) noexcept {
             return "server_error";
         case errc::service_unavailable:
             return "service_unavailable";
+        case errc::insufficient_storage:
+            return "insufficient_storage";
     }
     return "server_error";
 }

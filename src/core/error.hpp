@@ -39,6 +39,7 @@ enum class errc {
     unknown_message_type,
     server_error,
     service_unavailable,
+    insufficient_storage,
 };
 
 // The wire name of a code ("not_found").

@@ -50,6 +50,9 @@ public:
     // Drops the upload and removes the partial file. Never throws; idempotent.
     void abort() noexcept;
 
+    // Bytes of the file part received so far.
+    [[nodiscard]] std::uint64_t received_bytes() const noexcept { return got_.size; }
+
 private:
     bool on_part(const part_head& head) override;
     bool on_data(std::string_view bytes) override;

@@ -615,7 +615,7 @@ private:
         for (const auto& f : msg)
             req.headers.emplace_back(ascii_lower(f.name_string()), std::string(f.value()));
         req.remote_addr = peer_addr_;
-        if (ctx_.settings.trust_proxy) apply_forwarded_headers(req);
+        if (ctx_.settings.trust_proxy) apply_forwarded_headers(req, ctx_.settings.trusted_proxies);
         return req;
     }
 

@@ -50,11 +50,12 @@ std::string_view first_list_item(std::string_view value) {
     return trim(value.substr(0, value.find(',')));
 }
 
-void apply_forwarded_headers(api::request& req) {
-    if (auto xff = req.header("x-forwarded-for")) {
-        const auto client = first_list_item(*xff);
-        if (!client.empty()) req.remote_addr.assign(client);
-    }
+void apply_forwarded_headers(api::request& req, const core::trusted_proxies& proxies) {
+    if (!proxies.trusts(req.remote_addr)) return;  // a client, not a proxy: its headers are its own
+    std::vector<std::string_view> forwarded_for;
+    for (const auto& [name, value] : req.headers)
+        if (name == "x-forwarded-for") forwarded_for.emplace_back(value);
+    req.remote_addr = core::forwarded_client(req.remote_addr, forwarded_for, proxies);
     if (auto proto = req.header("x-forwarded-proto")) {
         const auto scheme = ascii_lower(first_list_item(*proto));
         if (scheme == "http" || scheme == "https") req.scheme = scheme;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "api/http.hpp"
+#include "core/ip_address.hpp"
 
 #include <cstddef>
 #include <string>
@@ -18,9 +19,11 @@ void split_target(std::string_view target, std::string& path, std::string& query
 // The first entry of a comma-separated header value, trimmed ("1.2.3.4, 10.0.0.1" -> "1.2.3.4").
 [[nodiscard]] std::string_view first_list_item(std::string_view value);
 
-// Applies X-Forwarded-For (first entry: the client) and X-Forwarded-Proto to remote_addr and
-// scheme. Only called when trust_proxy is set (API.md §10.2 PARLEY_TRUST_PROXY).
-void apply_forwarded_headers(api::request& req);
+// Applies X-Forwarded-For and X-Forwarded-Proto to remote_addr and scheme when remote_addr (the
+// TCP peer) is a trusted proxy: the client is the rightmost entry that is not a trusted proxy
+// (core::forwarded_client). Only called when trust_proxy is set (API.md §10.2
+// PARLEY_TRUST_PROXY, PARLEY_TRUSTED_PROXIES).
+void apply_forwarded_headers(api::request& req, const core::trusted_proxies& proxies);
 
 // What the raw head of a refused request says about its request line, used to tell 414 from 431
 // when the whole head went over the parser's limit (the parser saw no complete line then).

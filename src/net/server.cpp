@@ -110,7 +110,7 @@ struct server::impl {
           ioc(static_cast<int>(io_threads)),
           strand(asio::make_strand(ioc)),
           loop(ioc),
-          workers(std::max(min_worker_threads, worker_threads_per_core * hardware_threads())),
+          workers(server::worker_threads()),
           context{settings, handler, workers, registry, w, ws_settings, outbox},
           acceptor(strand),
           drain_timer(strand) {}
@@ -301,6 +301,10 @@ server::~server() = default;
 
 void server::listen() {
     impl_->listen();
+}
+
+unsigned server::worker_threads() {
+    return std::max(min_worker_threads, worker_threads_per_core * hardware_threads());
 }
 
 std::uint16_t server::port() const {

@@ -45,6 +45,10 @@ public:
     // run().
     void on_shutdown(std::function<void()> fn);
 
+    // The size of the request worker pool: max(4, 2 × cores), since handler calls may block.
+    // Other pools that make handlers wait (password hashing) are sized against it.
+    [[nodiscard]] static unsigned worker_threads();
+
     // An event loop on the I/O threads for client libraries with their own sockets (the Redis
     // fan-out, docs/decisions/0002-redis.md). It runs once run() runs and stops when shutdown
     // completes (after the last connection closed); the server must outlive its users' activity.

@@ -223,10 +223,19 @@ TEST(HttpText, SplitsTargetAndReadsForwardedHeaders) {
 
     api::request req;
     req.remote_addr = "10.0.0.1";
-    req.headers = {{"x-forwarded-for", " 203.0.113.7 , 10.0.0.2"}, {"x-forwarded-proto", "HTTPS"}};
-    apply_forwarded_headers(req);
+    req.headers = {{"x-forwarded-for", " 6.6.6.6, 203.0.113.7 , 10.0.0.2"},
+                   {"x-forwarded-proto", "HTTPS"}};
+    const auto proxies = *parley::core::trusted_proxies::parse("10.0.0.0/8");
+    apply_forwarded_headers(req, proxies);
     EXPECT_EQ(req.remote_addr, "203.0.113.7");
     EXPECT_EQ(req.scheme, "https");
+
+    api::request direct;  // a peer that is no proxy: its forwarded headers are its own words
+    direct.remote_addr = "192.0.2.1";
+    direct.headers = {{"x-forwarded-for", "203.0.113.7"}, {"x-forwarded-proto", "https"}};
+    apply_forwarded_headers(direct, proxies);
+    EXPECT_EQ(direct.remote_addr, "192.0.2.1");
+    EXPECT_EQ(direct.scheme, "http");
 }
 
 TEST(HttpText, ScansRequestLineAndRecognisesUpgrade) {
@@ -468,12 +477,28 @@ TEST(Server, TrustedProxyHeadersSetRemoteAddrAndScheme) {
     settings.trust_proxy = true;
     running_server s(settings);
     client c(s.srv.port());
+    // The test connects from loopback (a trusted proxy by default): the rightmost entry that is
+    // not a trusted proxy is the client; the forged leftmost one is ignored.
     ASSERT_TRUE(c.send(get("/p",
-                           "X-Forwarded-For: 198.51.100.4, 10.0.0.1\r\n"
+                           "X-Forwarded-For: 6.6.6.6, 198.51.100.4, 127.0.0.2\r\n"
                            "X-Forwarded-Proto: https\r\n")));
     auto r = c.read_reply();
     ASSERT_TRUE(r);
     EXPECT_EQ(r->body, "GET /p  0 198.51.100.4 https");
+}
+
+TEST(Server, ForwardedHeadersFromAnUntrustedPeerAreIgnored) {
+    auto settings = test_settings();
+    settings.trust_proxy = true;
+    settings.trusted_proxies = *parley::core::trusted_proxies::parse("10.0.0.0/8");
+    running_server s(settings);
+    client c(s.srv.port());
+    ASSERT_TRUE(c.send(get("/p",
+                           "X-Forwarded-For: 198.51.100.4\r\n"
+                           "X-Forwarded-Proto: https\r\n")));
+    auto r = c.read_reply();
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->body, "GET /p  0 127.0.0.1 http");
 }
 
 TEST(Server, StopLetsAnInFlightRequestFinish) {

@@ -96,6 +96,7 @@ public:
     id insert_attachment(const model::attachment& a) override;
     std::optional<model::attachment> attachment_by_id(id attachment) override;
     std::optional<model::attachment> attachment_by_stored_name(std::string_view name) override;
+    std::int64_t uploaded_bytes(id user) override;
     bool attachment_visible_to(id attachment, id user) override;
     std::vector<std::string> delete_orphan_attachments(timestamp cutoff,
                                                        std::size_t limit) override;

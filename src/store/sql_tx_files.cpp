@@ -48,6 +48,14 @@ std::optional<model::attachment> sql_tx::attachment_by_stored_name(std::string_v
     return file_row(rs[0]);
 }
 
+// One statement, over the uploaded_by index.
+std::int64_t sql_tx::uploaded_bytes(id user) {
+    const auto rs = c_.query(
+        "SELECT CAST(COALESCE(SUM(size), 0) AS BIGINT) FROM attachments WHERE uploaded_by = $1",
+        {user});
+    return rs.empty() || rs[0].is_null(0) ? 0 : rs[0].get_int(0);
+}
+
 // One statement: a link to a message whose channel the user is a member of, in a team the user
 // is a member of (§1.2).
 bool sql_tx::attachment_visible_to(id attachment, id user) {

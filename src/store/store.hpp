@@ -215,6 +215,8 @@ public:
     virtual id insert_attachment(const model::attachment& a) = 0;
     virtual std::optional<model::attachment> attachment_by_id(id attachment) = 0;
     virtual std::optional<model::attachment> attachment_by_stored_name(std::string_view name) = 0;
+    // The bytes of every stored upload of `user` (PARLEY_UPLOAD_QUOTA_BYTES, §7.1). One statement.
+    virtual std::int64_t uploaded_bytes(id user) = 0;
     // True when `user` can see (§1.2: member of its channel and of the channel's team) at least
     // one message the attachment is linked to. One statement.
     virtual bool attachment_visible_to(id attachment, id user) = 0;

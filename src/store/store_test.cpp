@@ -1124,6 +1124,9 @@ TEST_P(SqlStoreMessages, AttachmentAccessAndOrphanSweep) {
         store_->read([&](tx& t) { return t.attachment_by_stored_name(got->stored_name); })->id, f);
     EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_by_id(f + 100); }));
     EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_by_stored_name("uploads/x"); }));
+    // The uploader's stored bytes (PARLEY_UPLOAD_QUOTA_BYTES): both files, nobody else's.
+    EXPECT_EQ(store_->read([&](tx& t) { return t.uploaded_bytes(w.a); }), 2 * 48213);
+    EXPECT_EQ(store_->read([&](tx& t) { return t.uploaded_bytes(outsider); }), 0);
     EXPECT_FALSE(store_->read([&](tx& t) { return t.attachment_visible_to(f, w.b); }));
 
     model::message m;

@@ -4,6 +4,7 @@ import itertools
 import re
 import socket
 import threading
+import time
 import urllib.parse
 import uuid
 
@@ -85,19 +86,31 @@ def _account(body: dict, password: str) -> dict:
     }
 
 
+def _hashing_retry(send, attempts: int = 50):
+    """Sends until the answer is not the password pool's 429 (API.md §0.9: a few hashes at once,
+    the rest refused with Retry-After: 1, as a client would retry). Other 429s are returned."""
+    for _ in range(attempts):
+        r = send()
+        if r.status_code != 429 or r.headers.get("Retry-After") != "1":
+            return r
+        time.sleep(0.1)
+    return r
+
+
 def register(server, username=None, password=DEFAULT_PASSWORD, email=None) -> dict:
     """Registers a new user; returns {id, access, refresh, username, email, password, headers}."""
     username = username or unique_username()
     email = email or f"{username}@example.com"
-    r = api(server).post("/api/auth/register",
-                         json={"username": username, "email": email, "password": password})
+    r = _hashing_retry(lambda: api(server).post(
+        "/api/auth/register", json={"username": username, "email": email, "password": password}))
     assert r.status_code == 201, f"register {username}: {r.status_code} {r.text}"
     return _account(r.json(), password)
 
 
 def login(server, username, password=DEFAULT_PASSWORD) -> dict:
     """Logs in; returns the same dict as register()."""
-    r = api(server).post("/api/auth/login", json={"username": username, "password": password})
+    r = _hashing_retry(lambda: api(server).post(
+        "/api/auth/login", json={"username": username, "password": password}))
     assert r.status_code == 200, f"login {username}: {r.status_code} {r.text}"
     return _account(r.json(), password)
 

@@ -159,7 +159,10 @@ class Cluster:
     def __init__(self, count=2, env=None):
         if not redis_url():
             raise ServerError("REDIS_URL is not set: run under scripts/with-redis")
-        common = {"PARLEY_SECRET_KEY": SECRET, "REDIS_URL": redis_url()}
+        # As the README's deployment: the instances believe nginx's X-Forwarded-For (nginx is on
+        # loopback, a trusted proxy by default).
+        common = {"PARLEY_SECRET_KEY": SECRET, "REDIS_URL": redis_url(),
+                  "PARLEY_TRUST_PROXY": "true"}
         common.update(env or {})
         self.instances = []
         self.lb = None

@@ -9,7 +9,9 @@
 #include "media/preview.hpp"
 #include "media/upload.hpp"
 
+#include <charconv>
 #include <memory>
+#include <optional>
 
 namespace parley::api::rest {
 
@@ -34,13 +36,23 @@ std::string public_base(const services& s, const request& req) {
 // file, recorded on finish (§7.1). Storage failures throw; application's guard makes them 503.
 class upload_sink final : public body_sink {
 public:
-    upload_sink(services& s, model::user uploader, std::string base, std::string boundary)
+    upload_sink(services& s, model::user uploader, std::string base, std::string boundary,
+                std::unique_ptr<chat::upload_budget> budget)
         : s_(s),
           uploader_(std::move(uploader)),
           base_(std::move(base)),
-          receiver_(s.files->storage(), std::move(boundary), s.settings.http.max_upload_bytes) {}
+          receiver_(s.files->storage(), std::move(boundary), s.settings.http.max_upload_bytes),
+          budget_(std::move(budget)) {}
 
-    core::result<void> write(std::string_view chunk) override { return receiver_.write(chunk); }
+    // Each chunk is counted against the uploader's quota and the disk reserve as it arrives.
+    core::result<void> write(std::string_view chunk) override {
+        if (auto w = receiver_.write(chunk); !w) return w;
+        if (auto room = budget_->check(receiver_.received_bytes()); !room) {
+            receiver_.abort();
+            return room;
+        }
+        return {};
+    }
 
     core::result<response> finish() override {
         auto got = receiver_.finish();
@@ -63,7 +75,18 @@ private:
     model::user uploader_;
     std::string base_;
     media::upload_receiver receiver_;
+    std::unique_ptr<chat::upload_budget> budget_;  // released when the upload ends
 };
+
+// The declared body size, when the request has a valid Content-Length.
+std::optional<std::uint64_t> declared_length(const request& req) {
+    const auto v = req.header("content-length");
+    if (!v) return std::nullopt;
+    std::uint64_t n = 0;
+    const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+    if (ec != std::errc() || end != v->data() + v->size()) return std::nullopt;
+    return n;
+}
 
 // 200 with the file as the body and the §7.2 headers; `allow_inline` for media URLs (§7.3).
 response file_response(chat::file_download& d, bool allow_inline) {
@@ -88,7 +111,11 @@ core::result<std::unique_ptr<body_sink>> upload_file(services& s, context& c) {
     const auto type = c.req.header("content-type");
     auto boundary = type ? media::form_data_boundary(*type) : std::nullopt;
     if (!boundary) return media::no_file_provided();
-    return std::make_unique<upload_sink>(s, c.user(), public_base(s, c.req), std::move(*boundary));
+    // Quota and disk reserve against the declared size (§7.1), before any body byte is read.
+    auto budget = s.files->begin_upload(c.user(), declared_length(c.req));
+    if (!budget) return budget.error();
+    return std::make_unique<upload_sink>(s, c.user(), public_base(s, c.req), std::move(*boundary),
+                                         std::move(*budget));
 }
 
 outcome files_download(services& s, context& c) {

@@ -27,12 +27,16 @@ ws_presence::~ws_presence() {
 }
 
 void ws_presence::opened(model::id user) {
-    // The tracker decides under this lock, so this instance never publishes a user's online and
-    // offline events out of order.
-    std::lock_guard lock(mutex_);
-    auto& s = users_[user];
-    ++s.generation;
-    s.closed_at = 0;
+    // The tracker decides under the user's own lock, so this instance never publishes a user's
+    // online and offline events out of order; other users' transitions (and their Redis and
+    // database calls) go on meanwhile. mutex_ only guards users_, never across I/O.
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
+    {
+        std::lock_guard lock(mutex_);
+        auto& s = users_[user];
+        ++s.generation;
+        s.closed_at = 0;
+    }
     // false: online already (here or on another instance), or back within the offline delay.
     if (!tracker_.add(user)) return;
     const core::timestamp now = core::now_us();
@@ -53,19 +57,23 @@ void ws_presence::closed(model::id user) {
 }
 
 void ws_presence::offline_check(model::id user, std::uint64_t generation) {
-    std::lock_guard lock(mutex_);
-    const auto it = users_.find(user);
-    // A socket opened here since (generation moved).
-    if (it == users_.end() || it->second.generation != generation) return;
-    const core::timestamp at = it->second.closed_at;
-    users_.erase(it);
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
+    core::timestamp at = 0;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = users_.find(user);
+        // A socket opened here since (generation moved).
+        if (it == users_.end() || it->second.generation != generation) return;
+        at = it->second.closed_at;
+        users_.erase(it);
+    }
     // false: a socket is open on another instance, or the user was not announced online.
     if (!tracker_.claim_offline(user)) return;
     publish_offline(user, at);
 }
 
 void ws_presence::lost_check(model::id user, core::timestamp last_seen) {
-    std::lock_guard lock(mutex_);
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
     if (!tracker_.claim_offline(user)) return;
     publish_offline(user, last_seen);
 }

@@ -8,6 +8,7 @@
 #include "chat/realtime_service.hpp"
 #include "core/error.hpp"
 #include "core/scheduler.hpp"
+#include "core/striped_mutex.hpp"
 #include "fanout/presence.hpp"
 #include "model/records.hpp"
 
@@ -72,7 +73,9 @@ private:
     std::chrono::steady_clock::duration offline_delay_;
     // Held across a transition's decision and its publication, so an online event and an offline
     // event of one user are never published out of order.
-    std::mutex mutex_;
+    // Per user, not one lock for all: a slow store or Redis call delays only its own user.
+    core::striped_mutex<> order_;
+    std::mutex mutex_;  // users_ only; never held across I/O
     std::unordered_map<model::id, state> users_;
 };
 

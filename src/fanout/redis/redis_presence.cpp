@@ -139,13 +139,18 @@ std::string redis_presence::own_key() const {
 }
 
 bool redis_presence::add(model::id user) {
-    std::lock_guard lock(mutex_);
-    const std::int64_t count = ++counts_[user];
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
+    std::int64_t count = 0;
+    {
+        std::lock_guard lock(mutex_);
+        count = ++counts_[user];
+    }
     const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl_).count();
     const auto r =
         client_.eval(add_script, {own_key(), instances_key, announced_key},
                      {std::to_string(user), std::to_string(count), std::to_string(ttl_ms),
                       instance_, std::to_string(2 * ttl_.count())});
+    std::lock_guard lock(mutex_);
     if (r && r->type == reply::kind::integer) {
         if (r->integer == 1) announced_locally_.insert(user);
         return r->integer == 1;
@@ -155,11 +160,15 @@ bool redis_presence::add(model::id user) {
 }
 
 std::int64_t redis_presence::remove(model::id user) {
-    std::lock_guard lock(mutex_);
-    const auto it = counts_.find(user);
-    if (it == counts_.end()) return 0;
-    if (it->second > 0) --it->second;
-    const std::int64_t count = it->second;
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
+    std::int64_t count = 0;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = counts_.find(user);
+        if (it == counts_.end()) return 0;
+        if (it->second > 0) --it->second;
+        count = it->second;
+    }
     // The zero stays until the offline check ran, so a crash meanwhile still reaps the user.
     const auto r = client_.eval(
         set_script, {own_key()},
@@ -201,13 +210,18 @@ std::vector<model::id> redis_presence::online_among(const std::vector<model::id>
 }
 
 bool redis_presence::claim_offline(model::id user) {
-    std::lock_guard lock(mutex_);
-    const auto it = counts_.find(user);
-    const bool local_zero = it != counts_.end() && it->second == 0;
-    if (it != counts_.end() && it->second > 0) return false;  // a socket opened here meanwhile
-    if (local_zero) counts_.erase(it);
+    std::lock_guard order(order_.of(static_cast<std::uint64_t>(user)));
+    bool local_zero = false;
+    {
+        std::lock_guard lock(mutex_);
+        const auto it = counts_.find(user);
+        local_zero = it != counts_.end() && it->second == 0;
+        if (it != counts_.end() && it->second > 0) return false;  // a socket opened here meanwhile
+        if (local_zero) counts_.erase(it);
+    }
     const auto r = client_.eval(claim_script, {instances_key, announced_key, own_key()},
                                 {std::to_string(user), local_zero ? "1" : "0"});
+    std::lock_guard lock(mutex_);
     if (r && r->type == reply::kind::integer) {
         announced_locally_.erase(user);
         return r->integer == 1;
@@ -224,13 +238,18 @@ void redis_presence::on_lost(lost_handler fn) {
 void redis_presence::heartbeat() {
     const auto ttl_ms = std::chrono::duration_cast<std::chrono::milliseconds>(ttl_).count();
     {
-        std::lock_guard lock(mutex_);
+        // Every user's order, so no count written meanwhile is overwritten by an older snapshot:
+        // one round trip every ttl/3, from the timer thread.
+        const auto held = order_.lock_all();
         std::vector<std::string> args{std::to_string(ttl_ms), std::to_string(2 * ttl_.count()),
                                       instance_};
-        args.reserve(3 + 2 * counts_.size());
-        for (const auto& [user, count] : counts_) {
-            args.push_back(std::to_string(user));
-            args.push_back(std::to_string(count));
+        {
+            std::lock_guard lock(mutex_);
+            args.reserve(3 + 2 * counts_.size());
+            for (const auto& [user, count] : counts_) {
+                args.push_back(std::to_string(user));
+                args.push_back(std::to_string(count));
+            }
         }
         // Rewriting the whole hash also repairs it after Redis lost its data.
         const auto r = client_.eval(heartbeat_script, {own_key(), instances_key}, args);

@@ -16,6 +16,7 @@
 #pragma once
 
 #include "core/scheduler.hpp"
+#include "core/striped_mutex.hpp"
 #include "core/time.hpp"
 #include "fanout/presence.hpp"
 #include "fanout/redis/redis_client.hpp"
@@ -58,8 +59,10 @@ private:
     std::string instance_;
     std::chrono::seconds ttl_;
     throttled_warning warning_;
-    // Held across each Redis write of this instance's counts, so writes land in order.
-    std::mutex mutex_;
+    // Per user, held across each Redis write of that user's count, so writes land in order; not
+    // one lock for all users, so a slow Redis delays each user's own socket only.
+    core::striped_mutex<> order_;
+    std::mutex mutex_;  // counts_ and announced_locally_; never held across a Redis call
     std::unordered_map<model::id, std::int64_t> counts_;  // 0: closed, offline check pending
     std::unordered_set<model::id> announced_locally_;     // the fallback's transitions
     std::mutex lost_mutex_;
