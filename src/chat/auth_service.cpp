@@ -226,15 +226,17 @@ core::result<void> auth_service::verify(std::string_view token) {
     return {};
 }
 
-core::result<principal> auth_service::authenticate_header(
-    std::optional<std::string_view> authorization) {
+namespace {
+
+// The token of a `Bearer <token>` header (§2.2, SimpleJWT: split on whitespace; another scheme
+// is anonymous; "Bearer" needs exactly one token). Errors are counted auth failures.
+core::result<std::string_view> bearer_token(std::optional<std::string_view> authorization) {
     if (!authorization)
         return counted(
             core::detail(errc::not_authenticated, "Authentication credentials were not provided."));
-    // SimpleJWT: split on whitespace; another scheme is anonymous; "Bearer" needs one token.
     std::vector<std::string_view> parts;
     std::string_view rest = *authorization;
-    while (!rest.empty()) {
+    while (!rest.empty() && parts.size() < 3) {
         const auto start = rest.find_first_not_of(" \t\r\n\f\v");
         if (start == std::string_view::npos) break;
         rest.remove_prefix(start);
@@ -249,7 +251,26 @@ core::result<principal> auth_service::authenticate_header(
         return counted(
             core::detail(errc::bad_authorization_header,
                          "Authorization header must contain two space-delimited values"));
-    return authenticate_token(parts[1]);
+    return parts[1];
+}
+
+}  // namespace
+
+core::result<principal> auth_service::authenticate_header(
+    std::optional<std::string_view> authorization) {
+    const auto token = bearer_token(authorization);
+    if (!token) return token.error();
+    return authenticate_token(*token);
+}
+
+core::result<void> auth_service::precheck_header(
+    std::optional<std::string_view> authorization) const {
+    const auto token = bearer_token(authorization);
+    if (!token) return token.error();
+    const auto v = jwt_.verify(*token, auth::token_type::access, core::now_us());
+    if (v.status == auth::token_status::invalid) return bad_token(token_invalid_text);
+    if (v.status == auth::token_status::wrong_type) return bad_token("Token has wrong type");
+    return {};
 }
 
 core::result<principal> auth_service::authenticate_token(std::string_view token) {

@@ -59,6 +59,9 @@ constexpr std::size_t linger_max_bytes = 1024 * 1024;
 // A streamed body is read into a buffer of this size and handed to the sink one buffer at a
 // time, so a connection holds at most this much of an upload in memory.
 constexpr std::size_t stream_chunk_bytes = 128 * 1024;
+// Response bodies at least this large take their bytes from PARLEY_RESPONSE_BUFFER_TOTAL_BYTES
+// while they are written (API.md §0.8); smaller ones are never refused.
+constexpr std::size_t budgeted_response_bytes = 64 * 1024;
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -193,7 +196,8 @@ std::optional<file_response_message> to_beast_file(api::response& res, unsigned 
 
 class http_session final : public session, public std::enable_shared_from_this<http_session> {
 public:
-    http_session(tcp::socket socket, session_context& ctx) : ctx_(ctx), stream_(std::move(socket)) {
+    http_session(tcp::socket socket, session_context& ctx, connection_slot slot)
+        : ctx_(ctx), slot_(std::move(slot)), stream_(std::move(socket)) {
         beast::error_code ec;
         const auto peer = stream_.socket().remote_endpoint(ec);
         peer_addr_ = ec ? "-" : peer.address().to_string();
@@ -205,7 +209,10 @@ public:
             const bool keep_alive = co_await self->serve_one();
             if (!keep_alive) break;
         }
-        if (!self->handed_off_) co_await self->close_connection();
+        if (!self->handed_off_) {
+            co_await self->close_connection();
+            self->slot_.reset();  // the ws session holds it after a handoff
+        }
     }
 
     [[nodiscard]] asio::any_io_executor executor() { return stream_.get_executor(); }
@@ -249,8 +256,8 @@ private:
         // The body limit is checked against Content-Length below, once the route is known.
         parser.body_limit(boost::none);
 
-        // Headers must arrive whole within read_timeout of the first byte (API.md §0.8).
-        stream_.expires_after(ctx_.settings.read_timeout);
+        // Headers must arrive whole within header_timeout of the first byte (API.md §0.8).
+        stream_.expires_after(ctx_.settings.header_timeout);
         auto [ec, header_bytes] =
             co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
         if (ec) {
@@ -272,8 +279,14 @@ private:
             co_await refuse(std::move(why), msg.version());
             co_return false;
         }
-        const api::body_plan plan = body_plan_for(req);
+        api::body_plan plan = body_plan_for(req);
         route_ = plan.route;
+        if (plan.refuse && !parser.is_done()) {
+            // A protected route whose token cannot verify: 401 before any body byte (§0.8).
+            refusal why{0, std::move(*plan.refuse), std::move(req)};
+            co_await refuse(std::move(why), msg.version());
+            co_return false;
+        }
         const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
         too_large_ = plan.too_large;
         body_limit_ = limit;
@@ -318,12 +331,26 @@ private:
             res.status = 500;
         }
 
+        if (!head) hold_response_bytes(res, msg);
         const bool keep_alive =
             msg.keep_alive() && !closing_ && !iequals(response_header(res, "connection"), "close");
         const bool wrote = co_await write_response(std::move(res), version, head, keep_alive,
                                                    remote, method, target);
         const bool open = wrote && keep_alive;
         co_return open;
+    }
+
+    // A large body takes its bytes from the process-wide budget while it is written (§0.8);
+    // when they do not fit the answer is a 503 instead, and a slow reader holds at most its own
+    // response for at most write_timeout.
+    void hold_response_bytes(api::response& res, const request_message& msg) {
+        if (res.file || res.body.size() < budgeted_response_bytes) return;
+        response_bytes_ = ctx_.response_budget.try_take(res.body.size());
+        if (response_bytes_) return;
+        spdlog::warn("http {}: {} B response refused: PARLEY_RESPONSE_BUFFER_TOTAL_BYTES in use",
+                     peer_addr_, res.body.size());
+        res = safe_reject(to_api_head(msg), core::detail(core::errc::service_unavailable,
+                                                         "Service temporarily unavailable."));
     }
 
     // Waits for the first byte of the next request with the keep-alive idle deadline. Pipelined
@@ -377,26 +404,31 @@ private:
         count_request(method, 101);
         handed_off_ = true;
         stream_.expires_never();  // the websocket keeps its own deadlines
+        // The connection keeps counting against the caps as a WebSocket (§0.8).
         start_ws_session(std::move(stream_), parser.release(), std::move(decision), peer_addr_,
-                         ctx_);
+                         ctx_, std::move(slot_));
     }
 
-    // Reads the body; each read gets its own read_timeout, so the deadline is an idle limit
-    // (a large upload at a steady pace is not cut off). False when the connection should close.
+    // Reads the body; each read gets read_timeout as an idle limit and the body as a whole must
+    // keep PARLEY_MIN_BODY_RATE (transfer_pace, §0.8). False when the connection should close.
     asio::awaitable<bool> read_body(request_parser& parser, const api::request& head) {
         if (wants_continue(parser.get())) {
             http::response<http::empty_body> cont{http::status::continue_, 11};
-            stream_.expires_after(ctx_.settings.read_timeout);
+            stream_.expires_after(ctx_.settings.write_timeout);
             auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
             if (ec) {
                 log_closed(ec);
                 co_return false;
             }
         }
+        transfer_pace pace(ctx_.settings.min_body_rate_bytes_per_second,
+                           std::chrono::steady_clock::now());
         while (!parser.is_done()) {
-            stream_.expires_after(ctx_.settings.read_timeout);
+            stream_.expires_at(body_deadline(pace));
             auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
+            pace.add(n, std::chrono::steady_clock::now());
             if (ec) {
+                if (ec == beast::error::timeout) log_slow_body();
                 auto why = refusal_for(ec, parser);
                 if (why) {
                     why->partial = head;
@@ -421,10 +453,11 @@ private:
             auto file_out = to_beast_file(res, version, keep_alive);
             if (file_out) {
                 body_bytes = static_cast<std::size_t>(file_out->body().size());
-                // Each piece gets the idle deadline: a slow but steady reader is not cut off.
+                // Each piece gets the write deadline: a slow but steady reader is not cut off,
+                // and the file is never in memory (§0.8).
                 http::response_serializer<http::file_body> sr(*file_out);
                 while (!sr.is_done()) {
-                    stream_.expires_after(ctx_.settings.read_timeout);
+                    stream_.expires_after(ctx_.settings.write_timeout);
                     auto [wec, wn] = co_await http::async_write_some(stream_, sr, use_tuple);
                     if (wec) {
                         ec = wec;
@@ -437,11 +470,13 @@ private:
         } else {
             response_message out = to_beast(std::move(res), version, head, keep_alive);
             body_bytes = out.body().size();
-            // A client that stops reading is dropped after the same deadline as a silent one.
-            stream_.expires_after(ctx_.settings.read_timeout);
+            // The whole response within the write deadline (§0.8): a client that does not read
+            // loses the connection, and the body's budget bytes come back.
+            stream_.expires_after(ctx_.settings.write_timeout);
             auto [wec, n] = co_await http::async_write(stream_, out, use_tuple);
             ec = wec;
         }
+        response_bytes_.reset();
         phase_ = phase::reading;
         access_log(remote, method, target, status, body_bytes, request_id);
         count_request(method, status);
@@ -533,7 +568,7 @@ private:
 
         if (expects_continue && !parser.is_done()) {
             http::response<http::empty_body> cont{http::status::continue_, 11};
-            stream_.expires_after(ctx_.settings.read_timeout);
+            stream_.expires_after(ctx_.settings.write_timeout);
             auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
             if (ec) {
                 sink->abort();
@@ -546,16 +581,26 @@ private:
         http::request_parser<http::buffer_body> body_parser{std::move(parser)};
         body_parser.body_limit(limit);
         std::vector<char> chunk(stream_chunk_bytes);
+        transfer_pace pace(ctx_.settings.min_body_rate_bytes_per_second,
+                           std::chrono::steady_clock::now());
         while (!body_parser.is_done()) {
             phase_ = phase::reading;
             body_parser.get().body().data = chunk.data();
             body_parser.get().body().size = chunk.size();
-            // An idle deadline per read: a large upload at a steady pace is not cut off.
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [ec, n] = co_await http::async_read(stream_, buffer_, body_parser, use_tuple);
-            if (ec == http::error::need_buffer) ec = {};
+            // Fill the chunk; each read has the idle limit and the body's minimum pace (§0.8),
+            // so a large upload at a steady pace is not cut off but a trickle is.
+            beast::error_code ec;
+            while (!ec && !body_parser.is_done() && body_parser.get().body().size > 0) {
+                stream_.expires_at(body_deadline(pace));
+                auto [rec, n] =
+                    co_await http::async_read_some(stream_, buffer_, body_parser, use_tuple);
+                pace.add(n, std::chrono::steady_clock::now());
+                if (rec == http::error::need_buffer) break;
+                ec = rec;
+            }
             if (ec) {
                 sink->abort();
+                if (ec == beast::error::timeout) log_slow_body();
                 if (ec == http::error::body_limit) {
                     auto why = body_too_large(std::move(head), limit);
                     co_await refuse(std::move(why), version);
@@ -575,9 +620,11 @@ private:
             const std::size_t got = chunk.size() - body_parser.get().body().size;
             if (got == 0) continue;
             phase_ = phase::handling;
+            const auto handed = std::chrono::steady_clock::now();
             auto write = call_write(sink.get(), std::string_view(chunk.data(), got));
             auto [wfail, wrote] =
                 co_await asio::co_spawn(ctx_.workers, std::move(write), use_tuple);
+            pace.pause(std::chrono::steady_clock::now() - handed);  // our time, not the client's
             if (wfail || !wrote) {
                 if (wfail) log_failure{"http body_sink write"}(wfail);
                 sink->abort();
@@ -627,7 +674,13 @@ private:
             return {};
         api::request partial = to_api_head(parser.get());
         if (ec == http::error::header_limit) {
-            // The parser stops before the line is stored: look at the raw head for 414 vs 431.
+            // The request line was parsed (and consumed from the buffer): the fields are over.
+            if (!parser.get().target().empty()) {
+                if (parser.get().target().size() > ctx_.settings.max_url_bytes)
+                    return uri_too_long(std::move(partial));
+                return headers_too_large(std::move(partial));
+            }
+            // The parser stopped inside the line: look at the raw head for 414 vs 431.
             const auto data = buffer_.cdata();
             const auto scan = scan_request_line(
                 std::string_view(static_cast<const char*>(data.data()), data.size()));
@@ -691,6 +744,18 @@ private:
                      status, body_bytes, took.count(), request_id.empty() ? "-" : request_id);
     }
 
+    // The next body read's deadline: the idle limit, or sooner when the body is too slow.
+    std::chrono::steady_clock::time_point body_deadline(const transfer_pace& pace) const {
+        const auto now = std::chrono::steady_clock::now();
+        return pace.due(now, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                                 ctx_.settings.read_timeout));
+    }
+
+    void log_slow_body() const {
+        spdlog::info("http {}: request body slower than {} B/s or idle, connection closed",
+                     peer_addr_, ctx_.settings.min_body_rate_bytes_per_second);
+    }
+
     void log_closed(const beast::error_code& ec) const {
         spdlog::debug("http {} connection closed: {}", peer_addr_, ec.message());
     }
@@ -714,6 +779,7 @@ private:
     };
 
     session_context& ctx_;
+    connection_slot slot_;  // this connection's place under the caps (§0.8); may move to ws
     beast::tcp_stream stream_;
     beast::flat_buffer buffer_;
     std::string peer_addr_;
@@ -725,12 +791,13 @@ private:
     std::optional<core::error> too_large_;  // the current route's 413 (body_plan), if its own
     std::size_t body_limit_ = 0;            // the current request's body limit
     std::string_view route_;  // the current request's route template (a static string), or empty
+    byte_budget::lease response_bytes_;  // the response being written, when it is budgeted
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, session_context& ctx) {
-    auto s = std::make_shared<http_session>(std::move(socket), ctx);
+void start_http_session(tcp::socket socket, session_context& ctx, connection_slot slot) {
+    auto s = std::make_shared<http_session>(std::move(socket), ctx, std::move(slot));
     const std::uint64_t id = ctx.registry.add(s);
     auto executor = s->executor();
     asio::co_spawn(executor, http_session::serve(std::move(s)),
