@@ -32,6 +32,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -62,6 +63,8 @@ constexpr std::size_t stream_chunk_bytes = 128 * 1024;
 // Response bodies at least this large take their bytes from PARLEY_RESPONSE_BUFFER_TOTAL_BYTES
 // while they are written (API.md §0.8); smaller ones are never refused.
 constexpr std::size_t budgeted_response_bytes = 64 * 1024;
+// Refusals for the budget are logged at most this often.
+constexpr std::chrono::seconds refusal_log_interval{10};
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
@@ -347,8 +350,17 @@ private:
         if (res.file || res.body.size() < budgeted_response_bytes) return;
         response_bytes_ = ctx_.response_budget.try_take(res.body.size());
         if (response_bytes_) return;
-        spdlog::warn("http {}: {} B response refused: PARLEY_RESPONSE_BUFFER_TOTAL_BYTES in use",
-                     peer_addr_, res.body.size());
+        // At most one line per interval for the whole process: refusals come in floods.
+        static std::atomic<std::int64_t> last_logged{0};
+        const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+        std::int64_t last = last_logged.load(std::memory_order_relaxed);
+        const std::int64_t interval =
+            std::chrono::steady_clock::duration(refusal_log_interval).count();
+        if (now - last >= interval && last_logged.compare_exchange_strong(last, now))
+            spdlog::warn(
+                "http {}: {} B response refused with 503: "
+                "PARLEY_RESPONSE_BUFFER_TOTAL_BYTES ({} B) in use",
+                peer_addr_, res.body.size(), ctx_.settings.response_buffer_total_bytes);
         res = safe_reject(to_api_head(msg), core::detail(core::errc::service_unavailable,
                                                          "Service temporarily unavailable."));
     }

@@ -81,6 +81,7 @@ config::http_settings test_settings() {
     s.threads = 2;
     s.max_body_bytes = 4096;
     s.read_timeout = std::chrono::seconds(1);
+    s.header_timeout = std::chrono::seconds(1);
     s.shutdown_timeout = std::chrono::seconds(1);
     return s;
 }
@@ -423,7 +424,7 @@ TEST(Server, ExpectContinueGets100First) {
 }
 
 TEST(Server, SilentAndSlowClientsAreDisconnectedAfterReadTimeout) {
-    running_server s;  // read_timeout 1 s
+    running_server s;  // read_timeout and header_timeout 1 s
     client silent(s.srv.port());
     client slow(s.srv.port());
     ASSERT_TRUE(slow.send("GET /slowloris HTTP/1.1\r\nHost: h\r\n"));  // never finishes
