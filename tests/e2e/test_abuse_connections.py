@@ -13,6 +13,7 @@ import requests
 from support import attacks_connections as attack
 from support.abuse import LegitUser, RssWatch, rss_bound_kib
 from support.client import bearer, register
+from support.ws import connect
 
 P99_S = 1.0
 # Deadlines on this loaded machine (7 developers, 2 cores; ASan in CI) get this much slack.
@@ -258,3 +259,42 @@ def test_oversized_headers_get_431_and_a_long_target_414(fresh_server):
         == b"HTTP/1.1 414 URI Too Long"
     assert raw_status(srv, b"GET /" + b"a" * 100_000 + b" HTTP/1.1\r\nHost: x\r\n\r\n") \
         == b"HTTP/1.1 414 URI Too Long"
+
+
+def ws_4008_count(srv) -> int:
+    for line in requests.get(srv.url("/metrics"), timeout=10).text.splitlines():
+        if line.startswith('parley_ws_disconnects_total{code="4008"}'):
+            return int(float(line.split()[-1]))
+    return 0
+
+
+def test_websocket_that_never_reads_is_closed_with_4008_at_the_write_deadline(fresh_server):
+    # The outbox budget is far away (256 MiB): only the write deadline can close the socket.
+    srv = start(fresh_server, parley_write_timeout="2s", parley_ws_send_queue_bytes=268435456,
+                parley_log_level="info")
+    probe = LegitUser(srv)
+    # The same user's second socket: tiny client buffers, and nobody reads it.
+    stalled = connect(srv, probe.account["access"], label="stalled", max_queue=1, read_limit=1024)
+    poster = requests.Session()
+    poster.headers.update(bearer(probe.account["access"]))
+    watch = RssWatch(srv.proc.pid)
+    big = "b" * 10_000
+    closed_after = None
+    try:
+        with probe.running():
+            # About 8 MB of frames: more than the socket buffers of both ends hold.
+            for _ in range(800):
+                r = poster.post(srv.url("/api/chat/messages/"), timeout=10,
+                                json={"channel": probe.channel["id"], "content": big})
+                assert r.status_code == 201, r.text
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 2 + 5 + 2 * SLACK_S:
+                if ws_4008_count(srv) >= 1:
+                    closed_after = time.monotonic() - t0
+                    break
+                time.sleep(0.25)
+    finally:
+        stalled.close()
+    finish(srv, probe, watch, rss_mib=150)
+    assert closed_after is not None, "no 4008 within the write deadline and the close grace"
+    assert ": a write took more than 2 s, closing (slow consumer)" in srv.log_text()
