@@ -104,8 +104,12 @@ def test_per_address_cap_answers_503_with_retry_after(fresh_server):
 
 def test_low_descriptor_limit_does_not_stop_a_legitimate_user(fresh_server):
     # 256 descriptors: the total cap is 256 - 64 = 192 connections (API.md §0.8).
+    # No per-address cap: the attacker takes every place, so a new connection of anyone is turned
+    # away until it leaves (what the per-address cap prevents); the legitimate user's connections,
+    # opened before, keep being served and the server never runs out of descriptors.
     srv = start(fresh_server, nofile=256, parley_max_connections_per_ip=0)
     probe = LegitUser(srv)
+    probe.sample(2)  # its keep-alive connection is open before the attack
     watch = RssWatch(srv.proc.pid)
     held = []
     try:
