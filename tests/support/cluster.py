@@ -159,7 +159,9 @@ class Cluster:
     def __init__(self, count=2, env=None):
         if not redis_url():
             raise ServerError("REDIS_URL is not set: run under scripts/with-redis")
-        common = {"PARLEY_SECRET_KEY": SECRET, "REDIS_URL": redis_url()}
+        # Behind the proxy every connection comes from nginx's address (API.md §0.8).
+        common = {"PARLEY_SECRET_KEY": SECRET, "REDIS_URL": redis_url(),
+                  "PARLEY_MAX_CONNECTIONS_PER_IP": "0"}
         common.update(env or {})
         self.instances = []
         self.lb = None
