@@ -220,8 +220,10 @@ struct server::impl {
     std::optional<asio::signal_set> signals;
     asio::steady_timer drain_timer;
     std::uint16_t bound_port = 0;
-    std::chrono::steady_clock::time_point refusal_logged;  // on `strand`
-    std::size_t refused_since_log = 0;                     // on `strand`
+    std::chrono::steady_clock::time_point refusal_logged;         // on `strand`
+    std::size_t refused_since_log = 0;                            // on `strand`
+    std::chrono::steady_clock::time_point accept_failure_logged;  // on `strand`
+    std::size_t accept_failures = 0;                              // on `strand`
 
     void listen() {
         if (acceptor.is_open()) return;
@@ -289,7 +291,17 @@ struct server::impl {
             if (self->shutting_down) co_return;  // the accepted socket, if any, just closes
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                spdlog::warn("accept failed: {}", ec.message());
+                // EMFILE/ENFILE/ENOBUFS: wait and accept again (the connection waits in the
+                // backlog); logged at most every refusal_log_interval, as it repeats 10 times a
+                // second while it lasts.
+                ++self->accept_failures;
+                const auto now = std::chrono::steady_clock::now();
+                if (now - self->accept_failure_logged >= refusal_log_interval) {
+                    spdlog::warn("accept failed: {} ({} times since the last report)", ec.message(),
+                                 self->accept_failures);
+                    self->accept_failure_logged = now;
+                    self->accept_failures = 0;
+                }
                 backoff.expires_after(accept_backoff);
                 [[maybe_unused]] auto [waited] = co_await backoff.async_wait(use_tuple);
                 continue;
