@@ -95,7 +95,8 @@ struct body_plan {
     std::string_view route;
     // Set when the request must be answered with this error before any body byte is read: a
     // route that needs authentication whose Authorization header is missing or whose token does
-    // not verify (API.md §0.8). Only set for a request that announces a body.
+    // not verify (API.md §0.8). Only set for a request that announces a body; not yet counted
+    // as an auth failure (net/ counts it when it answers it; else the handler does).
     std::optional<core::error> refuse;
 };
 

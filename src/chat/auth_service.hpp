@@ -67,7 +67,8 @@ public:
     // The checks of authenticate_header that need no database: the header's form and the access
     // token's signature, type and expiry (one HMAC). Cheap enough for an I/O thread: net/ uses
     // it to refuse a protected route's body before reading it (API.md §0.8). Errors as
-    // authenticate_header; a success still needs authenticate_header (blacklist, user).
+    // authenticate_header, but not counted in parley_auth_failures_total (the caller counts the
+    // refusal it answers); a success still needs authenticate_header (blacklist, user).
     [[nodiscard]] core::result<void> precheck_header(
         std::optional<std::string_view> authorization) const;
 

@@ -235,7 +235,10 @@ asio::awaitable<bool> http_session::serve_one() {
     api::body_plan plan = body_plan_for(req);
     route_ = plan.route;
     if (plan.refuse && !parser.is_done()) {
-        // A protected route whose token cannot verify: 401 before any body byte (§0.8).
+        // A protected route whose token cannot verify: 401 before any body byte (§0.8),
+        // counted as the handler would have (§10.3 parley_auth_failures_total).
+        core::metrics::server_metrics::global().auth_failures.inc(
+            {core::to_string(plan.refuse->code)});
         refusal why{0, std::move(*plan.refuse), std::move(req)};
         co_await refuse(std::move(why), msg.version());
         co_return false;

@@ -163,6 +163,14 @@ def test_slow_bodies_are_closed_by_the_minimum_rate(fresh_server):
         assert 8 <= r["closed_after_s"] <= 10 + SLACK_S, (kind, r)
 
 
+def auth_failures(srv, reason: str) -> int:
+    prefix = f'parley_auth_failures_total{{reason="{reason}"}}'
+    for line in requests.get(srv.url("/metrics"), timeout=10).text.splitlines():
+        if line.startswith(prefix):
+            return int(float(line.split()[-1]))
+    return 0
+
+
 def test_protected_body_without_valid_token_is_refused_before_it_is_read(fresh_server):
     srv = start(fresh_server)
     probe = LegitUser(srv)
@@ -172,6 +180,7 @@ def test_protected_body_without_valid_token_is_refused_before_it_is_read(fresh_s
         ({}, 500_000, "not_authenticated"),
         ({"Authorization": "Bearer not.a.token"}, 500_000, "token_not_valid"),
     ]
+    failures_before = {c: auth_failures(srv, c) for c in ("not_authenticated", "token_not_valid")}
     with probe.running():
         for headers, length, code in cases:
             s = attack.connect_from(srv)
@@ -187,6 +196,9 @@ def test_protected_body_without_valid_token_is_refused_before_it_is_read(fresh_s
             assert took < 2.0, (code, took)
         time.sleep(1.0)  # the legitimate user's rounds around the attack
     finish(srv, probe, watch, rss_mib=50)
+    # Each refusal counted once as an authentication failure (§10.3).
+    assert auth_failures(srv, "not_authenticated") == failures_before["not_authenticated"] + 2
+    assert auth_failures(srv, "token_not_valid") == failures_before["token_not_valid"] + 1
 
 
 SCHEMA = b"GET /api/schema/ HTTP/1.1\r\nHost: x\r\n\r\n"
