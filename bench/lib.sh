@@ -45,8 +45,10 @@ bench_start_server() {
         # The subshell raises its own soft fd limit to the hard one, then becomes the server.
         (
             ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+            # One client address opens every connection: no per-address cap (API.md §0.8).
             exec env PARLEY_RATE_AUTH=off PARLEY_RATE_API=off PARLEY_RATE_MESSAGES=off \
-                PARLEY_RATE_WS=off PARLEY_LOG_LEVEL="${PARLEY_LOG_LEVEL:-warn}" "$@" \
+                PARLEY_RATE_WS=off PARLEY_MAX_CONNECTIONS_PER_IP=0 \
+                PARLEY_LOG_LEVEL="${PARLEY_LOG_LEVEL:-warn}" "$@" \
                 "${pin[@]}" "$bin" serve --host 127.0.0.1 --port "$port" --data-dir "$data"
         ) >>"$log" 2>&1 &
         BENCH_PID=$!

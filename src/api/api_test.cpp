@@ -8,6 +8,7 @@
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
 #include "chat/content_rules.hpp"
+#include "core/time.hpp"
 
 #include <gtest/gtest.h>
 #include <boost/json.hpp>
@@ -229,6 +230,33 @@ TEST(Pipeline, ProtectedRouteWithoutTokenIs401) {
     EXPECT_EQ(json::parse(r.body),
               json::parse(R"({"detail": "Authentication credentials were not provided.",
                               "code": "not_authenticated"})"));
+}
+
+// §0.8: a protected route's body is refused from the head alone when its token cannot verify.
+TEST(Pipeline, BodyOfProtectedRouteRefusedBeforeTheTokenVerifies) {
+    pipeline p;
+    auto head = [](std::optional<std::string> authorization, std::string length) {
+        request r = pipeline::make("POST", "/api/chat/teams/");
+        r.headers.emplace_back("content-length", std::move(length));
+        if (authorization) r.headers.emplace_back("authorization", *authorization);
+        return r;
+    };
+    auto missing = p.app.plan_body(head(std::nullopt, "1000000"));
+    ASSERT_TRUE(missing.refuse);
+    EXPECT_EQ(missing.refuse->code, core::errc::not_authenticated);
+    auto forged = p.app.plan_body(head("Bearer a.b.c", "10"));
+    ASSERT_TRUE(forged.refuse);
+    EXPECT_EQ(forged.refuse->code, core::errc::token_not_valid);
+    EXPECT_EQ(p.app.reject(head("Bearer a.b.c", "10"), *forged.refuse).status, 401);
+    // A token that verifies passes (the store, blacklist and user, comes later, on a worker).
+    const auto token =
+        p.jwt.issue(7, auth::token_type::access, std::chrono::seconds(60), core::now_us());
+    EXPECT_FALSE(p.app.plan_body(head("Bearer " + token.token, "10")).refuse);
+    // Without a body nothing is checked here; public routes are never checked.
+    EXPECT_FALSE(p.app.plan_body(head(std::nullopt, "0")).refuse);
+    request login = pipeline::make("POST", "/api/auth/login/");
+    login.headers.emplace_back("content-length", "10");
+    EXPECT_FALSE(p.app.plan_body(login).refuse);
 }
 
 // ---- to_id (§0.4) -------------------------------------------------------------------------

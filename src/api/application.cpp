@@ -85,6 +85,13 @@ private:
     std::string what_;
 };
 
+// Whether the head says a body follows: a non-zero Content-Length or any Transfer-Encoding.
+bool announces_body(const request& head) {
+    if (head.header("transfer-encoding")) return true;
+    const auto length = head.header("content-length");
+    return length && length->find_first_not_of("0 \t") != std::string_view::npos;
+}
+
 std::string join(const std::vector<std::string_view>& items) {
     std::string out;
     for (const auto& i : items) {
@@ -124,6 +131,13 @@ body_plan application::plan_body(const request& head) {
     const auto m = match_route(route_table(), head.method, head.path);
     body_plan plan;
     plan.route = m.found != nullptr ? m.found->path : m.path_template;
+    // No body is read for a protected route before its token verifies (§0.8): the header's form
+    // and the token's signature and expiry, no database. handle() answers the same 401 for a
+    // bodiless request, so only requests with a body are checked here (one HMAC, I/O thread).
+    if (m.found != nullptr && m.found->auth == auth_mode::user && announces_body(head)) {
+        if (auto ok = s_.auth.precheck_header(head.header("authorization")); !ok)
+            plan.refuse = ok.error();
+    }
     if (m.found == nullptr || m.found->body != body_kind::upload) return plan;
     const std::size_t max = s_.settings.http.max_upload_bytes;
     plan.limit = max + multipart_overhead_bytes;

@@ -93,6 +93,11 @@ struct body_plan {
     // The template of the route the path matches ("/api/chat/teams/{id}/"), for the metrics
     // `route` label (§10.3); empty when no route has this path.
     std::string_view route;
+    // Set when the request must be answered with this error before any body byte is read: a
+    // route that needs authentication whose Authorization header is missing or whose token does
+    // not verify (API.md §0.8). Only set for a request that announces a body; not yet counted
+    // as an auth failure (net/ counts it when it answers it; else the handler does).
+    std::optional<core::error> refuse;
 };
 
 // What open_stream() decided before any body byte was read.

@@ -23,11 +23,16 @@ core::error counted(core::error e) {
     return e;
 }
 
-// The §2.2 body for a token refused on a protected endpoint (counted as an auth failure).
-core::error bad_token(std::string_view message) {
+// The §2.2 body for a token refused on a protected endpoint.
+core::error token_refused(std::string_view message) {
     core::error e = core::detail(errc::token_not_valid, "Given token not valid for any token type");
     e.token_message = std::string(message);
-    return counted(std::move(e));
+    return e;
+}
+
+// The same, counted as an auth failure.
+core::error bad_token(std::string_view message) {
+    return counted(token_refused(message));
 }
 
 bool valid_username(std::string_view u) {
@@ -347,15 +352,17 @@ core::result<void> auth_service::verify(std::string_view token) {
     return {};
 }
 
-core::result<principal> auth_service::authenticate_header(
-    std::optional<std::string_view> authorization) {
+namespace {
+
+// The token of a `Bearer <token>` header (§2.2, SimpleJWT: split on whitespace; another scheme
+// is anonymous; "Bearer" needs exactly one token). Errors are not counted here.
+core::result<std::string_view> bearer_token(std::optional<std::string_view> authorization) {
     if (!authorization)
-        return counted(
-            core::detail(errc::not_authenticated, "Authentication credentials were not provided."));
-    // SimpleJWT: split on whitespace; another scheme is anonymous; "Bearer" needs one token.
+        return core::detail(errc::not_authenticated,
+                            "Authentication credentials were not provided.");
     std::vector<std::string_view> parts;
     std::string_view rest = *authorization;
-    while (!rest.empty()) {
+    while (!rest.empty() && parts.size() < 3) {
         const auto start = rest.find_first_not_of(" \t\r\n\f\v");
         if (start == std::string_view::npos) break;
         rest.remove_prefix(start);
@@ -364,13 +371,31 @@ core::result<principal> auth_service::authenticate_header(
         rest.remove_prefix(end == std::string_view::npos ? rest.size() : end);
     }
     if (parts.empty() || parts[0] != "Bearer")
-        return counted(
-            core::detail(errc::not_authenticated, "Authentication credentials were not provided."));
+        return core::detail(errc::not_authenticated,
+                            "Authentication credentials were not provided.");
     if (parts.size() != 2)
-        return counted(
-            core::detail(errc::bad_authorization_header,
-                         "Authorization header must contain two space-delimited values"));
-    return authenticate_token(parts[1]);
+        return core::detail(errc::bad_authorization_header,
+                            "Authorization header must contain two space-delimited values");
+    return parts[1];
+}
+
+}  // namespace
+
+core::result<principal> auth_service::authenticate_header(
+    std::optional<std::string_view> authorization) {
+    const auto token = bearer_token(authorization);
+    if (!token) return counted(token.error());
+    return authenticate_token(*token);
+}
+
+core::result<void> auth_service::precheck_header(
+    std::optional<std::string_view> authorization) const {
+    const auto token = bearer_token(authorization);
+    if (!token) return token.error();
+    const auto v = jwt_.verify(*token, auth::token_type::access, core::now_us());
+    if (v.status == auth::token_status::invalid) return token_refused(token_invalid_text);
+    if (v.status == auth::token_status::wrong_type) return token_refused("Token has wrong type");
+    return {};
 }
 
 core::result<principal> auth_service::authenticate_token(std::string_view token) {

@@ -91,6 +91,14 @@ public:
     [[nodiscard]] core::result<principal> authenticate_header(
         std::optional<std::string_view> authorization);
 
+    // The checks of authenticate_header that need no database: the header's form and the access
+    // token's signature, type and expiry (one HMAC). Cheap enough for an I/O thread: net/ uses
+    // it to refuse a protected route's body before reading it (API.md §0.8). Errors as
+    // authenticate_header, but not counted in parley_auth_failures_total (the caller counts the
+    // refusal it answers); a success still needs authenticate_header (blacklist, user).
+    [[nodiscard]] core::result<void> precheck_header(
+        std::optional<std::string_view> authorization) const;
+
     // An access token from any door (WebSocket handshake); errors as authenticate_header.
     [[nodiscard]] core::result<principal> authenticate_token(std::string_view token);
 

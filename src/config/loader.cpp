@@ -23,6 +23,12 @@ const std::vector<variable>& variables() {
         {"PARLEY_TRUST_PROXY", "false", "honour X-Forwarded-For/-Proto"},
         {"PARLEY_TRUSTED_PROXIES", "127.0.0.0/8,::1", "proxies whose X-Forwarded-For counts"},
         {"PARLEY_THREADS", "0", "I/O threads (0: one per CPU)"},
+        {"PARLEY_MAX_CONNECTIONS", "0", "open connections (0: from the descriptor limit)"},
+        {"PARLEY_MAX_CONNECTIONS_PER_IP", "256", "open connections per client address (0: off)"},
+        {"PARLEY_HEADER_TIMEOUT", "10s", "first byte of a request to the end of its headers"},
+        {"PARLEY_WRITE_TIMEOUT", "30s", "one response or WebSocket flush"},
+        {"PARLEY_MIN_BODY_RATE", "1024", "request body bytes per second, over 10 s (0: off)"},
+        {"PARLEY_RESPONSE_BUFFER_TOTAL_BYTES", "268435456", "response bodies being written"},
         {"PARLEY_LOG_LEVEL", "info", "trace, debug, info, warn, error"},
         {"PARLEY_ACCESS_TOKEN_LIFETIME", "6h", "access token lifetime"},
         {"PARLEY_REFRESH_TOKEN_LIFETIME", "1d", "refresh token lifetime"},
@@ -273,6 +279,15 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     h.host = get("PARLEY_HOST");
     integer("PARLEY_PORT", h.port, 0, 65535);
     integer("PARLEY_THREADS", h.threads, 0, 1024);
+    integer("PARLEY_MAX_CONNECTIONS", h.max_connections, 0, 10000000);
+    integer("PARLEY_MAX_CONNECTIONS_PER_IP", h.max_connections_per_ip, 0, 10000000);
+    duration("PARLEY_HEADER_TIMEOUT", h.header_timeout);
+    duration("PARLEY_WRITE_TIMEOUT", h.write_timeout);
+    if (ok && h.header_timeout.count() < 1) fail("PARLEY_HEADER_TIMEOUT", "must be >= 1s");
+    if (ok && h.write_timeout.count() < 1) fail("PARLEY_WRITE_TIMEOUT", "must be >= 1s");
+    integer("PARLEY_MIN_BODY_RATE", h.min_body_rate_bytes_per_second, 0, 1LL << 30);
+    integer("PARLEY_RESPONSE_BUFFER_TOTAL_BYTES", h.response_buffer_total_bytes, 1048576,
+            1LL << 40);
     integer("PARLEY_MAX_BODY_BYTES", h.max_body_bytes, 1024, 1LL << 32);
     integer("PARLEY_MAX_UPLOAD_BYTES", h.max_upload_bytes, 1, 1LL << 40);
     duration("PARLEY_SHUTDOWN_TIMEOUT", h.shutdown_timeout);

@@ -65,6 +65,43 @@ TEST(ConfigLoader, OutboxAndRedisBacklogBoundsHaveSafeDefaultsAndFloors) {
     EXPECT_NE(error.find("PARLEY_REDIS_BACKLOG_BYTES"), std::string::npos);
 }
 
+// API.md §0.8, §10.2: the connection caps, deadlines, body pace and response budget.
+TEST(ConfigLoader, ConnectionLimitsDefaultAndValidate) {
+    std::string error;
+    const auto d = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(d) << error;
+    EXPECT_EQ(d->http.max_connections, 0u);  // derived from the descriptor limit at start
+    EXPECT_EQ(d->http.max_connections_per_ip, 256u);
+    EXPECT_EQ(d->http.header_timeout.count(), 10);
+    EXPECT_EQ(d->http.write_timeout.count(), 30);
+    EXPECT_EQ(d->http.min_body_rate_bytes_per_second, 1024u);
+    EXPECT_EQ(d->http.response_buffer_total_bytes, 268435456u);
+    const auto s = to_settings(merge({},
+                                     {{"PARLEY_MAX_CONNECTIONS_PER_IP", "0"},
+                                      {"PARLEY_MAX_CONNECTIONS", "5000"},
+                                      {"PARLEY_HEADER_TIMEOUT", "3s"},
+                                      {"PARLEY_MIN_BODY_RATE", "off"}},
+                                     {}),
+                               error);
+    EXPECT_FALSE(s);  // a rate is an integer here; 0 disables
+    EXPECT_NE(error.find("PARLEY_MIN_BODY_RATE"), std::string::npos);
+    const auto t = to_settings(merge({},
+                                     {{"PARLEY_MAX_CONNECTIONS_PER_IP", "0"},
+                                      {"PARLEY_MAX_CONNECTIONS", "5000"},
+                                      {"PARLEY_HEADER_TIMEOUT", "3s"},
+                                      {"PARLEY_MIN_BODY_RATE", "0"}},
+                                     {}),
+                               error);
+    ASSERT_TRUE(t) << error;
+    EXPECT_EQ(t->http.max_connections_per_ip, 0u);
+    EXPECT_EQ(t->http.max_connections, 5000u);
+    EXPECT_EQ(t->http.header_timeout.count(), 3);
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_WRITE_TIMEOUT", "0"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_WRITE_TIMEOUT"), std::string::npos);
+    EXPECT_FALSE(
+        to_settings(merge({}, {{"PARLEY_RESPONSE_BUFFER_TOTAL_BYTES", "1000"}}, {}), error));
+}
+
 TEST(ConfigLoader, UnknownKeysInEnvFileAreIgnored) {
     std::string error;
     const auto s = to_settings(merge({}, {}, {{"SOMETHING_ELSE", "x"}}), error);

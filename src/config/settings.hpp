@@ -27,7 +27,18 @@ struct http_settings {
     std::size_t max_upload_bytes = 26214400;
     std::size_t max_url_bytes = 8192;
     std::size_t max_header_bytes = 16384;
-    seconds read_timeout{30};  // idle header/body read
+    seconds read_timeout{30};  // idle: keep-alive wait, and each body read
+    // Connections open at once, HTTP and WebSocket (API.md §0.8); 0: derived from the descriptor
+    // limit at start (limit - max(64, limit / 8)). Past it a new connection gets a 503.
+    std::size_t max_connections = 0;
+    // Per client address (the TCP peer; IPv6 by /64); 0: off (behind a proxy).
+    std::size_t max_connections_per_ip = 256;
+    seconds header_timeout{10};  // first byte of a request to the end of its headers
+    seconds write_timeout{30};   // one response (each 64 KiB piece of a file body), one WS flush
+    // A request body slower than this on average (over any 10 s) closes the connection; 0: off.
+    std::size_t min_body_rate_bytes_per_second = 1024;
+    // Response bodies being written, all connections together; past it a large one gets a 503.
+    std::size_t response_buffer_total_bytes = 268435456;
     seconds shutdown_timeout{10};
     std::vector<std::string> cors_origins;  // empty: all origins
     std::string public_url;                 // empty: http://<Host>

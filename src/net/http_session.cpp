@@ -1,14 +1,13 @@
 // One HTTP/1.1 connection: read a request within the limits and deadlines of API.md §0.7/§0.8,
 // run the api handler on the worker pool, write the response, repeat while keep-alive holds.
-// Streamed bodies (uploads, §7.1) go to an api::body_sink chunk by chunk; file bodies (§7.2,
-// §7.3) are sent from the open descriptor in pieces.
+// File bodies (§7.2, §7.3) are sent from the open descriptor in pieces; streamed bodies (uploads,
+// §7.1) are in http_upload.cpp.
 
 // file_body reads the file this many bytes at a time (Beast's default is 4 KiB). Only this
 // translation unit instantiates file_body.
 #define BOOST_BEAST_FILE_BUFFER_SIZE 65536
 
-#include "net/http_text.hpp"
-#include "net/session.hpp"
+#include "net/http_session.hpp"
 #include "net/ws_session.hpp"
 
 #include "core/error.hpp"
@@ -32,6 +31,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <array>
+#include <atomic>
 #include <chrono>
 #include <optional>
 #include <string>
@@ -40,10 +40,6 @@
 
 namespace parley::net::detail {
 
-namespace asio = boost::asio;
-namespace beast = boost::beast;
-namespace http = beast::http;
-using tcp = asio::ip::tcp;
 using namespace std::chrono_literals;
 
 namespace {
@@ -56,23 +52,14 @@ constexpr std::size_t request_line_overhead_bytes = 128;
 // client reads our 413/414/431/400 instead of a connection reset.
 constexpr auto linger_timeout = 1s;
 constexpr std::size_t linger_max_bytes = 1024 * 1024;
-// A streamed body is read into a buffer of this size and handed to the sink one buffer at a
-// time, so a connection holds at most this much of an upload in memory.
-constexpr std::size_t stream_chunk_bytes = 128 * 1024;
+// Response bodies at least this large take their bytes from PARLEY_RESPONSE_BUFFER_TOTAL_BYTES
+// while they are written (API.md §0.8); smaller ones are never refused.
+constexpr std::size_t budgeted_response_bytes = 64 * 1024;
+// Refusals for the budget are logged at most this often.
+constexpr std::chrono::seconds refusal_log_interval{10};
 
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-using request_parser = http::request_parser<http::string_body>;
-using request_message = http::request<http::string_body>;
 using response_message = http::response<http::string_body>;
 using file_response_message = http::response<http::file_body>;
-
-// A request net/ answers itself, through handler.reject() so the body has the contract's shape.
-struct refusal {
-    int status = 400;  // 0: the status reject() picks from the error table
-    core::error error;
-    api::request partial;
-};
 
 // Runs on a worker thread; the session co_awaits it and resumes on its own strand.
 asio::awaitable<api::response> call_handler(api::http_handler* handler, api::request req) {
@@ -82,31 +69,6 @@ asio::awaitable<api::response> call_handler(api::http_handler* handler, api::req
 // The WebSocket handshake decision (API.md §8.1), on a worker thread like any handler call.
 asio::awaitable<api::ws_accept> call_accept(api::ws_handler* handler, api::request req) {
     co_return handler->accept(req);
-}
-
-// The streamed-body seam (API.md §7.1), each step on a worker thread: open the sink from the
-// head, hand it each chunk, get the response once the body is whole.
-asio::awaitable<api::stream_start> call_open(api::http_handler* handler, api::request head) {
-    co_return handler->open_stream(head);
-}
-
-asio::awaitable<core::result<void>> call_write(api::body_sink* sink, std::string_view chunk) {
-    co_return sink->write(chunk);
-}
-
-asio::awaitable<api::response> call_finish(api::http_handler* handler, api::request head,
-                                           std::unique_ptr<api::body_sink> sink) {
-    co_return handler->finish_stream(head, std::move(sink));
-}
-
-bool iequals(std::string_view a, std::string_view b) {
-    return ascii_lower(a) == ascii_lower(b);
-}
-
-std::string_view response_header(const api::response& res, std::string_view name) {
-    for (const auto& [k, v] : res.headers)
-        if (iequals(k, name)) return v;
-    return {};
 }
 
 std::size_t header_field_bytes(const request_message& msg) {
@@ -191,546 +153,405 @@ std::optional<file_response_message> to_beast_file(api::response& res, unsigned 
     return out;
 }
 
-class http_session final : public session, public std::enable_shared_from_this<http_session> {
-public:
-    http_session(tcp::socket socket, session_context& ctx) : ctx_(ctx), stream_(std::move(socket)) {
-        beast::error_code ec;
-        const auto peer = stream_.socket().remote_endpoint(ec);
-        peer_addr_ = ec ? "-" : peer.address().to_string();
-    }
-
-    // The connection's coroutine; `self` keeps the session alive until it returns.
-    static asio::awaitable<void> serve(std::shared_ptr<http_session> self) {
-        for (;;) {
-            const bool keep_alive = co_await self->serve_one();
-            if (!keep_alive) break;
-        }
-        if (!self->handed_off_) co_await self->close_connection();
-    }
-
-    [[nodiscard]] asio::any_io_executor executor() { return stream_.get_executor(); }
-
-    void begin_shutdown() override {
-        asio::post(stream_.get_executor(), [self = shared_from_this()] {
-            if (self->handed_off_) return;  // the ws session has the socket now
-            self->closing_ = true;
-            // Idle keep-alive connections close now; the others after their response.
-            if (self->phase_ == phase::idle) self->stream_.cancel();
-        });
-    }
-
-    void force_close() override {
-        asio::post(stream_.get_executor(), [self = shared_from_this()] {
-            if (self->handed_off_) return;
-            self->closing_ = true;
-            beast::error_code ec;
-            self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
-            self->stream_.close();
-        });
-    }
-
-private:
-    enum class phase { idle, reading, handling, writing };
-
-    // Reads one request and answers it. Returns whether the connection stays open.
-    asio::awaitable<bool> serve_one() {
-        const bool have_bytes = co_await wait_for_request();
-        if (!have_bytes) co_return false;
-        started_ = std::chrono::steady_clock::now();
-        const in_flight counting;  // parley_http_requests_in_flight, until this request ends
-        route_ = {};
-        too_large_.reset();
-        body_limit_ = ctx_.settings.max_body_bytes;
-
-        request_parser parser;
-        parser.header_limit(static_cast<std::uint32_t>(ctx_.settings.max_url_bytes +
-                                                       ctx_.settings.max_header_bytes +
-                                                       request_line_overhead_bytes));
-        // The body limit is checked against Content-Length below, once the route is known.
-        parser.body_limit(boost::none);
-
-        // Headers must arrive whole within read_timeout of the first byte (API.md §0.8).
-        stream_.expires_after(ctx_.settings.read_timeout);
-        auto [ec, header_bytes] =
-            co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
-        if (ec) {
-            auto why = refusal_for(ec, parser);
-            if (why) co_await refuse(std::move(*why), parser.get().version());
-            co_return false;
-        }
-
-        // Arguments of co_awaited calls are named locals first (g++ 12 temporaries, STYLE.md).
-        request_message& msg = parser.get();
-        api::request req = to_api_head(msg);
-        if (msg.target().size() > ctx_.settings.max_url_bytes) {
-            auto why = uri_too_long(std::move(req));
-            co_await refuse(std::move(why), msg.version());
-            co_return false;
-        }
-        if (header_field_bytes(msg) > ctx_.settings.max_header_bytes) {
-            auto why = headers_too_large(std::move(req));
-            co_await refuse(std::move(why), msg.version());
-            co_return false;
-        }
-        const api::body_plan plan = body_plan_for(req);
-        route_ = plan.route;
-        const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
-        too_large_ = plan.too_large;
-        body_limit_ = limit;
-        if (parser.content_length() && *parser.content_length() > limit) {
-            // Refused on the header alone: the body is never read (API.md §0.8).
-            auto why = body_too_large(std::move(req), limit);
-            co_await refuse(std::move(why), msg.version());
-            co_return false;
-        }
-        parser.body_limit(limit);  // chunked bodies are counted as they arrive
-
-        if (ctx_.ws_handler != nullptr && msg.method() == http::verb::get && parser.is_done() &&
-            is_websocket_upgrade(req)) {
-            co_await upgrade(parser, std::move(req));
-            co_return false;  // the socket now belongs to a ws session, or is closing
-        }
-
-        if (plan.streamed) {
-            const bool open = co_await serve_streamed(parser, std::move(req), limit);
-            co_return open;
-        }
-
-        if (!parser.is_done()) {
-            const bool read = co_await read_body(parser, req);
-            if (!read) co_return false;
-        }
-        req.body = std::move(msg.body());
-
-        const bool head = msg.method() == http::verb::head;
-        const unsigned version = msg.version() == 10 ? 10 : 11;
-        const std::string method = req.method;  // kept for the access log
-        const std::string target = req.target;
-        const std::string remote = req.remote_addr;
-
-        phase_ = phase::handling;
-        auto call = call_handler(&ctx_.handler, std::move(req));
-        auto [failure, res] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
-        if (failure) {
-            log_failure{"http handler"}(failure);
-            res = safe_reject(to_api_head(msg),
-                              core::detail(core::errc::server_error, "A server error occurred."));
-            res.status = 500;
-        }
-
-        const bool keep_alive =
-            msg.keep_alive() && !closing_ && !iequals(response_header(res, "connection"), "close");
-        const bool wrote = co_await write_response(std::move(res), version, head, keep_alive,
-                                                   remote, method, target);
-        const bool open = wrote && keep_alive;
-        co_return open;
-    }
-
-    // Waits for the first byte of the next request with the keep-alive idle deadline. Pipelined
-    // bytes already buffered count. False when the connection should close.
-    asio::awaitable<bool> wait_for_request() {
-        if (buffer_.size() > 0) co_return true;
-        if (closing_) co_return false;
-        phase_ = phase::idle;
-        stream_.expires_after(ctx_.settings.read_timeout);
-        auto [ec, n] =
-            co_await stream_.async_read_some(buffer_.prepare(first_read_bytes), use_tuple);
-        phase_ = phase::reading;
-        if (ec) {
-            log_closed(ec);
-            co_return false;
-        }
-        buffer_.commit(n);
-        co_return true;
-    }
-
-    // A WebSocket upgrade (API.md §8.1): the api layer decides on the worker pool; a refusal is
-    // written as a JSON response and the connection closes; an acceptance hands the socket and
-    // the request to a ws session (the 101 answer is the ws session's).
-    asio::awaitable<void> upgrade(request_parser& parser, api::request req) {
-        const unsigned version = parser.get().version() == 10 ? 10 : 11;
-        const std::string method = req.method;
-        const std::string target = req.target;
-        const std::string remote = req.remote_addr;
-        phase_ = phase::handling;
-        auto call = call_accept(ctx_.ws_handler, req);
-        auto [failure, decision] =
-            co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
-        if (failure) {
-            log_failure{"websocket accept"}(failure);
-            decision = api::ws_accept{};
-            decision.refusal = safe_reject(
-                req, core::detail(core::errc::server_error, "A server error occurred."));
-            decision.refusal.status = 500;
-        }
-        if (decision.accepted && closing_) {
-            decision = api::ws_accept{};
-            decision.refusal = safe_reject(req, core::detail(core::errc::service_unavailable,
-                                                             "Service temporarily unavailable."));
-        }
-        if (!decision.accepted) {
-            co_await write_response(std::move(decision.refusal), version, false, false, remote,
-                                    method, target);
-            co_return;
-        }
-        access_log(remote, method, target, 101, 0, "-");
-        count_request(method, 101);
-        handed_off_ = true;
-        stream_.expires_never();  // the websocket keeps its own deadlines
-        start_ws_session(std::move(stream_), parser.release(), std::move(decision), peer_addr_,
-                         ctx_);
-    }
-
-    // Reads the body; each read gets its own read_timeout, so the deadline is an idle limit
-    // (a large upload at a steady pace is not cut off). False when the connection should close.
-    asio::awaitable<bool> read_body(request_parser& parser, const api::request& head) {
-        if (wants_continue(parser.get())) {
-            http::response<http::empty_body> cont{http::status::continue_, 11};
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
-            if (ec) {
-                log_closed(ec);
-                co_return false;
-            }
-        }
-        while (!parser.is_done()) {
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
-            if (ec) {
-                auto why = refusal_for(ec, parser);
-                if (why) {
-                    why->partial = head;
-                    co_await refuse(std::move(*why), parser.get().version());
-                }
-                co_return false;
-            }
-        }
-        co_return true;
-    }
-
-    // Writes a response and logs it. False when the write failed.
-    asio::awaitable<bool> write_response(api::response res, unsigned version, bool head,
-                                         bool keep_alive, std::string remote, std::string method,
-                                         std::string target) {
-        const int status = res.status;
-        const std::string request_id(response_header(res, "x-request-id"));
-        std::size_t body_bytes = 0;
-        beast::error_code ec;
-        phase_ = phase::writing;
-        if (res.file && !head && status_has_body(status)) {
-            auto file_out = to_beast_file(res, version, keep_alive);
-            if (file_out) {
-                body_bytes = static_cast<std::size_t>(file_out->body().size());
-                // Each piece gets the idle deadline: a slow but steady reader is not cut off.
-                http::response_serializer<http::file_body> sr(*file_out);
-                while (!sr.is_done()) {
-                    stream_.expires_after(ctx_.settings.read_timeout);
-                    auto [wec, wn] = co_await http::async_write_some(stream_, sr, use_tuple);
-                    if (wec) {
-                        ec = wec;
-                        break;
-                    }
-                }
-            } else {
-                ec = asio::error::bad_descriptor;  // nothing was sent: close the connection
-            }
-        } else {
-            response_message out = to_beast(std::move(res), version, head, keep_alive);
-            body_bytes = out.body().size();
-            // A client that stops reading is dropped after the same deadline as a silent one.
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [wec, n] = co_await http::async_write(stream_, out, use_tuple);
-            ec = wec;
-        }
-        phase_ = phase::reading;
-        access_log(remote, method, target, status, body_bytes, request_id);
-        count_request(method, status);
-        if (ec) {
-            log_closed(ec);
-            co_return false;
-        }
-        co_return true;
-    }
-
-    // Answers a refused request and marks the connection for a lingering close.
-    asio::awaitable<void> refuse(refusal why, unsigned version) {
-        api::response res = safe_reject(why.partial, why.error);
-        // reject() picks 400 for errc::invalid; 414/431 are ours.
-        if (why.status != 0) res.status = why.status;
-        linger_ = true;
-        const bool head = why.partial.method == "HEAD";
-        const bool wrote = co_await write_response(std::move(res), version == 10 ? 10 : 11, head,
-                                                   false, why.partial.remote_addr,
-                                                   why.partial.method, why.partial.target);
-        if (!wrote) linger_ = false;
-    }
-
-    // Half-closes, then (after a refusal) drains what the client still sends for a moment, then
-    // closes: closing with unread bytes would reset the connection and lose our response.
-    asio::awaitable<void> close_connection() {
-        beast::error_code ec;
-        stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
-        if (linger_ && !ec) {
-            std::array<char, 4096> scratch;
-            std::size_t drained = 0;
-            stream_.expires_after(linger_timeout);
-            while (drained < linger_max_bytes) {
-                auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), use_tuple);
-                if (rec) break;
-                drained += n;
-            }
-        }
-        stream_.close();
-    }
-
-    // How the body of a request is read (the route's limit, streamed or buffered); a failing
-    // plan_body() is logged and the default plan used.
-    api::body_plan body_plan_for(const api::request& head) const {
-        try {
-            return ctx_.handler.plan_body(head);
-        } catch (const std::exception& e) {
-            spdlog::error("http plan_body failed: {}", e.what());
-        }
-        return {};
-    }
-
-    // A streamed body (API.md §7.1): the handler opens a sink on the head (authentication,
-    // throttling, content type), then each chunk goes to the sink as it arrives, never the whole
-    // body; the response comes from the sink once the body is complete. A refusal on the head
-    // answers at once without reading the body; a sink error or the limit answers mid-body; in
-    // both cases the connection closes (after a short drain). A client that goes away aborts the
-    // sink, which removes what it stored.
-    asio::awaitable<bool> serve_streamed(request_parser& parser, api::request head,
-                                         std::size_t limit) {
-        const unsigned version = parser.get().version() == 10 ? 10 : 11;
-        const bool client_keep_alive = parser.get().keep_alive();
-        const bool expects_continue = wants_continue(parser.get());
-        const std::string method = head.method;
-        const std::string target = head.target;
-        const std::string remote = head.remote_addr;
-
-        phase_ = phase::handling;
-        auto opening = call_open(&ctx_.handler, head);
-        auto [failure, start] =
-            co_await asio::co_spawn(ctx_.workers, std::move(opening), use_tuple);
-        if (failure) {
-            log_failure{"http open_stream"}(failure);
-            start = api::stream_start{};
-            start.refusal = safe_reject(
-                head, core::detail(core::errc::server_error, "A server error occurred."));
-        }
-        if (!start.sink) {
-            const bool body_done = parser.is_done();
-            const bool keep_alive = body_done && client_keep_alive && !closing_;
-            if (!body_done) linger_ = true;  // the unread body is drained before closing
-            const bool wrote = co_await write_response(std::move(start.refusal), version, false,
-                                                       keep_alive, remote, method, target);
-            if (!wrote) linger_ = false;
-            const bool open = wrote && keep_alive;
-            co_return open;
-        }
-        std::unique_ptr<api::body_sink> sink = std::move(start.sink);
-
-        if (expects_continue && !parser.is_done()) {
-            http::response<http::empty_body> cont{http::status::continue_, 11};
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
-            if (ec) {
-                sink->abort();
-                log_closed(ec);
-                co_return false;
-            }
-        }
-
-        // Same parser state, body now delivered into our buffer piece by piece.
-        http::request_parser<http::buffer_body> body_parser{std::move(parser)};
-        body_parser.body_limit(limit);
-        std::vector<char> chunk(stream_chunk_bytes);
-        while (!body_parser.is_done()) {
-            phase_ = phase::reading;
-            body_parser.get().body().data = chunk.data();
-            body_parser.get().body().size = chunk.size();
-            // An idle deadline per read: a large upload at a steady pace is not cut off.
-            stream_.expires_after(ctx_.settings.read_timeout);
-            auto [ec, n] = co_await http::async_read(stream_, buffer_, body_parser, use_tuple);
-            if (ec == http::error::need_buffer) ec = {};
-            if (ec) {
-                sink->abort();
-                if (ec == http::error::body_limit) {
-                    auto why = body_too_large(std::move(head), limit);
-                    co_await refuse(std::move(why), version);
-                } else if (ec.category() ==
-                               http::make_error_code(http::error::bad_method).category() &&
-                           ec != http::error::end_of_stream && ec != http::error::partial_message) {
-                    // Arguments of co_awaited calls are named locals first (g++ 12, STYLE.md).
-                    refusal why{400,
-                                core::detail(core::errc::parse_error, "Malformed HTTP request."),
-                                std::move(head)};
-                    co_await refuse(std::move(why), version);
-                } else {
-                    log_closed(ec);
-                }
-                co_return false;
-            }
-            const std::size_t got = chunk.size() - body_parser.get().body().size;
-            if (got == 0) continue;
-            phase_ = phase::handling;
-            auto write = call_write(sink.get(), std::string_view(chunk.data(), got));
-            auto [wfail, wrote] =
-                co_await asio::co_spawn(ctx_.workers, std::move(write), use_tuple);
-            if (wfail || !wrote) {
-                if (wfail) log_failure{"http body_sink write"}(wfail);
-                sink->abort();
-                core::error e =
-                    wfail ? core::detail(core::errc::server_error, "A server error occurred.")
-                          : wrote.error();
-                refusal why{0, std::move(e), std::move(head)};
-                co_await refuse(std::move(why), version);
-                co_return false;
-            }
-        }
-
-        phase_ = phase::handling;
-        auto finish = call_finish(&ctx_.handler, head, std::move(sink));
-        auto [ffail, res] = co_await asio::co_spawn(ctx_.workers, std::move(finish), use_tuple);
-        if (ffail) {
-            log_failure{"http finish_stream"}(ffail);
-            res = safe_reject(head,
-                              core::detail(core::errc::server_error, "A server error occurred."));
-            res.status = 500;
-        }
-        const bool keep_alive =
-            client_keep_alive && !closing_ && !iequals(response_header(res, "connection"), "close");
-        const bool wrote = co_await write_response(std::move(res), version, false, keep_alive,
-                                                   remote, method, target);
-        const bool open = wrote && keep_alive;
-        co_return open;
-    }
-
-    api::request to_api_head(const request_message& msg) const {
-        api::request req;
-        req.method.assign(msg.method_string());
-        req.target.assign(msg.target());
-        split_target(req.target, req.path, req.query);
-        for (const auto& f : msg)
-            req.headers.emplace_back(ascii_lower(f.name_string()), std::string(f.value()));
-        req.remote_addr = peer_addr_;
-        if (ctx_.settings.trust_proxy) apply_forwarded_headers(req, ctx_.settings.trusted_proxies);
-        return req;
-    }
-
-    // What a failed read means: a refusal to answer, or nullopt to just close (EOF, timeout,
-    // reset, cancellation are normal).
-    std::optional<refusal> refusal_for(const beast::error_code& ec, request_parser& parser) const {
-        if (ec == http::error::end_of_stream || ec == http::error::partial_message) return {};
-        if (ec.category() != beast::http::make_error_code(http::error::bad_method).category())
-            return {};
-        api::request partial = to_api_head(parser.get());
-        if (ec == http::error::header_limit) {
-            // The parser stops before the line is stored: look at the raw head for 414 vs 431.
-            const auto data = buffer_.cdata();
-            const auto scan = scan_request_line(
-                std::string_view(static_cast<const char*>(data.data()), data.size()));
-            partial.method = scan.method;
-            if (!scan.complete || scan.target_bytes > ctx_.settings.max_url_bytes)
-                return uri_too_long(std::move(partial));
-            return headers_too_large(std::move(partial));
-        }
-        if (ec == http::error::body_limit) return body_too_large(std::move(partial), body_limit_);
-        return refusal{400, core::detail(core::errc::parse_error, "Malformed HTTP request."),
-                       std::move(partial)};
-    }
-
-    static refusal uri_too_long(api::request partial) {
-        // A target this long is not worth logging or passing on.
-        partial.target.clear();
-        partial.path.clear();
-        partial.query.clear();
-        return {414, core::detail(core::errc::invalid, "Request-URI Too Long."),
-                std::move(partial)};
-    }
-
-    static refusal headers_too_large(api::request partial) {
-        return {431, core::detail(core::errc::invalid, "Request Header Fields Too Large."),
-                std::move(partial)};
-    }
-
-    // 413 (API.md §0.8): the route's own text (uploads) or the JSON body's.
-    refusal body_too_large(api::request partial, std::size_t limit) const {
-        if (too_large_) return {413, *too_large_, std::move(partial)};
-        return {
-            413,
-            core::detail(core::errc::payload_too_large, "Request body too large. The limit is " +
-                                                            std::to_string(limit) + " bytes."),
-            std::move(partial)};
-    }
-
-    static bool wants_continue(const request_message& msg) {
-        return msg.version() >= 11 && iequals(msg[http::field::expect], "100-continue");
-    }
-
-    // reject() runs on the I/O thread: it only formats an error body and must not block.
-    api::response safe_reject(const api::request& partial, const core::error& e) const {
-        try {
-            return ctx_.handler.reject(partial, e);
-        } catch (const std::exception& ex) {
-            spdlog::error("http reject failed: {}", ex.what());
-        } catch (...) {
-            spdlog::error("http reject failed");
-        }
-        return fallback_response(e);
-    }
-
-    // One line per request (API.md §0.12): never headers, bodies or a raw token.
-    void access_log(const std::string& remote, const std::string& method, const std::string& target,
-                    int status, std::size_t body_bytes, const std::string& request_id) const {
-        const std::chrono::duration<double, std::milli> took =
-            std::chrono::steady_clock::now() - started_;
-        spdlog::info("http {} \"{} {}\" {} {}B {:.1f}ms rid={}", remote,
-                     method.empty() ? "-" : method, target.empty() ? "-" : core::redact(target),
-                     status, body_bytes, took.count(), request_id.empty() ? "-" : request_id);
-    }
-
-    void log_closed(const beast::error_code& ec) const {
-        spdlog::debug("http {} connection closed: {}", peer_addr_, ec.message());
-    }
-
-    // §10.3: the request's count and duration under its route template (never the raw path).
-    void count_request(const std::string& method, int status) const {
-        const auto& m = core::metrics::server_metrics::global();
-        const std::string_view label = core::metrics::server_metrics::method_label(method);
-        const std::string_view route = route_.empty() ? std::string_view("unmatched") : route_;
-        const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
-        m.http_requests.inc({label, route, std::to_string(status)});
-        m.http_duration.observe({label, route}, took.count());
-    }
-
-    // Counts a request in parley_http_requests_in_flight for its lifetime.
-    struct in_flight {
-        in_flight() { core::metrics::server_metrics::global().http_in_flight.inc(); }
-        ~in_flight() { core::metrics::server_metrics::global().http_in_flight.dec(); }
-        in_flight(const in_flight&) = delete;
-        in_flight& operator=(const in_flight&) = delete;
-    };
-
-    session_context& ctx_;
-    beast::tcp_stream stream_;
-    beast::flat_buffer buffer_;
-    std::string peer_addr_;
-    std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
-    phase phase_ = phase::idle;  // only touched on the session's strand, like everything here
-    bool closing_ = false;       // shutdown started: no further request on this connection
-    bool linger_ = false;        // a refusal was sent: drain before closing
-    bool handed_off_ = false;    // the socket moved to a ws session
-    std::optional<core::error> too_large_;  // the current route's 413 (body_plan), if its own
-    std::size_t body_limit_ = 0;            // the current request's body limit
-    std::string_view route_;  // the current request's route template (a static string), or empty
+// Counts a request in parley_http_requests_in_flight for its lifetime.
+struct in_flight {
+    in_flight() { core::metrics::server_metrics::global().http_in_flight.inc(); }
+    ~in_flight() { core::metrics::server_metrics::global().http_in_flight.dec(); }
+    in_flight(const in_flight&) = delete;
+    in_flight& operator=(const in_flight&) = delete;
 };
 
 }  // namespace
 
-void start_http_session(tcp::socket socket, session_context& ctx) {
-    auto s = std::make_shared<http_session>(std::move(socket), ctx);
+std::string_view response_header(const api::response& res, std::string_view name) {
+    for (const auto& [k, v] : res.headers)
+        if (iequals(k, name)) return v;
+    return {};
+}
+
+http_session::http_session(tcp::socket socket, session_context& ctx, connection_slot slot)
+    : ctx_(ctx), slot_(std::move(slot)), stream_(std::move(socket)) {
+    beast::error_code ec;
+    const auto peer = stream_.socket().remote_endpoint(ec);
+    peer_addr_ = ec ? "-" : peer.address().to_string();
+}
+asio::awaitable<void> http_session::serve(std::shared_ptr<http_session> self) {
+    for (;;) {
+        const bool keep_alive = co_await self->serve_one();
+        if (!keep_alive) break;
+    }
+    if (!self->handed_off_) {
+        co_await self->close_connection();
+        self->slot_.reset();  // the ws session holds it after a handoff
+    }
+}
+void http_session::force_close() {
+    asio::post(stream_.get_executor(), [self = shared_from_this()] {
+        if (self->handed_off_) return;
+        self->closing_ = true;
+        beast::error_code ec;
+        self->stream_.socket().shutdown(tcp::socket::shutdown_both, ec);
+        self->stream_.close();
+    });
+}
+asio::awaitable<bool> http_session::serve_one() {
+    const bool have_bytes = co_await wait_for_request();
+    if (!have_bytes) co_return false;
+    started_ = std::chrono::steady_clock::now();
+    const in_flight counting;  // parley_http_requests_in_flight, until this request ends
+    route_ = {};
+    too_large_.reset();
+    body_limit_ = ctx_.settings.max_body_bytes;
+
+    request_parser parser;
+    parser.header_limit(static_cast<std::uint32_t>(ctx_.settings.max_url_bytes +
+                                                   ctx_.settings.max_header_bytes +
+                                                   request_line_overhead_bytes));
+    // The body limit is checked against Content-Length below, once the route is known.
+    parser.body_limit(boost::none);
+
+    // Headers must arrive whole within header_timeout of the first byte (API.md §0.8).
+    stream_.expires_after(ctx_.settings.header_timeout);
+    auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
+    if (ec) {
+        auto why = refusal_for(ec, parser);
+        if (why) co_await refuse(std::move(*why), parser.get().version());
+        co_return false;
+    }
+
+    // Arguments of co_awaited calls are named locals first (g++ 12 temporaries, STYLE.md).
+    request_message& msg = parser.get();
+    api::request req = to_api_head(msg);
+    if (msg.target().size() > ctx_.settings.max_url_bytes) {
+        auto why = uri_too_long(std::move(req));
+        co_await refuse(std::move(why), msg.version());
+        co_return false;
+    }
+    if (header_field_bytes(msg) > ctx_.settings.max_header_bytes) {
+        auto why = headers_too_large(std::move(req));
+        co_await refuse(std::move(why), msg.version());
+        co_return false;
+    }
+    api::body_plan plan = body_plan_for(req);
+    route_ = plan.route;
+    if (plan.refuse && !parser.is_done()) {
+        // A protected route whose token cannot verify: 401 before any body byte (§0.8),
+        // counted as the handler would have (§10.3 parley_auth_failures_total).
+        core::metrics::server_metrics::global().auth_failures.inc(
+            {core::to_string(plan.refuse->code)});
+        refusal why{0, std::move(*plan.refuse), std::move(req)};
+        co_await refuse(std::move(why), msg.version());
+        co_return false;
+    }
+    const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
+    too_large_ = plan.too_large;
+    body_limit_ = limit;
+    if (parser.content_length() && *parser.content_length() > limit) {
+        // Refused on the header alone: the body is never read (API.md §0.8).
+        auto why = body_too_large(std::move(req), limit);
+        co_await refuse(std::move(why), msg.version());
+        co_return false;
+    }
+    parser.body_limit(limit);  // chunked bodies are counted as they arrive
+
+    if (ctx_.ws_handler != nullptr && msg.method() == http::verb::get && parser.is_done() &&
+        is_websocket_upgrade(req)) {
+        co_await upgrade(parser, std::move(req));
+        co_return false;  // the socket now belongs to a ws session, or is closing
+    }
+
+    if (plan.streamed) {
+        const bool open = co_await serve_streamed(parser, std::move(req), limit);
+        co_return open;
+    }
+
+    if (!parser.is_done()) {
+        const bool read = co_await read_body(parser, req);
+        if (!read) co_return false;
+    }
+    req.body = std::move(msg.body());
+
+    const bool head = msg.method() == http::verb::head;
+    const unsigned version = msg.version() == 10 ? 10 : 11;
+    const std::string method = req.method;  // kept for the access log
+    const std::string target = req.target;
+    const std::string remote = req.remote_addr;
+
+    phase_ = phase::handling;
+    auto call = call_handler(&ctx_.handler, std::move(req));
+    auto [failure, res] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+    if (failure) {
+        log_failure{"http handler"}(failure);
+        res = safe_reject(to_api_head(msg),
+                          core::detail(core::errc::server_error, "A server error occurred."));
+        res.status = 500;
+    }
+
+    if (!head) hold_response_bytes(res, msg);
+    const bool keep_alive =
+        msg.keep_alive() && !closing_ && !iequals(response_header(res, "connection"), "close");
+    const bool wrote =
+        co_await write_response(std::move(res), version, head, keep_alive, remote, method, target);
+    const bool open = wrote && keep_alive;
+    co_return open;
+}
+void http_session::hold_response_bytes(api::response& res, const request_message& msg) {
+    if (res.file || res.body.size() < budgeted_response_bytes) return;
+    response_bytes_ = ctx_.response_budget.try_take(res.body.size());
+    if (response_bytes_) return;
+    // At most one line per interval for the whole process: refusals come in floods.
+    static std::atomic<std::int64_t> last_logged{0};
+    const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+    std::int64_t last = last_logged.load(std::memory_order_relaxed);
+    const std::int64_t interval = std::chrono::steady_clock::duration(refusal_log_interval).count();
+    if (now - last >= interval && last_logged.compare_exchange_strong(last, now))
+        spdlog::warn(
+            "http {}: {} B response refused with 503: "
+            "PARLEY_RESPONSE_BUFFER_TOTAL_BYTES ({} B) in use",
+            peer_addr_, res.body.size(), ctx_.settings.response_buffer_total_bytes);
+    res = safe_reject(to_api_head(msg), core::detail(core::errc::service_unavailable,
+                                                     "Service temporarily unavailable."));
+}
+asio::awaitable<bool> http_session::wait_for_request() {
+    if (buffer_.size() > 0) co_return true;
+    if (closing_) co_return false;
+    phase_ = phase::idle;
+    stream_.expires_after(ctx_.settings.read_timeout);
+    auto [ec, n] = co_await stream_.async_read_some(buffer_.prepare(first_read_bytes), use_tuple);
+    phase_ = phase::reading;
+    if (ec) {
+        log_closed(ec);
+        co_return false;
+    }
+    buffer_.commit(n);
+    co_return true;
+}
+asio::awaitable<void> http_session::upgrade(request_parser& parser, api::request req) {
+    const unsigned version = parser.get().version() == 10 ? 10 : 11;
+    const std::string method = req.method;
+    const std::string target = req.target;
+    const std::string remote = req.remote_addr;
+    phase_ = phase::handling;
+    auto call = call_accept(ctx_.ws_handler, req);
+    auto [failure, decision] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+    if (failure) {
+        log_failure{"websocket accept"}(failure);
+        decision = api::ws_accept{};
+        decision.refusal =
+            safe_reject(req, core::detail(core::errc::server_error, "A server error occurred."));
+        decision.refusal.status = 500;
+    }
+    if (decision.accepted && closing_) {
+        decision = api::ws_accept{};
+        decision.refusal = safe_reject(
+            req, core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+    }
+    if (!decision.accepted) {
+        co_await write_response(std::move(decision.refusal), version, false, false, remote, method,
+                                target);
+        co_return;
+    }
+    access_log(remote, method, target, 101, 0, "-");
+    count_request(method, 101);
+    handed_off_ = true;
+    stream_.expires_never();  // the websocket keeps its own deadlines
+    // The connection keeps counting against the caps as a WebSocket (§0.8).
+    start_ws_session(std::move(stream_), parser.release(), std::move(decision), peer_addr_, ctx_,
+                     std::move(slot_));
+}
+asio::awaitable<bool> http_session::read_body(request_parser& parser, const api::request& head) {
+    if (wants_continue(parser.get())) {
+        http::response<http::empty_body> cont{http::status::continue_, 11};
+        stream_.expires_after(ctx_.settings.write_timeout);
+        auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
+        if (ec) {
+            log_closed(ec);
+            co_return false;
+        }
+    }
+    transfer_pace pace(ctx_.settings.min_body_rate_bytes_per_second,
+                       std::chrono::steady_clock::now());
+    while (!parser.is_done()) {
+        stream_.expires_at(body_deadline(pace));
+        auto [ec, n] = co_await http::async_read_some(stream_, buffer_, parser, use_tuple);
+        pace.add(n, std::chrono::steady_clock::now());
+        if (ec) {
+            if (ec == beast::error::timeout) log_slow_body();
+            auto why = refusal_for(ec, parser);
+            if (why) {
+                why->partial = head;
+                co_await refuse(std::move(*why), parser.get().version());
+            }
+            co_return false;
+        }
+    }
+    co_return true;
+}
+asio::awaitable<bool> http_session::write_response(api::response res, unsigned version, bool head,
+                                                   bool keep_alive, std::string remote,
+                                                   std::string method, std::string target) {
+    const int status = res.status;
+    const std::string request_id(response_header(res, "x-request-id"));
+    std::size_t body_bytes = 0;
+    beast::error_code ec;
+    phase_ = phase::writing;
+    if (res.file && !head && status_has_body(status)) {
+        auto file_out = to_beast_file(res, version, keep_alive);
+        if (file_out) {
+            body_bytes = static_cast<std::size_t>(file_out->body().size());
+            // Each piece gets the write deadline: a slow but steady reader is not cut off,
+            // and the file is never in memory (§0.8).
+            http::response_serializer<http::file_body> sr(*file_out);
+            while (!sr.is_done()) {
+                stream_.expires_after(ctx_.settings.write_timeout);
+                auto [wec, wn] = co_await http::async_write_some(stream_, sr, use_tuple);
+                if (wec) {
+                    ec = wec;
+                    break;
+                }
+            }
+        } else {
+            ec = asio::error::bad_descriptor;  // nothing was sent: close the connection
+        }
+    } else {
+        response_message out = to_beast(std::move(res), version, head, keep_alive);
+        body_bytes = out.body().size();
+        // The whole response within the write deadline (§0.8): a client that does not read
+        // loses the connection, and the body's budget bytes come back.
+        stream_.expires_after(ctx_.settings.write_timeout);
+        auto [wec, n] = co_await http::async_write(stream_, out, use_tuple);
+        ec = wec;
+    }
+    response_bytes_.reset();
+    phase_ = phase::reading;
+    access_log(remote, method, target, status, body_bytes, request_id);
+    count_request(method, status);
+    if (ec) {
+        log_closed(ec);
+        co_return false;
+    }
+    co_return true;
+}
+asio::awaitable<void> http_session::refuse(refusal why, unsigned version) {
+    api::response res = safe_reject(why.partial, why.error);
+    // reject() picks 400 for errc::invalid; 414/431 are ours.
+    if (why.status != 0) res.status = why.status;
+    linger_ = true;
+    const bool head = why.partial.method == "HEAD";
+    const bool wrote =
+        co_await write_response(std::move(res), version == 10 ? 10 : 11, head, false,
+                                why.partial.remote_addr, why.partial.method, why.partial.target);
+    if (!wrote) linger_ = false;
+}
+asio::awaitable<void> http_session::close_connection() {
+    beast::error_code ec;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ec);
+    if (linger_ && !ec) {
+        std::array<char, 4096> scratch;
+        std::size_t drained = 0;
+        stream_.expires_after(linger_timeout);
+        while (drained < linger_max_bytes) {
+            auto [rec, n] = co_await stream_.async_read_some(asio::buffer(scratch), use_tuple);
+            if (rec) break;
+            drained += n;
+        }
+    }
+    stream_.close();
+}
+api::body_plan http_session::body_plan_for(const api::request& head) const {
+    try {
+        return ctx_.handler.plan_body(head);
+    } catch (const std::exception& e) {
+        spdlog::error("http plan_body failed: {}", e.what());
+    }
+    return {};
+}
+api::request http_session::to_api_head(const request_message& msg) const {
+    api::request req;
+    req.method.assign(msg.method_string());
+    req.target.assign(msg.target());
+    split_target(req.target, req.path, req.query);
+    for (const auto& f : msg)
+        req.headers.emplace_back(ascii_lower(f.name_string()), std::string(f.value()));
+    req.remote_addr = peer_addr_;
+    if (ctx_.settings.trust_proxy) apply_forwarded_headers(req, ctx_.settings.trusted_proxies);
+    return req;
+}
+std::optional<refusal> http_session::refusal_for(const beast::error_code& ec,
+                                                 request_parser& parser) const {
+    if (ec == http::error::end_of_stream || ec == http::error::partial_message) return {};
+    if (ec.category() != beast::http::make_error_code(http::error::bad_method).category())
+        return {};
+    api::request partial = to_api_head(parser.get());
+    if (ec == http::error::header_limit) {
+        // The request line was parsed (and consumed from the buffer): the fields are over.
+        if (!parser.get().target().empty()) {
+            if (parser.get().target().size() > ctx_.settings.max_url_bytes)
+                return uri_too_long(std::move(partial));
+            return headers_too_large(std::move(partial));
+        }
+        // The parser stopped inside the line: look at the raw head for 414 vs 431.
+        const auto data = buffer_.cdata();
+        const auto scan =
+            scan_request_line(std::string_view(static_cast<const char*>(data.data()), data.size()));
+        partial.method = scan.method;
+        if (!scan.complete || scan.target_bytes > ctx_.settings.max_url_bytes)
+            return uri_too_long(std::move(partial));
+        return headers_too_large(std::move(partial));
+    }
+    if (ec == http::error::body_limit) return body_too_large(std::move(partial), body_limit_);
+    return refusal{400, core::detail(core::errc::parse_error, "Malformed HTTP request."),
+                   std::move(partial)};
+}
+refusal http_session::uri_too_long(api::request partial) {
+    // A target this long is not worth logging or passing on.
+    partial.target.clear();
+    partial.path.clear();
+    partial.query.clear();
+    return {414, core::detail(core::errc::invalid, "Request-URI Too Long."), std::move(partial)};
+}
+refusal http_session::body_too_large(api::request partial, std::size_t limit) const {
+    if (too_large_) return {413, *too_large_, std::move(partial)};
+    return {413,
+            core::detail(core::errc::payload_too_large, "Request body too large. The limit is " +
+                                                            std::to_string(limit) + " bytes."),
+            std::move(partial)};
+}
+api::response http_session::safe_reject(const api::request& partial, const core::error& e) const {
+    try {
+        return ctx_.handler.reject(partial, e);
+    } catch (const std::exception& ex) {
+        spdlog::error("http reject failed: {}", ex.what());
+    } catch (...) {
+        spdlog::error("http reject failed");
+    }
+    return fallback_response(e);
+}
+void http_session::access_log(const std::string& remote, const std::string& method,
+                              const std::string& target, int status, std::size_t body_bytes,
+                              const std::string& request_id) const {
+    const std::chrono::duration<double, std::milli> took =
+        std::chrono::steady_clock::now() - started_;
+    spdlog::info("http {} \"{} {}\" {} {}B {:.1f}ms rid={}", remote, method.empty() ? "-" : method,
+                 target.empty() ? "-" : core::redact(target), status, body_bytes, took.count(),
+                 request_id.empty() ? "-" : request_id);
+}
+std::chrono::steady_clock::time_point http_session::body_deadline(const transfer_pace& pace) const {
+    const auto now = std::chrono::steady_clock::now();
+    return pace.due(now, std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                             ctx_.settings.read_timeout));
+}
+void http_session::count_request(const std::string& method, int status) const {
+    const auto& m = core::metrics::server_metrics::global();
+    const std::string_view label = core::metrics::server_metrics::method_label(method);
+    const std::string_view route = route_.empty() ? std::string_view("unmatched") : route_;
+    const std::chrono::duration<double> took = std::chrono::steady_clock::now() - started_;
+    m.http_requests.inc({label, route, std::to_string(status)});
+    m.http_duration.observe({label, route}, took.count());
+}
+
+void start_http_session(tcp::socket socket, session_context& ctx, connection_slot slot) {
+    auto s = std::make_shared<http_session>(std::move(socket), ctx, std::move(slot));
     const std::uint64_t id = ctx.registry.add(s);
     auto executor = s->executor();
     asio::co_spawn(executor, http_session::serve(std::move(s)),

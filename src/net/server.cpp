@@ -15,11 +15,16 @@
 #include <boost/asio/strand.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <csignal>
 #include <optional>
 #include <stdexcept>
+#include <string>
+#include <string_view>
 #include <thread>
 
 namespace parley::net {
@@ -39,6 +44,21 @@ constexpr auto accept_backoff = 100ms;
 // After the shutdown timeout: time for the forced socket closes to run before the I/O stops.
 constexpr auto forced_close_grace = 200ms;
 
+// A connection past the caps gets this, written without reading its request (API.md §0.8).
+constexpr std::string_view over_capacity_body =
+    R"({"detail": "Service temporarily unavailable.", "code": "service_unavailable"})";
+constexpr std::string_view over_capacity_head =
+    "HTTP/1.1 503 Service Unavailable\r\n"
+    "Content-Type: application/json\r\n"
+    "Retry-After: 5\r\n"
+    "Cache-Control: no-store\r\n"
+    "Content-Length: 77\r\n"
+    "Connection: close\r\n"
+    "\r\n";
+static_assert(over_capacity_body.size() == 77);
+// Refused connections are logged at most this often (an attack must not flood the log).
+constexpr auto refusal_log_interval = 10s;
+
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 unsigned hardware_threads() {
@@ -47,6 +67,69 @@ unsigned hardware_threads() {
 
 unsigned io_thread_count(int configured) {
     return configured > 0 ? static_cast<unsigned>(configured) : hardware_threads();
+}
+
+// Raises the soft descriptor limit to the hard one (logged) and returns the soft limit in force.
+std::uint64_t raise_fd_limit() {
+    rlimit lim{};
+    if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) {
+        spdlog::warn("cannot read the open-file limit; assuming 1024");
+        return 1024;
+    }
+    const rlim_t before = lim.rlim_cur;
+    if (lim.rlim_cur != lim.rlim_max) {
+        rlimit raised = lim;
+        raised.rlim_cur = lim.rlim_max;
+        if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+    }
+    auto show = [](rlim_t v) {
+        return v == RLIM_INFINITY ? std::string("unlimited") : std::to_string(v);
+    };
+    spdlog::info("open-file limit: soft {} (was {}), hard {}", show(lim.rlim_cur), show(before),
+                 show(lim.rlim_max));
+    // "unlimited" still meets the kernel's per-process ceiling (fs.nr_open, 1M by default).
+    return lim.rlim_cur == RLIM_INFINITY ? std::uint64_t{1} << 20 : lim.rlim_cur;
+}
+
+// The total cap in force: the setting, or derived from the descriptor limit (API.md §0.8).
+std::size_t total_connection_cap(const config::http_settings& s) {
+    const std::uint64_t fds = raise_fd_limit();
+    const std::size_t cap =
+        s.max_connections != 0 ? s.max_connections : default_max_connections(fds);
+    spdlog::info("connection caps: {} in total, {} per client address", cap,
+                 s.max_connections_per_ip == 0 ? std::string("no cap")
+                                               : std::to_string(s.max_connections_per_ip));
+    return cap;
+}
+
+// The address group of a connected socket's peer (admission.hpp), or empty when it is unknown.
+std::string peer_group(const tcp::socket& socket) {
+    boost::system::error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec) return {};
+    const auto address = peer.address();
+    if (address.is_v4()) {
+        const auto bytes = address.to_v4().to_bytes();
+        return address_group(bytes);
+    }
+    const auto bytes = address.to_v6().to_bytes();
+    return address_group(bytes);
+}
+
+// Answers a connection past the caps without waiting on it: whatever it already sent is read
+// (so the close does not reset our answer away), the fixed 503 goes out if the socket takes it
+// at once, then the socket closes. Never blocks.
+void turn_away(tcp::socket& socket) {
+    boost::system::error_code ec;
+    socket.non_blocking(true, ec);
+    std::array<char, 4096> scratch;
+    [[maybe_unused]] const auto read = socket.read_some(asio::buffer(scratch), ec);
+    const std::array<asio::const_buffer, 2> answer{
+        asio::buffer(over_capacity_head.data(), over_capacity_head.size()),
+        asio::buffer(over_capacity_body.data(), over_capacity_body.size())};
+    [[maybe_unused]] const auto sent = socket.write_some(answer, ec);
+    socket.shutdown(tcp::socket::shutdown_send, ec);
+    socket.close(ec);
 }
 
 }  // namespace
@@ -106,12 +189,14 @@ struct server::impl {
           ws_settings(std::move(ws)),
           outbox(ws_settings.outbox_total_bytes),
           registry([this] { on_sessions_empty(); }),
+          limiter(total_connection_cap(s), s.max_connections_per_ip),
+          response_budget(s.response_buffer_total_bytes),
           io_threads(io_thread_count(s.threads)),
           ioc(static_cast<int>(io_threads)),
           strand(asio::make_strand(ioc)),
           loop(ioc),
           workers(server::worker_threads()),
-          context{settings, handler, workers, registry, w, ws_settings, outbox},
+          context{settings, handler, workers, registry, w, ws_settings, outbox, response_budget},
           acceptor(strand),
           drain_timer(strand) {}
 
@@ -121,6 +206,8 @@ struct server::impl {
     detail::outbox_total outbox;  // before the sessions that count in it
     std::function<void()> shutdown_hook;
     detail::session_registry registry;
+    connection_limiter limiter;  // the caps of API.md §0.8; outlives every session's slot
+    byte_budget response_budget;
     std::atomic<bool> shutting_down{false};
     bool stopped = false;  // the sequence finished; on `strand`
     unsigned io_threads;
@@ -135,6 +222,10 @@ struct server::impl {
     std::optional<asio::signal_set> signals;
     asio::steady_timer drain_timer;
     std::uint16_t bound_port = 0;
+    std::chrono::steady_clock::time_point refusal_logged;         // on `strand`
+    std::size_t refused_since_log = 0;                            // on `strand`
+    std::chrono::steady_clock::time_point accept_failure_logged;  // on `strand`
+    std::size_t accept_failures = 0;                              // on `strand`
 
     void listen() {
         if (acceptor.is_open()) return;
@@ -202,14 +293,47 @@ struct server::impl {
             if (self->shutting_down) co_return;  // the accepted socket, if any, just closes
             if (ec == asio::error::operation_aborted) co_return;
             if (ec) {
-                spdlog::warn("accept failed: {}", ec.message());
+                // EMFILE/ENFILE/ENOBUFS: wait and accept again (the connection waits in the
+                // backlog); logged at most every refusal_log_interval, as it repeats 10 times a
+                // second while it lasts.
+                ++self->accept_failures;
+                const auto now = std::chrono::steady_clock::now();
+                if (now - self->accept_failure_logged >= refusal_log_interval) {
+                    spdlog::warn("accept failed: {} ({} times since the last report)", ec.message(),
+                                 self->accept_failures);
+                    self->accept_failure_logged = now;
+                    self->accept_failures = 0;
+                }
                 backoff.expires_after(accept_backoff);
                 [[maybe_unused]] auto [waited] = co_await backoff.async_wait(use_tuple);
                 continue;
             }
+            connection_slot slot = self->admit(socket);
+            if (!slot) continue;
             socket.set_option(tcp::no_delay(true), ec);
-            detail::start_http_session(std::move(socket), self->context);
+            detail::start_http_session(std::move(socket), self->context, std::move(slot));
         }
+    }
+
+    // On `strand`: the accepted socket's place under the caps, or it is turned away (503).
+    connection_slot admit(tcp::socket& socket) {
+        connection_limiter::refusal why{};
+        connection_slot slot = limiter.admit(peer_group(socket), why);
+        if (slot) return slot;
+        turn_away(socket);
+        ++refused_since_log;
+        const auto now = std::chrono::steady_clock::now();
+        if (now - refusal_logged >= refusal_log_interval) {
+            spdlog::warn("connections refused with 503 ({} since the last report): {} ({} open)",
+                         refused_since_log,
+                         why == connection_limiter::refusal::total
+                             ? "PARLEY_MAX_CONNECTIONS reached"
+                             : "PARLEY_MAX_CONNECTIONS_PER_IP reached for an address",
+                         limiter.total());
+            refusal_logged = now;
+            refused_since_log = 0;
+        }
+        return slot;
     }
 
     // First signal: graceful shutdown. Second one during the drain: stop now.

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <csignal>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
 #include <string>
@@ -81,6 +82,7 @@ config::http_settings test_settings() {
     s.threads = 2;
     s.max_body_bytes = 4096;
     s.read_timeout = std::chrono::seconds(1);
+    s.header_timeout = std::chrono::seconds(1);
     s.shutdown_timeout = std::chrono::seconds(1);
     return s;
 }
@@ -432,7 +434,7 @@ TEST(Server, ExpectContinueGets100First) {
 }
 
 TEST(Server, SilentAndSlowClientsAreDisconnectedAfterReadTimeout) {
-    running_server s;  // read_timeout 1 s
+    running_server s;  // read_timeout and header_timeout 1 s
     client silent(s.srv.port());
     client slow(s.srv.port());
     ASSERT_TRUE(slow.send("GET /slowloris HTTP/1.1\r\nHost: h\r\n"));  // never finishes
@@ -446,6 +448,50 @@ TEST(Server, SilentAndSlowClientsAreDisconnectedAfterReadTimeout) {
     const auto waited = clock_type::now() - t0;
     EXPECT_GE(waited, 800ms);
     EXPECT_LT(waited, 3s);
+}
+
+// API.md §0.8: past the per-address cap a connection gets the fixed 503 and is closed; the
+// place comes back when a connection closes.
+TEST(Server, PerAddressCapAnswers503AndGivesPlacesBack) {
+    auto settings = test_settings();
+    settings.max_connections_per_ip = 2;
+    running_server s(settings);
+    auto first = std::make_unique<client>(s.srv.port());
+    client second(s.srv.port());
+    ASSERT_TRUE(first->send(get("/a")));
+    ASSERT_TRUE(first->read_reply());
+    ASSERT_TRUE(second.send(get("/b")));
+    ASSERT_TRUE(second.read_reply());
+    client third(s.srv.port());
+    third.send(get("/c"));  // may fail: the server does not wait for it
+    const auto refused = third.read_reply();
+    ASSERT_TRUE(refused);
+    EXPECT_EQ(refused->status, 503);
+    EXPECT_EQ(refused->headers.at("retry-after"), "5");
+    EXPECT_NE(refused->body.find("service_unavailable"), std::string::npos);
+    EXPECT_TRUE(third.closed_by_server());
+    first.reset();  // closed: its place is free again
+    std::this_thread::sleep_for(200ms);
+    client fourth(s.srv.port());
+    ASSERT_TRUE(fourth.send(get("/d")));
+    const auto served = fourth.read_reply();
+    ASSERT_TRUE(served);
+    EXPECT_EQ(served->status, 200);
+}
+
+// API.md §0.8: the request line was parsed, so oversized header fields are a 431, not a 414.
+TEST(Server, OversizedHeaderFieldsAre431AndALongTarget414) {
+    running_server s;
+    client big_header(s.srv.port());
+    big_header.send(get("/a", "Authorization: Bearer " + std::string(100000, 'a') + "\r\n"));
+    const auto r431 = big_header.read_reply();
+    ASSERT_TRUE(r431);
+    EXPECT_EQ(r431->status, 431);
+    client long_target(s.srv.port());
+    long_target.send(get("/" + std::string(10000, 'a')));
+    const auto r414 = long_target.read_reply();
+    ASSERT_TRUE(r414);
+    EXPECT_EQ(r414->status, 414);
 }
 
 TEST(Server, HandlerRunsOnAWorkerThreadNotTheIoThread) {

@@ -6,6 +6,7 @@
 #include "api/ws.hpp"
 #include "config/settings.hpp"
 #include "net/outbox_total.hpp"
+#include "net/admission.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -62,10 +63,13 @@ struct session_context {
     api::ws_handler* ws_handler = nullptr;  // null: upgrades go to `handler` like any request
     const config::ws_settings& ws;
     outbox_total& outbox;  // every WebSocket outbox together (PARLEY_WS_OUTBOX_TOTAL_BYTES)
+    byte_budget& response_budget;  // response bodies being written (API.md §0.8)
 };
 
-// Serves HTTP/1.1 on an accepted socket whose executor is the connection's own strand.
-void start_http_session(boost::asio::ip::tcp::socket socket, session_context& ctx);
+// Serves HTTP/1.1 on an accepted socket whose executor is the connection's own strand. `slot`
+// is the connection's place under the caps; the sessions keep it until the socket closes.
+void start_http_session(boost::asio::ip::tcp::socket socket, session_context& ctx,
+                        connection_slot slot);
 
 // co_spawn completion handler: logs an escaped exception (never a bare `detached`, STYLE.md).
 struct log_failure {

@@ -110,15 +110,18 @@ class ws_session final : public api::ws_connection,
                          public session,
                          public std::enable_shared_from_this<ws_session> {
 public:
-    ws_session(beast::tcp_stream stream, api::ws_accept who, std::string peer, session_context& ctx)
+    ws_session(beast::tcp_stream stream, api::ws_accept who, std::string peer, session_context& ctx,
+               connection_slot slot)
         : ctx_(ctx),
+          slot_(std::move(slot)),
           handler_(*ctx.ws_handler),
           ws_(std::move(stream)),
           who_(std::move(who)),
           peer_(std::move(peer)),
           connection_id_(new_connection_id()),
           keepalive_timer_(ws_.get_executor()),
-          close_timer_(ws_.get_executor()) {}
+          close_timer_(ws_.get_executor()),
+          flush_timer_(ws_.get_executor()) {}
 
     ~ws_session() override {
         std::lock_guard lock(mutex_);
@@ -135,6 +138,7 @@ public:
         if (!open) {
             self->ended_ = true;
             self->close_timer_.cancel();
+            self->slot_.reset();
             co_return;
         }
         if (self->close_after_handshake_)  // close() came during the handshake (shutdown)
@@ -148,6 +152,8 @@ public:
         self->keepalive_timer_.cancel();
         self->close_timer_.cancel();
         co_await self->finish();
+        self->flush_timer_.cancel();
+        self->slot_.reset();  // the connection no longer counts against the caps (§0.8)
         core::metrics::server_metrics::global().ws_connections.dec();
         core::metrics::server_metrics::global().disconnected(self->end_code_);
     }
@@ -442,7 +448,7 @@ private:
     static asio::awaitable<void> write_loop(std::shared_ptr<ws_session> self) {
         {
             // What pump() left: the rest of its batch.
-            auto [ec, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
+            const beast::error_code ec = co_await flush(self);
             self->flushed(ec);
         }
         for (;;) {
@@ -474,12 +480,31 @@ private:
             beast::error_code ec = websocket::error::closed;
             if (self->ws_.is_open()) {
                 self->frame_batch(batch_bytes);
-                auto [e, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
+                const beast::error_code e = co_await flush(self);
                 ec = e;
             }
             self->writing_.clear();
             self->flushed(ec);
         }
+    }
+
+    // Strand. Sends the socket's write buffer; a flush not done within PARLEY_WRITE_TIMEOUT means
+    // the peer does not read: the socket closes with 4008 (§8.2; close() cuts it after
+    // close_timeout when even the close frame cannot go out).
+    static asio::awaitable<beast::error_code> flush(std::shared_ptr<ws_session> self) {
+        const std::uint64_t seq = ++self->flush_seq_;
+        self->flush_timer_.expires_after(self->ctx_.settings.write_timeout);
+        self->flush_timer_.async_wait([weak = std::weak_ptr<ws_session>(self), seq](auto ec) {
+            auto s = weak.lock();
+            if (ec || !s || s->flush_seq_ != seq || s->ended_) return;
+            spdlog::info("ws {} {}: a write took more than {} s, closing (slow consumer)", s->peer_,
+                         s->connection_id_, s->ctx_.settings.write_timeout.count());
+            s->close(close_slow_consumer, "Slow consumer.");
+        });
+        auto [ec, n] = co_await self->ws_.next_layer().async_flush(use_tuple);
+        ++self->flush_seq_;  // a deadline that fired meanwhile no longer applies
+        self->flush_timer_.cancel();
+        co_return ec;
     }
 
     // Strand. After a flush: nothing in flight any more; on failure nothing more is written and
@@ -587,6 +612,7 @@ private:
     }
 
     session_context& ctx_;
+    connection_slot slot_;  // the connection's place under the caps, from the HTTP session
     api::ws_handler& handler_;
     websocket::stream<write_behind_stream> ws_;
     beast::flat_buffer buffer_;
@@ -597,6 +623,8 @@ private:
     // Strand-only state.
     asio::steady_timer keepalive_timer_;
     asio::steady_timer close_timer_;  // cuts a close that does not finish (close_timeout)
+    asio::steady_timer flush_timer_;  // the write deadline of the flush in progress
+    std::uint64_t flush_seq_ = 0;     // which flush flush_timer_ is for
     std::chrono::steady_clock::time_point last_activity_ = std::chrono::steady_clock::now();
     bool ping_in_flight_ = false;
     bool handshake_done_ = false;         // async_accept finished (either way)
@@ -622,9 +650,10 @@ private:
 }  // namespace
 
 void start_ws_session(beast::tcp_stream stream, http::request<http::string_body> upgrade,
-                      api::ws_accept who, std::string peer_addr, session_context& ctx) {
-    auto s =
-        std::make_shared<ws_session>(std::move(stream), std::move(who), std::move(peer_addr), ctx);
+                      api::ws_accept who, std::string peer_addr, session_context& ctx,
+                      connection_slot slot) {
+    auto s = std::make_shared<ws_session>(std::move(stream), std::move(who), std::move(peer_addr),
+                                          ctx, std::move(slot));
     const std::uint64_t id = ctx.registry.add(s);
     auto executor = s->executor();
     asio::co_spawn(executor, ws_session::run(std::move(s), std::move(upgrade)),

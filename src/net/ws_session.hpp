@@ -15,9 +15,11 @@ namespace parley::net::detail {
 
 // Completes the handshake of `upgrade` on `stream` (whose executor is the connection's strand,
 // with its timeouts off), answering `who.subprotocol` when set, then serves the socket until it
-// closes: on_open, the read loop, the outbox, pings, and on_close exactly once.
+// closes: on_open, the read loop, the outbox, pings, and on_close exactly once. `slot` (the
+// connection's place under the caps) is given back when the socket closes.
 void start_ws_session(boost::beast::tcp_stream stream,
                       boost::beast::http::request<boost::beast::http::string_body> upgrade,
-                      api::ws_accept who, std::string peer_addr, session_context& ctx);
+                      api::ws_accept who, std::string peer_addr, session_context& ctx,
+                      connection_slot slot);
 
 }  // namespace parley::net::detail

@@ -46,14 +46,15 @@ def server():
 
 @pytest.fixture
 def fresh_server():
-    """Factory: fresh_server(env={...}, args=[...], start=True) -> a server of this test only.
+    """Factory: fresh_server(env={...}, args=[...], start=True, nofile=None) -> a server of this
+    test only (`nofile`: its RLIMIT_NOFILE, soft and hard).
 
     `env` overrides the defaults (None removes a variable); with start=False the data folder and
     database exist but the process is not started (for CLI commands before `serve`)."""
     made = []
 
-    def factory(env=None, args=(), start=True, name=None):
-        srv = Server(env=env, args=args, name=name)
+    def factory(env=None, args=(), start=True, name=None, nofile=None):
+        srv = Server(env=env, args=args, name=name, nofile=nofile)
         made.append(srv)
         if start:
             srv.start()

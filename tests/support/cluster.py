@@ -160,9 +160,10 @@ class Cluster:
         if not redis_url():
             raise ServerError("REDIS_URL is not set: run under scripts/with-redis")
         # As the README's deployment: the instances believe nginx's X-Forwarded-For (nginx is on
-        # loopback, a trusted proxy by default).
+        # loopback, a trusted proxy by default), and every connection comes from nginx's address,
+        # so the per-address connection cap is off (API.md §0.8).
         common = {"PARLEY_SECRET_KEY": SECRET, "REDIS_URL": redis_url(),
-                  "PARLEY_TRUST_PROXY": "true"}
+                  "PARLEY_MAX_CONNECTIONS_PER_IP": "0", "PARLEY_TRUST_PROXY": "true"}
         common.update(env or {})
         self.instances = []
         self.lb = None

@@ -4,9 +4,11 @@ STYLE.md, "End-to-end tests own their server": a free port, a temporary data fol
 database (PostgreSQL runs), readiness through /readyz, SIGTERM by PID and a clean exit asserted.
 """
 import ctypes
+import functools
 import itertools
 import os
 import pathlib
+import resource
 import shutil
 import signal
 import socket
@@ -89,13 +91,16 @@ def _inherited_env() -> dict:
     return env
 
 
-def _die_with_parent():
+def _die_with_parent(nofile=None):
     # A server must not outlive a killed test run (PR_SET_PDEATHSIG = 1).
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
         libc.prctl(1, signal.SIGKILL, 0, 0, 0)
     except OSError:
         pass
+    if nofile is not None:
+        # Both limits: the server raises its soft limit to the hard one at start (API.md §0.8).
+        resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
 
 def _psql(url: str, sql: str) -> None:
@@ -121,8 +126,9 @@ class Server:
 
     everyone: "list[Server]" = []  # every server of this test run, for failure reports
 
-    def __init__(self, env=None, args=(), name=None, database_url=None):
+    def __init__(self, env=None, args=(), name=None, database_url=None, nofile=None):
         self.name = name or f"parley-{next(_counter)}"
+        self.nofile = nofile  # RLIMIT_NOFILE (soft and hard) of the process; None: inherited
         self.root = pathlib.Path(tempfile.mkdtemp(prefix=f"parley-e2e-{self.name}-"))
         self.data_dir = self.root / "data"
         self.data_dir.mkdir()
@@ -174,7 +180,8 @@ class Server:
                 log.flush()
                 self.proc = subprocess.Popen(
                     cmd, env=self.env, cwd=self.root, stdin=subprocess.DEVNULL, stdout=log,
-                    stderr=subprocess.STDOUT, preexec_fn=_die_with_parent)
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=functools.partial(_die_with_parent, self.nofile))
             try:
                 self._wait_ready()
                 return self
