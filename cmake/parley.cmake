@@ -6,6 +6,12 @@ set(PARLEY_PCH_HEADERS
   <boost/system/result.hpp> <boost/json/value.hpp> <boost/json/parse.hpp>
   <boost/json/serialize.hpp> <spdlog/spdlog.h>)
 
+# Modules compiled with other flags than core's, which therefore precompile their own copy: net
+# (BOOST_ASIO_NO_DEPRECATED, and the Beast headers below) and fanout_redis (hiredis brings
+# -D_FILE_OFFSET_BITS=64, which changes the system headers). GCC refuses a precompiled header made
+# with other macros (a -Winvalid-pch warning, then plain parsing): correct, only slower.
+set(PARLEY_PCH_OWN net fanout_redis)
+
 # parley_pch(TARGET [HEADERS...]): with PARLEY_PCH, precompile the common headers (and these).
 function(parley_pch target)
   if(PARLEY_PCH)
@@ -19,9 +25,11 @@ function(parley_module name)
   add_library(parley_${name} STATIC ${M_SOURCES})
   target_include_directories(parley_${name} PUBLIC ${PROJECT_SOURCE_DIR}/src)
   target_link_libraries(parley_${name} PUBLIC ${M_DEPS})
-  list(LENGTH M_SOURCES count)
-  if(count GREATER 2)  # a header precompiled for one or two files costs what it saves
+  # core precompiles the common headers once; the modules with the same flags reuse that file.
+  if(name STREQUAL "core" OR name IN_LIST PARLEY_PCH_OWN)
     parley_pch(parley_${name})
+  elseif(PARLEY_PCH)
+    target_precompile_headers(parley_${name} REUSE_FROM parley_core)
   endif()
 endfunction()
 

@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <string>
 
@@ -52,15 +53,16 @@ std::string read_line(const char* prompt) {
 
 // What to do next, on stderr at start (README, "Two commands"): the address, the data, the stop.
 void print_banner(const config::settings& s, unsigned short port) {
-    const std::string host =
-        s.http.host == "0.0.0.0" || s.http.host == "::" ? "127.0.0.1" : s.http.host;
+    std::string host = s.http.host == "0.0.0.0" || s.http.host == "::" ? "127.0.0.1" : s.http.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 in a URL
     std::fprintf(stderr,
                  "\n  Parley is serving on http://%s:%u/ (web client; REST API under /api/, "
                  "OpenAPI at /api/schema/)\n"
-                 "  data: %s (database: %s)\n"
+                 "  data: %s (%s)\n"
                  "  stop: Ctrl-C or SIGTERM (a clean stop); back up: parley backup PATH\n\n",
-                 host.c_str(), port, s.data_dir.c_str(),
-                 s.database_url.starts_with("sqlite:") ? s.database_url.c_str() : "PostgreSQL");
+                 host.c_str(), port, std::filesystem::absolute(s.data_dir).c_str(),
+                 s.database_url.starts_with("sqlite:") ? "SQLite database, uploads"
+                                                       : "uploads; the database is in PostgreSQL");
 }
 
 int serve(app::runtime& rt) {
