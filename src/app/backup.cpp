@@ -200,6 +200,15 @@ std::string utc_now() {
     return buf;
 }
 
+// A read-only connection to a WAL database of a stopped server creates its -wal and -shm files;
+// run as root, they would then be root's and the service user could not open the database.
+void give_wal_files_to_db_owner(const fs::path& db) {
+    struct stat st {};
+    if (::geteuid() != 0 || ::stat(db.c_str(), &st) != 0) return;
+    for (const char* suffix : {"-wal", "-shm"})
+        (void)::lchown((db.string() + suffix).c_str(), st.st_uid, st.st_gid);
+}
+
 double seconds_since(std::chrono::steady_clock::time_point start) {
     return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
@@ -227,7 +236,9 @@ std::optional<data_dir_lock> data_dir_lock::acquire(const std::string& data_dir,
     std::error_code ec;
     fs::create_directories(data_dir, ec);
     const fs::path path = fs::path(data_dir) / lock_name;
-    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+    // Read-only and world-readable: flock needs no write access, so a lock file that root made
+    // (a restore run as root) does not keep the service user's server from starting.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) {
         error = "cannot open " + path.string() + ": " + std::strerror(errno);
         return std::nullopt;
@@ -264,7 +275,9 @@ int backup(const options& opts, const std::string& path) {
     // The database first, then the files: a row of the copy names a file that existed when the
     // copy's transaction began (uploads are written before their row, removed after it).
     const fs::path tmp = dir / (std::string(db_name) + ".tmp");
-    if (!online_copy(*db, tmp, error)) {
+    const bool copied = online_copy(*db, tmp, error);
+    give_wal_files_to_db_owner(*db);
+    if (!copied) {
         fs::remove(tmp);
         return fail(error);
     }
