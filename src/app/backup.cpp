@@ -15,6 +15,7 @@
 #include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <thread>
 #include <vector>
 
@@ -28,6 +29,7 @@ constexpr std::string_view sqlite_prefix = "sqlite:///";
 constexpr const char* lock_name = "parley.lock";
 constexpr const char* manifest_name = "parley-backup.json";
 constexpr const char* db_name = "parley.sqlite3";  // the database's name inside a backup
+constexpr const char* db_tmp_name = "parley.sqlite3.tmp";
 constexpr const char* media_name = "media";
 constexpr const char* key_name = "secret_key";
 constexpr int busy_timeout_ms = 10'000;
@@ -274,7 +276,7 @@ int backup(const options& opts, const std::string& path) {
 
     // The database first, then the files: a row of the copy names a file that existed when the
     // copy's transaction began (uploads are written before their row, removed after it).
-    const fs::path tmp = dir / (std::string(db_name) + ".tmp");
+    const fs::path tmp = dir / db_tmp_name;
     const bool copied = online_copy(*db, tmp, error);
     give_wal_files_to_db_owner(*db);
     if (!copied) {
@@ -302,11 +304,12 @@ int backup(const options& opts, const std::string& path) {
         if (ec) return fail("cannot copy " + key.string() + ": " + ec.message());
         ::chmod((dir / key_name).c_str(), 0600);
     }
-    const std::string manifest = std::string("{\"format\": 1, \"parley_version\": \"") +
-                                 PARLEY_VERSION + "\", \"created_at\": \"" + utc_now() +
-                                 "\", \"backend\": \"sqlite\", \"database\": \"" + db_name +
-                                 "\", \"messages\": " + messages + "}\n";
-    if (!write_private(dir / manifest_name, manifest, error)) return fail(error);
+    std::ostringstream manifest;  // (not a chain of string +: GCC 12 warns falsely on those)
+    manifest << "{\"format\": 1, \"parley_version\": \"" << PARLEY_VERSION
+             << "\", \"created_at\": \"" << utc_now()
+             << "\", \"backend\": \"sqlite\", \"database\": \"" << db_name
+             << "\", \"messages\": " << messages << "}\n";
+    if (!write_private(dir / manifest_name, manifest.str(), error)) return fail(error);
     std::printf(
         "Backed up %s messages (database in %.1f s) and %llu files (%llu bytes) to %s in "
         "%.1f s.\n",
