@@ -3,6 +3,7 @@
 #include "api/application.hpp"
 #include "api/ws/hub.hpp"
 #include "app/bootstrap.hpp"
+#include "app/data_commands.hpp"
 #include "chat/auth_service.hpp"
 #include "core/log.hpp"
 #include "net/server.hpp"
@@ -14,6 +15,7 @@
 #include <unistd.h>
 #include <atomic>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -50,6 +52,20 @@ std::string read_line(const char* prompt) {
     return line;
 }
 
+// What to do next, on stderr at start (README, "Two commands"): the address, the data, the stop.
+void print_banner(const config::settings& s, unsigned short port) {
+    std::string host = s.http.host == "0.0.0.0" || s.http.host == "::" ? "127.0.0.1" : s.http.host;
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";  // IPv6 in a URL
+    std::fprintf(stderr,
+                 "\n  Parley is serving on http://%s:%u/ (web client; REST API under /api/, "
+                 "OpenAPI at /api/schema/)\n"
+                 "  data: %s (%s)\n"
+                 "  stop: Ctrl-C or SIGTERM (a clean stop); back up: parley backup PATH\n\n",
+                 host.c_str(), port, std::filesystem::absolute(s.data_dir).c_str(),
+                 s.database_url.starts_with("sqlite:") ? "SQLite database, uploads"
+                                                       : "uploads; the database is in PostgreSQL");
+}
+
 int serve(app::runtime& rt) {
     std::atomic<bool> shutting_down{false};
     api::services svc = rt.api_services(shutting_down);
@@ -64,6 +80,7 @@ int serve(app::runtime& rt) {
     rt.start_file_sweeper();  // orphan uploads (§1.4)
     spdlog::info("parley {} listening on http://{}:{}/ ({} store, {} fan-out)", PARLEY_VERSION,
                  rt.settings.http.host, server.port(), rt.store->backend(), rt.fanout_name());
+    if (!rt.settings.production()) print_banner(rt.settings, server.port());
     server.run();
     hub.stop();          // after the sockets closed: timers off, pending last_seen recorded
     rt.stop_realtime();  // Redis connections, while the server's event loop still exists
@@ -218,6 +235,22 @@ int main(int argc, char** argv) {
     auto* check_cmd = cli.add_subcommand("check", "validate configuration and dependencies");
     add_config_flags(check_cmd);
 
+    std::string data_path, export_out;
+    std::int64_t export_team_id = 0;
+    auto* backup_cmd = cli.add_subcommand(
+        "backup", "copy the SQLite database (online) and the uploads into a new folder");
+    backup_cmd->add_option("path", data_path, "the backup folder (new or empty)")->required();
+    add_config_flags(backup_cmd);
+    auto* restore_cmd = cli.add_subcommand(
+        "restore", "restore a backup into a data folder without a database or a running server");
+    restore_cmd->add_option("path", data_path, "a folder written by `parley backup`")->required();
+    add_config_flags(restore_cmd);
+    auto* export_cmd =
+        cli.add_subcommand("export", "write a team's channels, members and messages as JSON lines");
+    export_cmd->add_option("--team", export_team_id, "the team's id")->required();
+    export_cmd->add_option("--out", export_out, "write to this file (mode 0600), not stdout");
+    add_config_flags(export_cmd);
+
     try {
         cli.parse(argc, argv);
     } catch (const CLI::Success& e) {
@@ -236,8 +269,22 @@ int main(int argc, char** argv) {
 
     try {
         if (check_cmd->parsed()) return app::check(opts);
+        if (backup_cmd->parsed()) return app::backup(opts, data_path);
+        if (restore_cmd->parsed()) return app::restore(opts, data_path);
+        if (export_cmd->parsed()) return app::export_team(opts, export_team_id, export_out);
         auto rt = app::runtime::open(opts, /*for_serve=*/serve_cmd->parsed());
         if (!rt) return 1;
+        // `serve` holds the data folder's lock shared until it exits, so `restore` refuses it.
+        std::optional<app::data_dir_lock> lock;
+        if (serve_cmd->parsed()) {
+            std::string error;
+            lock = app::data_dir_lock::acquire(rt->settings.data_dir,
+                                               app::data_dir_lock::mode::shared, error);
+            if (!lock) {
+                std::fprintf(stderr, "Error: %s\n", error.c_str());
+                return 1;
+            }
+        }
         if (migrate_cmd->parsed()) return migrate(*rt, check_only);
         rt->store->migrate();
         if (serve_cmd->parsed()) return serve(*rt);
