@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstdint>
 #include <thread>
 #include <vector>
 
@@ -30,6 +31,7 @@ TEST(PasswordPool, RefusesCallersPastTheBoundAtOnce) {
     password_pool pool(hasher, 1, 2);
     std::atomic<int> admitted{0}, refused{0};
     std::atomic<std::int64_t> slowest_refusal_us{0};
+    std::atomic<std::int64_t> fastest_admission_us{INT64_MAX};
     std::vector<std::thread> callers;
     for (int i = 0; i < 8; ++i)
         callers.emplace_back([&] {
@@ -40,6 +42,9 @@ TEST(PasswordPool, RefusesCallersPastTheBoundAtOnce) {
                                 .count();
             if (ran) {
                 ++admitted;
+                std::int64_t prev = fastest_admission_us.load();
+                while (us < prev && !fastest_admission_us.compare_exchange_weak(prev, us)) {
+                }
             } else {
                 ++refused;
                 std::int64_t prev = slowest_refusal_us.load();
@@ -51,8 +56,10 @@ TEST(PasswordPool, RefusesCallersPastTheBoundAtOnce) {
     EXPECT_GE(admitted.load(), 2);  // at least the first two are admitted
     EXPECT_GE(refused.load(), 1);   // eight at once cannot all fit in two places
     EXPECT_EQ(admitted + refused, 8);
-    EXPECT_LT(slowest_refusal_us.load(), 20'000);  // a refusal never waits for a hash
-    EXPECT_TRUE(pool.dummy_verify("again"));       // places are given back
+    // A refusal never waits for a hash: every refused caller returned sooner than any admitted one
+    // (compared with each other, not with a clock bound, so a loaded machine does not fail it).
+    EXPECT_LT(slowest_refusal_us.load(), fastest_admission_us.load());
+    EXPECT_TRUE(pool.dummy_verify("again"));  // places are given back
 }
 
 TEST(PasswordPool, SizesToTheCoresAndHalfTheWorkers) {
