@@ -68,9 +68,13 @@ public:
     // server (its event loop) still exists.
     void stop_realtime();
 
-    // `serve`: the orphan-file sweep (§1.4, PARLEY_ORPHAN_FILE_TTL) on its own timer thread,
-    // once shortly after start, then every min(5 min, TTL/2).
-    void start_file_sweeper();
+    // `serve`: periodic maintenance on its own timer thread: the orphan-file sweep (§1.4,
+    // PARLEY_ORPHAN_FILE_TTL; once shortly after start, then every min(5 min, TTL/2)) and the
+    // purge of expired token blacklist entries (§2.3; shortly after start, then hourly).
+    void start_maintenance();
+
+    // How often expired blacklist entries are deleted.
+    static constexpr std::chrono::hours blacklist_purge_interval{1};
 
     // "redis" or "in-process", for the start-up log.
     [[nodiscard]] const char* fanout_name() const { return redis_ ? "redis" : "in-process"; }

@@ -55,7 +55,7 @@ public:
     bool user_visible_to(id, id) override { unused(); }
     void blacklist_jti(std::string_view, timestamp) override { unused(); }
     bool is_blacklisted(std::string_view) override { unused(); }
-    void purge_blacklist(timestamp) override { unused(); }
+    std::size_t purge_blacklist(timestamp, std::size_t) override { unused(); }
     std::vector<std::string> blacklisted_among(const std::vector<std::string>&) override {
         unused();
     }

@@ -27,7 +27,7 @@ public:
     bool user_visible_to(id viewer, id target) override;
     void blacklist_jti(std::string_view jti, timestamp expires_at) override;
     bool is_blacklisted(std::string_view jti) override;
-    void purge_blacklist(timestamp now) override;
+    std::size_t purge_blacklist(timestamp now, std::size_t limit) override;
     std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
     std::vector<id> inactive_among(const std::vector<id>& users) override;
 

@@ -76,7 +76,9 @@ public:
     // ---- token blacklist (§2.3)
     virtual void blacklist_jti(std::string_view jti, timestamp expires_at) = 0;
     virtual bool is_blacklisted(std::string_view jti) = 0;
-    virtual void purge_blacklist(timestamp now) = 0;
+    // Deletes at most `limit` entries that expired at or before `now` (a token past its expiry
+    // is refused anyway); returns how many. The caller repeats while a batch comes back full.
+    virtual std::size_t purge_blacklist(timestamp now, std::size_t limit) = 0;
     // The blacklisted jtis among `jtis` (the WebSocket revocation sweep, §2.3); a constant
     // number of statements per 64 jtis.
     virtual std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) = 0;
