@@ -48,7 +48,10 @@ struct context {
     std::span<const std::string_view> texts;  // `{name:str}` / `{name:path}` parameters
 
     [[nodiscard]] const model::user& user() const { return who->user; }
-    [[nodiscard]] core::result<json::object> body() const { return parse_body(req); }
+    // The JSON body (§0.3); `errors` is the endpoint's error shape, used for a refused string.
+    [[nodiscard]] core::result<json::object> body(core::shape errors = core::shape::field) const {
+        return parse_body(req, errors);
+    }
 };
 
 }  // namespace parley::api

@@ -29,7 +29,7 @@ core::result<std::string> token_field(const json::object& body, std::string_view
 }  // namespace
 
 outcome register_user(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth);
     if (!body) return body.error();
     auto r = s.auth.register_user(string_of(*body, "username"), string_of(*body, "email"),
                                   string_of(*body, "password"));
@@ -38,7 +38,7 @@ outcome register_user(services& s, context& c) {
 }
 
 outcome login(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth);
     if (!body) return body.error();
     auto r = s.auth.login(string_of(*body, "username"), string_of(*body, "password"));
     if (!r) return r.error();
@@ -46,7 +46,7 @@ outcome login(services& s, context& c) {
 }
 
 outcome logout(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth);
     if (!body) return body.error();
     auto r = s.auth.logout(*c.who, string_of(*body, "refresh"));
     if (!r) return r.error();

@@ -14,13 +14,24 @@ constexpr std::uint16_t close_slow_consumer = 4008;  // §8.2
 }  // namespace
 
 void stream_gate::deliver(const fanout::frame& f) {
-    if (f.kind != fanout::frame_kind::event || !f.data) {
+    if (f.kind == fanout::frame_kind::control || !f.data ||
+        (f.kind == fanout::frame_kind::ephemeral && greeted_.load(std::memory_order_acquire))) {
         conn_->deliver(f);  // control (applied at once) and typing/presence (unordered, §8.2)
         return;
     }
     bool overflow = false;
     {
         std::lock_guard lock(mutex_);
+        if (f.kind == fanout::frame_kind::ephemeral) {
+            if (greeted_.load(std::memory_order_relaxed)) {
+                conn_->deliver(f);
+            } else if (before_hello_bytes_ + f.data->size() <= budget_ / 2) {
+                // Droppable (§8.2) like in a half-full outbox, so the wait is bounded.
+                before_hello_bytes_ += f.data->size();
+                before_hello_.push_back(f);
+            }
+            return;
+        }
         if (!holding()) {
             pass(f);
             return;
@@ -30,7 +41,7 @@ void stream_gate::deliver(const fanout::frame& f) {
         held_.push_back(f);
         held_bytes_ += f.data->size();
         if (held_bytes_ > budget_) {
-            if (resuming_) {
+            if (resuming_ || !greeted_.load(std::memory_order_relaxed)) {
                 overflow = true;
                 held_.clear();
                 held_bytes_ = 0;
@@ -41,8 +52,10 @@ void stream_gate::deliver(const fanout::frame& f) {
         }
     }
     if (overflow) {
-        spdlog::info("ws {}: more than {} bytes held during a resume, closing (slow consumer)",
-                     conn_->connection_id(), budget_);
+        spdlog::info(
+            "ws {}: more than {} bytes held before hello or during a resume, closing (slow "
+            "consumer)",
+            conn_->connection_id(), budget_);
         conn_->close(close_slow_consumer, "Slow consumer.");
     }
 }
@@ -68,6 +81,17 @@ void stream_gate::flush() {
     held_.clear();
     held_bytes_ = 0;
     for (const auto& f : held) pass(f);
+}
+
+void stream_gate::greet(std::string hello) {
+    std::lock_guard lock(mutex_);
+    conn_->send(fanout::frame{fanout::frame_kind::event,
+                              std::make_shared<const std::string>(std::move(hello))});
+    for (const auto& f : before_hello_) conn_->deliver(f);
+    before_hello_.clear();
+    before_hello_bytes_ = 0;
+    greeted_.store(true, std::memory_order_release);
+    if (!holding()) flush();
 }
 
 void stream_gate::release_initial() {

@@ -87,6 +87,8 @@ fanout::stream_history history_of(std::int64_t channel, std::int64_t from, std::
 TEST(StreamGate, HoldsInOrderMergesTheReplayAndNeverSendsAnOffsetTwice) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 2));
     gate.deliver(plain("team"));
     gate.deliver(plain("typing", fanout::frame_kind::ephemeral));  // never held
@@ -111,6 +113,8 @@ TEST(StreamGate, HoldsInOrderMergesTheReplayAndNeverSendsAnOffsetTwice) {
 TEST(StreamGate, ALateResumeCannotPutMissingFramesBeforeLiveOnes) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.release_initial();
     gate.deliver(stream_frame(5, 3));
     gate.deliver(stream_frame(5, 4));
@@ -126,12 +130,39 @@ TEST(StreamGate, ALateResumeCannotPutMissingFramesBeforeLiveOnes) {
 TEST(StreamGate, TooMuchHeldDuringAResumeClosesWith4008AndAtConnectFlushes) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 8);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 1));
     gate.deliver(stream_frame(5, 2));
     gate.deliver(stream_frame(5, 3));  // over 8 bytes held at connect: sent, the hold ends
     EXPECT_EQ(conn->sent, (std::vector<std::string>{"5:1", "5:2", "5:3"}));
     gate.begin_resume();
     for (int i = 4; i < 8; ++i) gate.deliver(stream_frame(5, i));
+    EXPECT_EQ(conn->closed, 4008);
+}
+
+TEST(StreamGate, HelloIsTheFirstFrameAndPresenceWaitsForIt) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 64);
+    gate.deliver(plain("presence", fanout::frame_kind::ephemeral));
+    gate.deliver(plain("control", fanout::frame_kind::control));  // applied, never sent
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(plain(std::string(40, 't'), fanout::frame_kind::ephemeral));  // over half: dropped
+    EXPECT_TRUE(conn->sent.empty());
+    gate.greet("hello");
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"hello", "presence"}));
+    gate.deliver(plain("typing", fanout::frame_kind::ephemeral));
+    gate.release_initial();
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"hello", "presence", "typing", "5:1"}));
+}
+
+TEST(StreamGate, TooMuchHeldBeforeHelloClosesWith4008) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 8);
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(stream_frame(5, 2));
+    gate.deliver(stream_frame(5, 3));
+    EXPECT_TRUE(conn->sent.empty());
     EXPECT_EQ(conn->closed, 4008);
 }
 
