@@ -139,11 +139,6 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
                                      "request_id"));
         return;
     }
-    if (auto key = key_with_nul(frame)) {
-        // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
-        send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
-        return;
-    }
     const std::string_view name = type->get_string();
     const frame_type* t = find_frame_type(name);
     if (t != nullptr) received.type = t->message_type;
@@ -151,6 +146,11 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
         send_error(*ctx.conn, *type, request_id,
                    core::error_shape(core::errc::unknown_message_type,
                                      "Unknown message type: " + std::string(name)));
+        return;
+    }
+    if (auto key = key_with_nul(frame)) {
+        // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
+        send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
         return;
     }
     if (wait > 0) {
