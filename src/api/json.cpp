@@ -36,7 +36,7 @@ core::result<json::value> parse_json(std::string_view text) {
     return v;
 }
 
-core::result<json::object> parse_body(const request& req, core::shape errors) {
+core::result<json::object> parse_body(const request& req, core::shape errors, bool refuse_nul) {
     if (req.body.empty()) return json::object{};
     const auto ct = req.header("content-type");
     const std::string type = ct ? media_type(*ct) : std::string();
@@ -48,7 +48,9 @@ core::result<json::object> parse_body(const request& req, core::shape errors) {
     auto v = parse_json(req.body);
     if (!v) return v.error();
     if (!v->is_object()) return core::detail(core::errc::parse_error, "Expected a JSON object.");
-    if (auto key = key_with_nul(v->as_object())) return nul_error(std::move(*key), errors);
+    if (refuse_nul) {
+        if (auto key = key_with_nul(v->as_object())) return nul_error(std::move(*key), errors);
+    }
     return std::move(v->as_object());
 }
 

@@ -20,9 +20,12 @@ namespace json = boost::json;
 
 // Reads a request body as a JSON object (API.md §0.3): empty body → {}; other content types
 // 415; malformed, invalid UTF-8 (lone surrogate escapes included) or deeper than 64 → 400
-// parse_error; not an object → 400; a string holding U+0000 → 400 nul_error(key, errors).
+// parse_error; not an object → 400; a string holding U+0000 → 400 nul_error(key, errors),
+// unless `refuse_nul` is false: for endpoints whose own rules refuse control characters in every
+// string they read, with the message the contract gives (register §2.5, reactions §6.8).
 [[nodiscard]] core::result<json::object> parse_body(const request& req,
-                                                    core::shape errors = core::shape::field);
+                                                    core::shape errors = core::shape::field,
+                                                    bool refuse_nul = true);
 
 // Parses text as JSON with the §0.3 limits (used by the WebSocket too).
 [[nodiscard]] core::result<json::value> parse_json(std::string_view text);

@@ -149,9 +149,16 @@ def raw_post(http, path, body: bytes):
 def test_nul_in_auth_bodies_is_a_400_in_the_auth_shape(server):
     http = api(server)
     expected = auth_error(NUL_TEXT, "invalid")
-    for body in ({"username": "a\u0000b", "email": "a@example.com", "password": "Pa55word!x"},
-                 {"username": "abc", "email": "a\u0000@example.com", "password": "Pa55word!x"}):
-        assert_json(http.post("/api/auth/register", json=body), 400, expected)
+    # Registration's own rules (§2.5) refuse control characters with their texts.
+    username_rule = auth_error("Username may contain only letters, digits and @/./+/-/_ and must "
+                               "be 1-150 characters long.", "invalid")
+    email_rule = auth_error("Enter a valid email address.", "invalid")
+    for body, error in (
+            ({"username": "a\u0000b", "email": "a@example.com", "password": "Pa55word!x"},
+             username_rule),
+            ({"username": "abc", "email": "a\u0000@example.com", "password": "Pa55word!x"},
+             email_rule)):
+        assert_json(http.post("/api/auth/register", json=body), 400, error)
     assert_json(http.post("/api/auth/login", json={"username": "x\u0000", "password": "p"}), 400,
                 expected)
     user = register(server)
@@ -221,10 +228,17 @@ def test_nul_in_websocket_frames_is_an_invalid_error_frame(server):
             err = sock.recv_type("error")
             assert (err["code"], err["field"], err["error"]) == ("invalid", field, NUL_TEXT), err
             assert err["request_id"] == field and err["message_type"] == frame["message_type"]
+        # A reaction keeps its own rule's text (§6.8: no control characters).
+        m = assert_json(api(server, alice["access"]).post(
+            "/api/chat/messages/", json={"channel": channel, "content": "react to me"}), 201)
+        sock.send_json({"message_type": "reaction", "message_id": m["id"], "reaction": "\u0000",
+                        "request_id": "re"})
+        err = sock.recv_type("error")
+        assert (err["code"], err["field"], err["request_id"]) == ("invalid", "reaction", "re"), err
         assert sock.ping()["type"] == "pong"
     msgs = assert_json(api(server, alice["access"]).get(
         f"/api/chat/channels/{channel}/messages/"), 200)
-    assert msgs == []
+    assert [x["content"] for x in msgs] == ["react to me"] and msgs[0]["reactions"] == {}
 
 
 @pytest.mark.parametrize("body", [

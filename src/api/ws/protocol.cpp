@@ -32,6 +32,9 @@ void ping(ws_frames::request& r) {
 struct frame_type {
     std::string_view message_type;
     ws_frames::handler run;
+    // The handler's own rules refuse control characters in every string it reads (reaction,
+    // §6.8), so U+0000 gets their text rather than the generic one (§0.3).
+    bool own_nul_rule = false;
 };
 
 // Every client request of §8.4.
@@ -50,7 +53,7 @@ constexpr frame_type frame_table[] = {
     {"get_user_presences", ws_frames::get_user_presences},
     {"delete_message", ws_frames::delete_message},
     {"edit_message", ws_frames::edit_message},
-    {"reaction", ws_frames::reaction},
+    {"reaction", ws_frames::reaction, true},
     {"pin_message", ws_frames::pin_message},
     {"unpin_message", ws_frames::unpin_message},
     {"typing", ws_frames::typing},
@@ -148,7 +151,7 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
                                      "Unknown message type: " + std::string(name)));
         return;
     }
-    if (auto key = key_with_nul(frame)) {
+    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame)) {
         // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
         send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
         return;
