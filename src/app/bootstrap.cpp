@@ -130,13 +130,18 @@ std::optional<config::settings> load_settings(const options& opts) {
     return s;
 }
 
-std::unique_ptr<store::store> open_store(const config::settings& s) {
+std::unique_ptr<store::store> open_store(const config::settings& s, bool log_settings) {
     const std::string& url = s.database_url;
     if (url.starts_with("sqlite:///")) {
         const int pool = 4;  // readers; writers serialize on BEGIN IMMEDIATE
         const auto sync = s.sqlite_synchronous == "normal" ? store::sqlite::synchronous::normal
                                                            : store::sqlite::synchronous::full;
-        return store::sqlite::open(url.substr(std::string_view("sqlite:///").size()), pool, sync);
+        const std::string path = url.substr(std::string_view("sqlite:///").size());
+        std::string in_force;
+        auto db = store::sqlite::open(path, pool, sync, log_settings ? &in_force : nullptr);
+        // API.md §10.2 PARLEY_SQLITE_SYNCHRONOUS: the value in force, as a connection reports it.
+        if (log_settings) spdlog::info("SQLite database {}: {}", path, in_force);
+        return db;
     }
     if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
         return store::postgres::open(url, s.db_pool_size);
@@ -158,7 +163,7 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
 
     std::unique_ptr<runtime> rt(new runtime());
     rt->settings = std::move(*s);
-    rt->store = open_store(rt->settings);
+    rt->store = open_store(rt->settings, /*log_settings=*/for_serve);
     rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
     rt->hasher_ = std::make_unique<auth::password_hasher>();
     rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->hasher_,

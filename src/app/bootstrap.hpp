@@ -114,8 +114,10 @@ private:
     void collect_metrics();
 };
 
-// Opens the store named by settings.database_url (sqlite:///path or postgres://...).
-[[nodiscard]] std::unique_ptr<store::store> open_store(const config::settings& s);
+// Opens the store named by settings.database_url (sqlite:///path or postgres://...). With
+// `log_settings` (serve), logs SQLite's journal mode and synchronous setting in force (info).
+[[nodiscard]] std::unique_ptr<store::store> open_store(const config::settings& s,
+                                                       bool log_settings = false);
 
 // `parley check` (§10.1): ERROR:/WARNING: lines, exit 1 on any error.
 [[nodiscard]] int check(const options& opts);

@@ -348,3 +348,4 @@ def test_sigterm_under_load_exits_cleanly(fresh_server):
     for t in threads:
         t.join(15)
     assert took < 10, f"{took:.1f} s to exit with PARLEY_SHUTDOWN_TIMEOUT=1s"
+    print(f"\n{counts} request rounds before SIGTERM; exit 0 after {took:.2f} s")

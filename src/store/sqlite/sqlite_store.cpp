@@ -4,8 +4,6 @@
 #include "store/sql_store.hpp"
 #include "store/sqlite/sqlite_migrations.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <array>
 #include <filesystem>
 #include <system_error>
@@ -29,28 +27,29 @@ void create_parent(const std::string& path) {
     if (ec) throw unavailable("cannot create " + parent.string() + ": " + ec.message());
 }
 
-// What a connection made by `factory` runs with, for the start-up log: the settings are per
-// connection, so they are read back rather than assumed.
-void log_settings(const std::string& path, sql::connection& c) {
+// What a connection runs with: the settings are per connection, so they are read back rather
+// than assumed.
+std::string describe(sql::connection& c) {
     static constexpr std::array<const char*, 4> levels = {"OFF", "NORMAL", "FULL", "EXTRA"};
     const auto mode = c.query("PRAGMA journal_mode", {});
     const auto sync = c.query("PRAGMA synchronous", {});
     const auto level = sync.empty() ? -1 : sync[0].get_int(0);
-    spdlog::info("SQLite database {}: journal_mode={} synchronous={}", path,
-                 mode.empty() ? "?" : mode[0].get_text(0),
-                 level >= 0 && level < 4 ? levels[static_cast<std::size_t>(level)] : "?");
+    return "journal_mode=" + (mode.empty() ? std::string("?") : mode[0].get_text(0)) +
+           " synchronous=" +
+           (level >= 0 && level < 4 ? levels[static_cast<std::size_t>(level)] : "?");
 }
 
 }  // namespace
 
-std::unique_ptr<store> open(const std::string& path, int pool_size, synchronous sync) {
+std::unique_ptr<store> open(const std::string& path, int pool_size, synchronous sync,
+                            std::string* settings) {
     const bool in_memory = path == ":memory:";
     if (!in_memory) create_parent(path);
     // Each ":memory:" connection would be a separate database, so it gets exactly one.
     if (in_memory) pool_size = 1;
     auto writer = std::make_shared<writer_gate>();
     auto factory = [path, writer, sync] { return connect(path, writer, sync); };
-    if (!in_memory) log_settings(path, *factory());
+    if (settings != nullptr) *settings = describe(*factory());
     auto s = std::make_unique<sql::sql_store>("sqlite", factory, pool_size, migrations());
     // Open one connection now so that a bad path fails at startup, with its reason.
     static_cast<void>(s->pending_migrations());
