@@ -354,6 +354,49 @@ TEST(ParseBody, InvalidUtf8IsParseError) {
     }
 }
 
+TEST(ParseBody, LoneSurrogateEscapeIsParseError) {
+    for (const std::string& text :
+         {std::string(R"({"a": "\ud800"})"), std::string(R"({"a": "\udc00x"})")}) {
+        const auto o = parse_body(body_request(text));
+        ASSERT_FALSE(o);
+        EXPECT_EQ(o.error().code, core::errc::parse_error);
+    }
+}
+
+TEST(ParseBody, NulAnywhereIsRefusedInTheEndpointsShape) {
+    const std::string text = R"({"ok": "x", "nested": {"deep": ["a", "b\u0000"]}})";
+    const auto field = parse_body(body_request(text));
+    ASSERT_FALSE(field);
+    EXPECT_EQ(field.error().body, core::shape::field);
+    ASSERT_EQ(field.error().fields.size(), 1u);
+    EXPECT_EQ(field.error().fields[0].field, "nested");
+    EXPECT_EQ(field.error().fields[0].messages,
+              std::vector<std::string>{"Null characters are not allowed."});
+    const auto error = parse_body(body_request(text), core::shape::error);
+    ASSERT_FALSE(error);
+    EXPECT_EQ(error.error().body, core::shape::error);
+    EXPECT_EQ(error.error().code, core::errc::invalid);
+    EXPECT_EQ(error.error().message, "Null characters are not allowed.");
+    const auto auth = parse_body(body_request(R"({"k\u0000": 1})"), core::shape::auth);
+    ASSERT_FALSE(auth);
+    EXPECT_EQ(auth.error().body, core::shape::auth);
+    EXPECT_TRUE(parse_body(body_request(R"({"a": "\u0001 fine"})")));
+}
+
+TEST(InvalidPkText, IntegersBeyond64BitsKeepTheirDigits) {
+    EXPECT_EQ(invalid_pk_text(json::parse("1180591620717411303424")),
+              "Invalid pk \"1180591620717411303424\" - object does not exist.");
+    EXPECT_EQ(invalid_pk_text(json::parse("-1180591620717411303424")),
+              "Invalid pk \"-1180591620717411303424\" - object does not exist.");
+    EXPECT_EQ(invalid_pk_text(json::parse("18446744073709551615")),
+              "Invalid pk \"18446744073709551615\" - object does not exist.");
+    EXPECT_EQ(invalid_pk_text(json::parse("1.5")),
+              "Incorrect type. Expected pk value, received float.");
+    EXPECT_EQ(invalid_pk_text(json::parse("\"7a\"")),
+              "Incorrect type. Expected pk value, received str.");
+    EXPECT_FALSE(big_integer_text(json::parse("3.0")));
+}
+
 // ---- field_reader (§0.6 DRF messages) -----------------------------------------------------
 
 json::object obj(std::string_view text) {

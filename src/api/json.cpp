@@ -6,6 +6,9 @@
 #include <boost/json.hpp>
 #include <boost/url/parse_query.hpp>
 
+#include <cmath>
+#include <cstdio>
+
 namespace parley::api {
 
 namespace {
@@ -33,7 +36,7 @@ core::result<json::value> parse_json(std::string_view text) {
     return v;
 }
 
-core::result<json::object> parse_body(const request& req) {
+core::result<json::object> parse_body(const request& req, core::shape errors, bool refuse_nul) {
     if (req.body.empty()) return json::object{};
     const auto ct = req.header("content-type");
     const std::string type = ct ? media_type(*ct) : std::string();
@@ -45,7 +48,72 @@ core::result<json::object> parse_body(const request& req) {
     auto v = parse_json(req.body);
     if (!v) return v.error();
     if (!v->is_object()) return core::detail(core::errc::parse_error, "Expected a JSON object.");
+    if (refuse_nul) {
+        if (auto key = key_with_nul(v->as_object())) return nul_error(std::move(*key), errors);
+    }
     return std::move(v->as_object());
+}
+
+namespace {
+
+bool has_nul(const json::value& v) {
+    switch (v.kind()) {
+        case json::kind::string:
+            return v.get_string().find('\0') != json::string::npos;
+        case json::kind::array:
+            for (const auto& e : v.get_array())
+                if (has_nul(e)) return true;
+            return false;
+        case json::kind::object:
+            for (const auto& kv : v.get_object())
+                if (kv.key().find('\0') != std::string_view::npos || has_nul(kv.value()))
+                    return true;
+            return false;
+        default:
+            return false;
+    }
+}
+
+}  // namespace
+
+std::optional<std::string> key_with_nul(const json::object& o) {
+    for (const auto& kv : o) {
+        if (kv.key().find('\0') != std::string_view::npos || has_nul(kv.value()))
+            return std::string(kv.key());
+    }
+    return std::nullopt;
+}
+
+core::error nul_error(std::string key, core::shape as) {
+    static constexpr std::string_view text = "Null characters are not allowed.";
+    if (as == core::shape::auth) return core::auth_shape(core::errc::invalid, std::string(text));
+    if (as == core::shape::error)
+        return core::error_shape(core::errc::invalid, std::string(text), std::move(key));
+    return core::field_shape(std::move(key), std::string(text));
+}
+
+std::string invalid_pk_text(const json::value& v) {
+    const bool digits_string =
+        v.is_string() && !v.get_string().empty() &&
+        v.get_string().find_first_not_of("0123456789") == std::string_view::npos;
+    std::optional<std::string> text = big_integer_text(v);
+    if (!text && (v.is_int64() || v.is_uint64() || digits_string))
+        text = v.is_string() ? std::string(v.get_string()) : json::serialize(v);
+    if (text) return "Invalid pk \"" + *text + "\" - object does not exist.";
+    return "Incorrect type. Expected pk value, received " + std::string(py_type(v)) + ".";
+}
+
+std::optional<std::string> big_integer_text(const json::value& v) {
+    if (!v.is_double()) return std::nullopt;
+    const double d = v.get_double();
+    // Beyond int64 and integral: only an integer literal of 20+ digits (or an exponent form
+    // such as 1e21, which DRF would call a float: not told apart here) parses to this.
+    constexpr double two_63 = 9223372036854775808.0;
+    if (!std::isfinite(d) || std::trunc(d) != d || std::fabs(d) < two_63) return std::nullopt;
+    char buf[400];
+    const int n = std::snprintf(buf, sizeof buf, "%.0f", d);
+    if (n <= 0 || static_cast<std::size_t>(n) >= sizeof buf) return std::nullopt;
+    return std::string(buf, static_cast<std::size_t>(n));
 }
 
 std::optional<model::id> to_id(const json::value& v) noexcept {
@@ -138,10 +206,18 @@ std::optional<std::int64_t> field_reader::integer(std::string_view key, std::int
     if (v->is_int64()) {
         n = v->get_int64();
     } else if (v->is_double()) {
-        // DRF IntegerField accepts 3.0 but not 3.5.
+        // DRF IntegerField accepts 3.0 but not 3.5; an integer beyond 64 bits is out of range.
         const double d = v->get_double();
-        if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -9e18 && d < 9e18)
+        if (d == static_cast<double>(static_cast<std::int64_t>(d)) && d > -9e18 && d < 9e18) {
             n = static_cast<std::int64_t>(d);
+        } else if (big_integer_text(*v)) {
+            constexpr auto lowest = std::numeric_limits<std::int64_t>::min();
+            constexpr auto highest = std::numeric_limits<std::int64_t>::max();
+            if (d > 0)
+                n = max < highest ? max + 1 : max;
+            else
+                n = min > lowest ? min - 1 : min;
+        }
     } else if (v->is_string()) {
         const std::string_view s = core::trim(v->get_string());
         const bool neg = !s.empty() && s.front() == '-';
@@ -181,18 +257,7 @@ std::optional<model::id> field_reader::pk(std::string_view key, bool required) {
         return std::nullopt;
     }
     if (const auto id = to_id(*v)) return id;
-    const bool digits_string =
-        v->is_string() && !v->get_string().empty() &&
-        v->get_string().find_first_not_of("0123456789") == std::string_view::npos;
-    if (v->is_int64() || v->is_uint64() || digits_string) {
-        add(std::string(key),
-            "Invalid pk \"" +
-                (v->is_string() ? std::string(v->get_string()) : json::serialize(*v)) +
-                "\" - object does not exist.");
-    } else {
-        add(std::string(key),
-            "Incorrect type. Expected pk value, received " + std::string(py_type(*v)) + ".");
-    }
+    add(std::string(key), invalid_pk_text(*v));
     return std::nullopt;
 }
 

@@ -19,14 +19,40 @@ namespace parley::api {
 namespace json = boost::json;
 
 // Reads a request body as a JSON object (API.md §0.3): empty body → {}; other content types
-// 415; malformed, invalid UTF-8 or deeper than 64 → 400 parse_error; not an object → 400.
-[[nodiscard]] core::result<json::object> parse_body(const request& req);
+// 415; malformed, invalid UTF-8 (lone surrogate escapes included) or deeper than 64 → 400
+// parse_error; not an object → 400; a string holding U+0000 → 400 nul_error(key, errors),
+// unless `refuse_nul` is false: for endpoints whose own rules refuse control characters in every
+// string they read, with the message the contract gives (register §2.5, reactions §6.8).
+[[nodiscard]] core::result<json::object> parse_body(const request& req,
+                                                    core::shape errors = core::shape::field,
+                                                    bool refuse_nul = true);
 
 // Parses text as JSON with the §0.3 limits (used by the WebSocket too).
 [[nodiscard]] core::result<json::value> parse_json(std::string_view text);
 
 // An id per §0.4: positive JSON integer or string of ASCII digits; nullopt otherwise.
 [[nodiscard]] std::optional<model::id> to_id(const json::value& v) noexcept;
+
+// An integer literal beyond 64 bits, which Boost.JSON reads as a double (1180591620717411303424):
+// its decimal digits, for DRF's `Invalid pk "<digits>"` (§0.4); nullopt for any other value.
+// The digits are the double's exact value, so they match the input whenever it is exactly
+// representable (2^70 is; a 25-digit literal may come back rounded).
+[[nodiscard]] std::optional<std::string> big_integer_text(const json::value& v);
+
+// DRF's field message for a value that is not a valid id (§0.4): `Invalid pk "{v}" - object
+// does not exist.` for integers, digit strings and integers beyond 64 bits, else `Incorrect
+// type. Expected pk value, received {type}.`
+[[nodiscard]] std::string invalid_pk_text(const json::value& v);
+
+// The top-level key of an object whose key or value holds a string with U+0000 anywhere in it
+// (nested values included); nullopt when there is none. Such strings are refused (§0.3): no
+// database text type stores them.
+[[nodiscard]] std::optional<std::string> key_with_nul(const json::object& o);
+
+// "Null characters are not allowed." under `key`: the field-shape error of §0.3 (DRF's text);
+// `as` renders it in another shape (error: {"error": ..., "code": "invalid"}; auth: also
+// "message") for endpoints whose errors use that shape.
+[[nodiscard]] core::error nul_error(std::string key, core::shape as = core::shape::field);
 
 // "Missing" per §0.4: absent, null or "".
 [[nodiscard]] bool is_missing(const json::object& o, std::string_view key) noexcept;

@@ -58,6 +58,7 @@ void put_ws_keys(json::object& o, const model::message& m) {
 
 // The value as DRF echoes it in messages ("abc", 5, 1.5).
 std::string echo(const json::value& v) {
+    if (auto big = big_integer_text(v)) return std::move(*big);
     return v.is_string() ? std::string(v.get_string()) : json::serialize(v);
 }
 
@@ -171,13 +172,8 @@ chat::message_draft read_message_draft(const json::object& o) {
     if (const auto* v = o.if_contains("reply_to"); v != nullptr && !v->is_null()) {
         if (const auto id = to_id(*v)) {
             d.reply_to = id;
-        } else if (v->is_int64() || v->is_uint64() ||
-                   (v->is_string() && !v->get_string().empty() &&
-                    v->get_string().find_first_not_of("0123456789") == std::string_view::npos)) {
-            add("reply_to", "Invalid pk \"" + echo(*v) + "\" - object does not exist.");
         } else {
-            add("reply_to",
-                "Incorrect type. Expected pk value, received " + std::string(py_type(*v)) + ".");
+            add("reply_to", invalid_pk_text(*v));
         }
     }
     if (const auto* v = o.if_contains("link_preview"); v != nullptr && !v->is_null()) {

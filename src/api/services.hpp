@@ -48,7 +48,12 @@ struct context {
     std::span<const std::string_view> texts;  // `{name:str}` / `{name:path}` parameters
 
     [[nodiscard]] const model::user& user() const { return who->user; }
-    [[nodiscard]] core::result<json::object> body() const { return parse_body(req); }
+    // The JSON body (§0.3); `errors` is the endpoint's error shape, used for a refused string
+    // (see parse_body for `refuse_nul`).
+    [[nodiscard]] core::result<json::object> body(core::shape errors = core::shape::field,
+                                                  bool refuse_nul = true) const {
+        return parse_body(req, errors, refuse_nul);
+    }
 };
 
 }  // namespace parley::api

@@ -37,11 +37,20 @@ namespace {
 constexpr std::size_t min_production_key_bytes = 32;  // §2.1
 constexpr std::size_t generated_key_bytes = 64;       // §2.1
 
+// Creates the data folder if missing, private to its owner (mode 0700): it holds the database,
+// the generated key and the uploads. An existing folder keeps the mode its owner gave it.
+void create_data_dir(const std::string& dir) {
+    std::error_code ec;
+    if (fs::exists(dir, ec)) return;
+    if (fs::create_directories(dir, ec))
+        fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
 // The development key in <data dir>/secret_key: read it, or create it once with mode 0600.
 std::optional<std::string> development_key(const std::string& data_dir, std::string& error) {
     const fs::path path = fs::path(data_dir) / "secret_key";
     std::error_code ec;
-    fs::create_directories(data_dir, ec);
+    create_data_dir(data_dir);
     if (fs::exists(path)) {
         std::ifstream in(path, std::ios::binary);
         std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -90,8 +99,7 @@ bool resolve_secret_key(config::settings& s, std::string& error) {
 }
 
 bool data_dir_writable(const std::string& dir) {
-    std::error_code ec;
-    fs::create_directories(dir, ec);
+    create_data_dir(dir);
     return ::access(dir.c_str(), W_OK) == 0;
 }
 
@@ -124,11 +132,18 @@ std::optional<config::settings> load_settings(const options& opts) {
     return s;
 }
 
-std::unique_ptr<store::store> open_store(const config::settings& s) {
+std::unique_ptr<store::store> open_store(const config::settings& s, bool log_settings) {
     const std::string& url = s.database_url;
     if (url.starts_with("sqlite:///")) {
         const int pool = 4;  // readers; writers serialize on BEGIN IMMEDIATE
-        return store::sqlite::open(url.substr(std::string_view("sqlite:///").size()), pool);
+        const auto sync = s.sqlite_synchronous == "normal" ? store::sqlite::synchronous::normal
+                                                           : store::sqlite::synchronous::full;
+        const std::string path = url.substr(std::string_view("sqlite:///").size());
+        std::string in_force;
+        auto db = store::sqlite::open(path, pool, sync, log_settings ? &in_force : nullptr);
+        // API.md §10.2 PARLEY_SQLITE_SYNCHRONOUS: the value in force, as a connection reports it.
+        if (log_settings) spdlog::info("SQLite database {}: {}", path, in_force);
+        return db;
     }
     if (url.starts_with("postgres://") || url.starts_with("postgresql://"))
         return store::postgres::open(url, s.db_pool_size);
@@ -139,6 +154,7 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     auto s = load_settings(opts);
     if (!s) return nullptr;
     core::init_logging(s->log_level);
+    create_data_dir(s->data_dir);  // before anything creates a file in it
     std::string error;
     if (!resolve_secret_key(*s, error)) {
         std::fprintf(stderr, "Error: %s\n", error.c_str());
@@ -149,7 +165,7 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
 
     std::unique_ptr<runtime> rt(new runtime());
     rt->settings = std::move(*s);
-    rt->store = open_store(rt->settings);
+    rt->store = open_store(rt->settings, /*log_settings=*/for_serve);
     rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
     rt->users_ = std::make_unique<chat::user_service>(*rt->store);
     // The resume window (§8.8, §10.2).
@@ -255,9 +271,21 @@ void runtime::collect_metrics() {
     }
 }
 
-void runtime::start_file_sweeper() {
-    if (!files_ || sweeper_) return;
+void runtime::start_maintenance() {
+    if (sweeper_) return;
     sweeper_ = std::make_unique<core::scheduler>();
+    // §2.3: expired blacklist entries, once shortly after start, then hourly, in batches.
+    const auto purge = [auth = auth_.get()] {
+        try {
+            if (const auto n = auth->purge_expired_blacklist())
+                spdlog::info("token blacklist: purged {} expired entries", n);
+        } catch (const std::exception& e) {
+            spdlog::warn("token blacklist purge failed: {}", e.what());
+        }
+    };
+    sweeper_->after(std::chrono::seconds(1), purge);
+    sweeper_->every(blacklist_purge_interval, purge);
+    if (!files_) return;
     const auto sweep = [files = files_.get()] {
         try {
             files->sweep_orphans();

@@ -69,9 +69,13 @@ public:
     // server (its event loop) still exists.
     void stop_realtime();
 
-    // `serve`: the orphan-file sweep (§1.4, PARLEY_ORPHAN_FILE_TTL) on its own timer thread,
-    // once shortly after start, then every min(5 min, TTL/2).
-    void start_file_sweeper();
+    // `serve`: periodic maintenance on its own timer thread: the orphan-file sweep (§1.4,
+    // PARLEY_ORPHAN_FILE_TTL; once shortly after start, then every min(5 min, TTL/2)) and the
+    // purge of expired token blacklist entries (§2.3; shortly after start, then hourly).
+    void start_maintenance();
+
+    // How often expired blacklist entries are deleted.
+    static constexpr std::chrono::hours blacklist_purge_interval{1};
 
     // "redis" or "in-process", for the start-up log.
     [[nodiscard]] const char* fanout_name() const { return redis_ ? "redis" : "in-process"; }
@@ -112,8 +116,10 @@ private:
     void collect_metrics();
 };
 
-// Opens the store named by settings.database_url (sqlite:///path or postgres://...).
-[[nodiscard]] std::unique_ptr<store::store> open_store(const config::settings& s);
+// Opens the store named by settings.database_url (sqlite:///path or postgres://...). With
+// `log_settings` (serve), logs SQLite's journal mode and synchronous setting in force (info).
+[[nodiscard]] std::unique_ptr<store::store> open_store(const config::settings& s,
+                                                       bool log_settings = false);
 
 // `parley check` (§10.1): ERROR:/WARNING: lines, exit 1 on any error.
 [[nodiscard]] int check(const options& opts);

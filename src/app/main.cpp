@@ -77,7 +77,7 @@ int serve(app::runtime& rt) {
     rt.start_realtime(server.event_loop());  // Redis: connects once the I/O threads run
     server.on_shutdown([&] { shutting_down = true; });
     server.listen();
-    rt.start_file_sweeper();  // orphan uploads (§1.4)
+    rt.start_maintenance();  // orphan uploads (§1.4), expired blacklist entries (§2.3)
     spdlog::info("parley {} listening on http://{}:{}/ ({} store, {} fan-out)", PARLEY_VERSION,
                  rt.settings.http.host, server.port(), rt.store->backend(), rt.fanout_name());
     if (!rt.settings.production()) print_banner(rt.settings, server.port());

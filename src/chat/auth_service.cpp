@@ -437,6 +437,20 @@ core::result<model::user> auth_service::create_superuser(const std::string& user
     return u;
 }
 
+std::size_t auth_service::purge_expired_blacklist(std::size_t batch) {
+    const core::timestamp now = core::now_us();
+    std::size_t total = 0;
+    for (;;) {
+        std::size_t n = 0;
+        store_.run(true, [&](store::tx& tx) {
+            n = tx.purge_blacklist(now, batch);
+            return true;
+        });
+        total += n;
+        if (n < batch) return total;
+    }
+}
+
 core::result<void> auth_service::change_password(const std::string& username,
                                                  const std::string& password) {
     const auto u = store_.read([&](store::tx& tx) { return tx.user_by_username(username); });

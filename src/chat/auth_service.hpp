@@ -102,6 +102,10 @@ public:
     // An access token from any door (WebSocket handshake); errors as authenticate_header.
     [[nodiscard]] core::result<principal> authenticate_token(std::string_view token);
 
+    // Deletes the blacklist entries of tokens that have expired (§2.3), in batches of
+    // `batch` rows, each batch its own short write transaction; returns how many.
+    std::size_t purge_expired_blacklist(std::size_t batch = 1000);
+
     // CLI: createsuperuser (§10.1). §2.5 rules apply; errors carry the rule's text.
     [[nodiscard]] core::result<model::user> create_superuser(const std::string& username,
                                                              const std::string& email,

@@ -61,7 +61,7 @@ public:
     bool blacklist_jti(std::string_view, timestamp) override { unused(); }
     bool is_blacklisted(std::string_view) override { unused(); }
     bool any_blacklisted(std::string_view, std::string_view) override { unused(); }
-    void purge_blacklist(timestamp) override { unused(); }
+    std::size_t purge_blacklist(timestamp, std::size_t) override { unused(); }
     std::vector<std::string> blacklisted_among(const std::vector<std::string>&) override {
         unused();
     }

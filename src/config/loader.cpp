@@ -16,6 +16,8 @@ const std::vector<variable>& variables() {
         {"PARLEY_DATA_DIR", "./data", "SQLite file, generated key, media"},
         {"DATABASE_URL", "", "sqlite:///path or postgres://user:pass@host:port/db"},
         {"PARLEY_DB_POOL_SIZE", "10", "PostgreSQL connections per instance"},
+        {"PARLEY_SQLITE_SYNCHRONOUS", "full",
+         "full (commits survive power loss) or normal (survive a process crash only)"},
         {"REDIS_URL", "", "redis://[:password@]host:port[/db]; empty: in-process"},
         {"PARLEY_REDIS_BACKLOG_BYTES", "67108864", "stream frames waiting for Redis, then resync"},
         {"PARLEY_SECRET_KEY", "", "signing key (generated in development when empty)"},
@@ -267,6 +269,9 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     if (s.data_dir.empty()) fail("PARLEY_DATA_DIR", "must not be empty");
     s.database_url = get("DATABASE_URL");
     integer("PARLEY_DB_POOL_SIZE", s.db_pool_size, 1, 1000);
+    s.sqlite_synchronous = lower(strip(get("PARLEY_SQLITE_SYNCHRONOUS")));
+    if (s.sqlite_synchronous != "full" && s.sqlite_synchronous != "normal")
+        fail("PARLEY_SQLITE_SYNCHRONOUS", "expected full or normal");
     s.redis_url = get("REDIS_URL");
     integer("PARLEY_REDIS_BACKLOG_BYTES", s.redis_backlog_bytes, 4096, 1LL << 40);
     s.log_level = lower(strip(get("PARLEY_LOG_LEVEL")));

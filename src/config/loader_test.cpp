@@ -32,6 +32,16 @@ TEST(ConfigLoader, DefaultsMatchTheContract) {
     EXPECT_EQ(s->limits.rate_auth.count, 20);
     EXPECT_EQ(s->limits.rate_auth.window.count(), 60);
     EXPECT_FALSE(s->production());
+    EXPECT_EQ(s->sqlite_synchronous, "full");  // commits survive power loss (§10.2)
+}
+
+TEST(ConfigLoader, SqliteSynchronousIsFullOrNormal) {
+    std::string error;
+    const auto s = to_settings(merge({}, {{"PARLEY_SQLITE_SYNCHRONOUS", " NORMAL "}}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->sqlite_synchronous, "normal");
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_SQLITE_SYNCHRONOUS", "off"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_SQLITE_SYNCHRONOUS"), std::string::npos);
 }
 
 TEST(ConfigLoader, ByteBoundsHaveSafeDefaultsAndFloors) {

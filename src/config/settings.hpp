@@ -96,6 +96,10 @@ struct settings {
     std::string data_dir = "./data";
     std::string database_url;  // empty: sqlite:///<data_dir>/parley.sqlite3
     int db_pool_size = 10;
+    // SQLite's PRAGMA synchronous: "full" (a commit survives power loss: the WAL is fsynced at
+    // every commit) or "normal" (survives a process crash; an OS crash or power loss may lose the
+    // last commits). API.md §10.2.
+    std::string sqlite_synchronous = "full";
     std::string redis_url;
     std::size_t redis_backlog_bytes = 67108864;  // stream frames not yet answered by Redis
     std::string log_level = "info";

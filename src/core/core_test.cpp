@@ -84,6 +84,10 @@ TEST(Log, RedactsTokensInTargets) {
     EXPECT_EQ(redact("/ws/chat/?token=eyJhbGci.x.y"), "/ws/chat/?token=[redacted]");
     EXPECT_EQ(redact("/x?a=1&token=abc&b=2"), "/x?a=1&token=[redacted]&b=2");
     EXPECT_EQ(redact("/x?mytoken=abc"), "/x?mytoken=abc");
+    EXPECT_EQ(redact("/media/uploads/a.png?expires=17&signature=c2ln"),
+              "/media/uploads/a.png?expires=17&signature=[redacted]");
+    EXPECT_EQ(redact("/join-team/AbCdEf123/?x=1"), "/join-team/[redacted]/?x=1");
+    EXPECT_EQ(redact("/join-team/"), "/join-team/");
 }
 
 TEST(Error, EveryCodeHasAName) {

@@ -38,6 +38,16 @@ std::string random_hex(std::size_t bytes) {
     return out;
 }
 
+// Flushes a directory's entries (a rename into it) to disk; throws on failure.
+void sync_directory(const fs::path& dir) {
+    const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open upload folder");
+    const bool ok = ::fsync(fd) == 0;
+    const int e = errno;
+    ::close(fd);
+    if (!ok) throw std::system_error(e, std::generic_category(), "fsync upload folder");
+}
+
 }  // namespace
 
 open_file::~open_file() {
@@ -61,11 +71,16 @@ void temp_file::write(std::string_view bytes) {
 
 void temp_file::commit(const fs::path& final_path) {
     if (done_) throw std::logic_error("temp_file committed twice");
-    if (::close(fd_) != 0) {
+    // The bytes reach the disk before the name does, and the name before the caller records the
+    // file in the database: after a power loss a row never names a missing or partial file.
+    const bool synced = ::fsync(fd_) == 0;
+    const int sync_error = errno;
+    if (::close(fd_) != 0 || !synced) {
+        const int e = synced ? errno : sync_error;
         fd_ = -1;
-        const int e = errno;
         discard();
-        throw std::system_error(e, std::generic_category(), "close upload");
+        throw std::system_error(e, std::generic_category(),
+                                synced ? "close upload" : "fsync upload");
     }
     fd_ = -1;
     if (::rename(path_.c_str(), final_path.c_str()) != 0) {
@@ -74,6 +89,12 @@ void temp_file::commit(const fs::path& final_path) {
         throw std::system_error(e, std::generic_category(), "rename upload");
     }
     done_ = true;
+    try {
+        sync_directory(final_path.parent_path());
+    } catch (...) {
+        ::unlink(final_path.c_str());  // no row will name it
+        throw;
+    }
 }
 
 void temp_file::discard() noexcept {

@@ -48,8 +48,9 @@ public:
 
     // Appends bytes. Throws std::system_error on a write failure (disk full, I/O error).
     void write(std::string_view bytes);
-    // Closes the file and renames it to `final_path` (same folder: atomic). Throws
-    // std::system_error on failure (the temporary file is then removed).
+    // Flushes the bytes to disk (fsync), closes the file, renames it to `final_path` (same
+    // folder: atomic) and flushes the folder, so the file survives a power loss once this
+    // returns. Throws std::system_error on failure (no file is then left behind).
     void commit(const std::filesystem::path& final_path);
     // Closes and removes the file now (idempotent, never throws).
     void discard() noexcept;

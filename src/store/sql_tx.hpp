@@ -30,7 +30,7 @@ public:
     bool blacklist_jti(std::string_view jti, timestamp expires_at) override;
     bool is_blacklisted(std::string_view jti) override;
     bool any_blacklisted(std::string_view a, std::string_view b) override;
-    void purge_blacklist(timestamp now) override;
+    std::size_t purge_blacklist(timestamp now, std::size_t limit) override;
     std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
 
     // teams, invitations (sql_tx_teams.cpp)

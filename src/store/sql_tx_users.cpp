@@ -156,8 +156,13 @@ bool sql_tx::any_blacklisted(std::string_view a, std::string_view b) {
     return !c_.query("SELECT 1 FROM token_blacklist WHERE jti IN ($1, $2) LIMIT 1", {a, b}).empty();
 }
 
-void sql_tx::purge_blacklist(timestamp now) {
-    c_.exec("DELETE FROM token_blacklist WHERE expires_at <= $1", {now});
+std::size_t sql_tx::purge_blacklist(timestamp now, std::size_t limit) {
+    // Oldest first through the expires_at index; a bounded batch keeps each write short.
+    const auto n = c_.exec(
+        "DELETE FROM token_blacklist WHERE jti IN (SELECT jti FROM token_blacklist "
+        "WHERE expires_at <= $1 ORDER BY expires_at LIMIT $2)",
+        {now, static_cast<std::int64_t>(limit)});
+    return static_cast<std::size_t>(n);
 }
 
 namespace {

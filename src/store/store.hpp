@@ -96,9 +96,11 @@ public:
     virtual bool is_blacklisted(std::string_view jti) = 0;
     // True when either key is blacklisted (a token's jti and its family key). One statement.
     virtual bool any_blacklisted(std::string_view a, std::string_view b) = 0;
-    virtual void purge_blacklist(timestamp now) = 0;
-    // The blacklisted keys among `jtis` (the WebSocket revocation sweep, §2.3); a constant
-    // number of statements per 64 keys.
+    // Deletes at most `limit` entries that expired at or before `now` (a token past its expiry
+    // is refused anyway); returns how many. The caller repeats while a batch comes back full.
+    virtual std::size_t purge_blacklist(timestamp now, std::size_t limit) = 0;
+    // The blacklisted jtis among `jtis` (the WebSocket revocation sweep, §2.3); a constant
+    // number of statements per 64 jtis.
     virtual std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) = 0;
 
     // ---- teams (§4)

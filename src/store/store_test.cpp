@@ -451,7 +451,7 @@ TEST_P(SqlStore, BlacklistStoresAndPurges) {
     });
     EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("old"); }));
     EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("other"); }));
-    write([](tx& t) { t.purge_blacklist(t0); });
+    write([](tx& t) { EXPECT_EQ(t.purge_blacklist(t0, 100), 1u); });
     EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("old"); }));
     EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("new"); }));
 }
@@ -504,6 +504,20 @@ TEST_P(SqlStore, TokenGenerationBumpsAndSweepStates) {
     EXPECT_FALSE(states[1].is_active);
     EXPECT_TRUE(states[1].is_staff);
     EXPECT_FALSE(states[1].is_superuser);
+}
+
+TEST_P(SqlStore, BlacklistPurgeIsBatchedOldestFirst) {
+    write([](tx& t) {
+        for (int i = 0; i < 5; ++i) t.blacklist_jti("e" + std::to_string(i), t0 + i);
+        t.blacklist_jti("live", t0 + hour);
+    });
+    write([](tx& t) { EXPECT_EQ(t.purge_blacklist(t0 + 10, 2), 2u); });
+    EXPECT_FALSE(store_->read([](tx& t) { return t.is_blacklisted("e1"); }));
+    EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("e2"); }));
+    write([](tx& t) { EXPECT_EQ(t.purge_blacklist(t0 + 10, 2), 2u); });
+    write([](tx& t) { EXPECT_EQ(t.purge_blacklist(t0 + 10, 2), 1u); });
+    write([](tx& t) { EXPECT_EQ(t.purge_blacklist(t0 + 10, 2), 0u); });
+    EXPECT_TRUE(store_->read([](tx& t) { return t.is_blacklisted("live"); }));
 }
 
 // ---- teams

@@ -66,8 +66,9 @@ def before(server, scene, sock):
 # what: a str (raw text), bytes (binary frame) or a JSON value (serialized); expected: a dict of
 # the error frame's message_type, code, field (None: absent), error (optional), extra keys.
 
-def err(mt, code, field=None, error=None, extra=None):
-    return {"message_type": mt, "code": code, "field": field, "error": error, "extra": extra}
+def err(mt, code, field=None, error=None, extra=None, request_id=None):
+    return {"message_type": mt, "code": code, "field": field, "error": error, "extra": extra,
+            "request_id": request_id}
 
 
 def cases(scene):
@@ -99,8 +100,9 @@ def cases(scene):
         err(None, "parse_error"))
     # message_type (§8.3, §13.6).
     add("no-message-type", {}, err(None, "required", "message_type"))
-    add("no-message-type-rid", {"request_id": 1, "channel": g}, err(None, "required",
-                                                                     "message_type"))
+    # A valid request_id is echoed by every error frame, the envelope's own included (§8.3).
+    add("no-message-type-rid", {"request_id": 1, "channel": g},
+        err(None, "required", "message_type", request_id=1))
     add("null-message-type", {"message_type": None}, err(None, "required", "message_type"))
     for i, v in enumerate([1, 1.5, True, [], {}, ["ping"], {"ping": 1}]):
         add(f"non-string-message-type-{i}", {"message_type": v}, err(None, "invalid",
@@ -354,7 +356,8 @@ def test_bad_frame(sock, before, real_cases, label):
         sock.send_json(what)
     f = sock.recv_until(lambda x: x.get("type") not in ("user_presence", "typing"), timeout=10)
     assert_error(f, expected["message_type"], expected["code"], field=expected["field"],
-                 error=expected["error"], extra=expected["extra"])
+                 error=expected["error"], extra=expected["extra"],
+                 request_id=expected["request_id"])
 
 
 def test_after_the_batch_the_socket_works_and_nothing_changed(server, scene, sock, before):

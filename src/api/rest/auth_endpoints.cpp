@@ -29,8 +29,10 @@ core::result<std::string> token_field(const json::object& body, std::string_view
 
 }  // namespace
 
+// Rules 2 and 3 of §2.5 refuse control characters in the username and email with their own
+// texts, and the password is only hashed: the body's NUL check is left to them.
 outcome register_user(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth, /*refuse_nul=*/false);
     if (!body) return body.error();
     auto r = s.auth.register_user(string_of(*body, "username"), string_of(*body, "email"),
                                   string_of(*body, "password"));
@@ -39,7 +41,7 @@ outcome register_user(services& s, context& c) {
 }
 
 outcome login(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth);
     if (!body) return body.error();
     auto r = s.auth.login(string_of(*body, "username"), string_of(*body, "password"));
     if (!r) return r.error();
@@ -47,7 +49,7 @@ outcome login(services& s, context& c) {
 }
 
 outcome logout(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::auth);
     if (!body) return body.error();
     auto r = s.auth.logout(*c.who, string_of(*body, "refresh"));
     if (!r) return r.error();

@@ -23,6 +23,7 @@ std::string python_str(const json::value& v) {
 
 // The value as DRF echoes it in `Invalid pk "{v}" - object does not exist.`.
 std::string pk_text(const json::value& v) {
+    if (auto big = big_integer_text(v)) return std::move(*big);
     return v.is_string() ? std::string(v.get_string()) : json::serialize(v);
 }
 
@@ -162,7 +163,7 @@ outcome channels_by_team(services& s, context& c) {
 }
 
 outcome channels_create_or_get_dm(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::error);
     if (!body) return body.error();
     if (is_missing(*body, "team_id") || is_missing(*body, "user_id"))
         return core::error_shape(core::errc::required, "team_id and user_id are required",

@@ -142,7 +142,7 @@ outcome media_file(services& s, context& c) {
 }
 
 outcome fetch_link_preview(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::error);
     if (!body) return body.error();
     const auto* url = body->if_contains("url");
     if (url == nullptr || url->is_null() || (url->is_string() && url->get_string().empty()))

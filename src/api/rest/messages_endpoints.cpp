@@ -206,7 +206,9 @@ outcome messages_delete_message(services& s, context& c) {
 
 // §6.8
 outcome messages_react(services& s, context& c) {
-    auto body = c.body();
+    // The reaction is the one string read, and its rule (no control characters, §0.8) answers
+    // a NUL with §6.8's text.
+    auto body = c.body(core::shape::error, /*refuse_nul=*/false);
     if (!body) return body.error();
     core::result<std::optional<std::string>> reaction{std::optional<std::string>{}};
     if (const auto* v = body->if_contains("reaction"); v != nullptr && !v->is_null()) {
@@ -234,7 +236,7 @@ outcome messages_remove_reaction(services& s, context& c) {
 
 // §6.9
 outcome messages_edit_message(services& s, context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::error);
     if (!body) return body.error();
     chat::message_edit change;
     if (const auto* v = body->if_contains("content"); v != nullptr && v->is_string())

@@ -23,7 +23,7 @@ core::result<chat::team_fields> team_fields(const context& c, bool partial) {
 // `invite_code` of revoke_invitation and join_via_invitation: nullopt when missing or not a
 // string (§4 treats both as "required"), or the body's parse error.
 core::result<std::optional<std::string>> invite_code(const context& c) {
-    auto body = c.body();
+    auto body = c.body(core::shape::error);
     if (!body) return body.error();
     const auto* v = body->if_contains("invite_code");
     if (v == nullptr || !v->is_string()) return std::optional<std::string>{};
@@ -43,7 +43,7 @@ outcome update(services& s, context& c, bool partial) {
 }  // namespace
 
 core::result<model::id> body_id(const context& c, std::string_view name) {
-    auto body = c.body();
+    auto body = c.body(core::shape::error);
     if (!body) return body.error();
     return error_shape_id(body->if_contains(name), name);
 }

@@ -9,6 +9,7 @@
 #include "core/text.hpp"
 
 #include <spdlog/spdlog.h>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <chrono>
@@ -286,7 +287,9 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     hello["connection_id"] = conn->connection_id();
     hello["server_time"] = server_time();
     hello["protocol"] = protocol_version;
-    send_json(*conn, hello);
+    // Through the gate: hello is the socket's first frame, the presence frames that arrived
+    // meanwhile (the user's own online event among them) follow it (§8.1).
+    st->gate->greet(json::serialize(hello));
 }
 
 void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) {

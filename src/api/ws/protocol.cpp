@@ -58,6 +58,9 @@ void reauth(ws_frames::request& r) {
 struct frame_type {
     std::string_view message_type;
     ws_frames::handler run;
+    // The handler's own rules refuse control characters in every string it reads (reaction,
+    // §6.8), so U+0000 gets their text rather than the generic one (§0.3).
+    bool own_nul_rule = false;
 };
 
 // Every client request of §8.4.
@@ -76,7 +79,7 @@ constexpr frame_type frame_table[] = {
     {"get_user_presences", ws_frames::get_user_presences},
     {"delete_message", ws_frames::delete_message},
     {"edit_message", ws_frames::edit_message},
-    {"reaction", ws_frames::reaction},
+    {"reaction", ws_frames::reaction, true},
     {"pin_message", ws_frames::pin_message},
     {"unpin_message", ws_frames::unpin_message},
     {"typing", ws_frames::typing},
@@ -138,24 +141,27 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
         return;
     }
     const json::object& frame = parsed->as_object();
+    // Every error frame of a request echoes its request_id when it has a valid one (§8.3), the
+    // envelope's own errors included; an invalid one is never echoed.
+    const json::value* request_id = frame.if_contains("request_id");
+    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
+    const bool bad_request_id = request_id != nullptr && !valid_request_id(*request_id);
+    const json::value* echo = bad_request_id ? nullptr : request_id;
     const json::value* type = frame.if_contains("message_type");
     if (type == nullptr || type->is_null()) {
         send_error(
-            *ctx.conn, no_type, nullptr,
+            *ctx.conn, no_type, echo,
             core::error_shape(core::errc::required, "message_type is required", "message_type"));
         return;
     }
     if (!type->is_string()) {
         // A non-string message_type is echoed as null (§13.6).
-        send_error(*ctx.conn, no_type, nullptr,
+        send_error(*ctx.conn, no_type, echo,
                    core::error_shape(core::errc::invalid, "message_type must be a string",
                                      "message_type"));
         return;
     }
-    const json::value* request_id = frame.if_contains("request_id");
-    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
-    if (request_id != nullptr && !valid_request_id(*request_id)) {
-        // No echo of an invalid request_id (§8.3).
+    if (bad_request_id) {
         send_error(*ctx.conn, *type, nullptr,
                    core::error_shape(core::errc::invalid,
                                      "request_id must be a string of 1-64 characters or an "
@@ -170,6 +176,11 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
         send_error(*ctx.conn, *type, request_id,
                    core::error_shape(core::errc::unknown_message_type,
                                      "Unknown message type: " + std::string(name)));
+        return;
+    }
+    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame)) {
+        // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
+        send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
         return;
     }
     if (wait > 0) {
@@ -223,7 +234,7 @@ bool valid_request_id(const json::value& v) noexcept {
     if (v.is_int64() || v.is_uint64()) return true;
     if (!v.is_string()) return false;
     const auto& s = v.get_string();
-    if (s.empty()) return false;
+    if (s.empty() || s.find('\0') != json::string::npos) return false;
     // Characters are code points: count the bytes that do not continue a UTF-8 sequence.
     std::size_t chars = 0;
     for (const char c : s)
@@ -279,14 +290,7 @@ std::string_view pick_key(const json::object& o, std::string_view primary,
 }
 
 std::string invalid_id_text(const json::value& v) {
-    const bool digits = v.is_string() && !v.get_string().empty() &&
-                        v.get_string().find_first_not_of("0123456789") == std::string_view::npos;
-    if (v.is_int64() || v.is_uint64() || digits) {
-        return "Invalid pk \"" +
-               (v.is_string() ? std::string(v.get_string()) : json::serialize(v)) +
-               "\" - object does not exist.";
-    }
-    return "Incorrect type. Expected pk value, received " + std::string(py_type(v)) + ".";
+    return invalid_pk_text(v);
 }
 
 core::result<std::optional<model::id>> optional_id(const json::object& o, std::string_view key) {

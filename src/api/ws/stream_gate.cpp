@@ -17,13 +17,24 @@ constexpr std::uint16_t close_slow_consumer = 4008;  // §8.2
 }  // namespace
 
 void stream_gate::deliver(const fanout::frame& f) {
-    if (f.kind != fanout::frame_kind::event || !f.data) {
+    if (f.kind == fanout::frame_kind::control || !f.data ||
+        (f.kind == fanout::frame_kind::ephemeral && greeted_.load(std::memory_order_acquire))) {
         conn_->deliver(f);  // control (applied at once) and typing/presence (unordered, §8.2)
         return;
     }
     bool overflow = false;
     {
         std::lock_guard lock(mutex_);
+        if (f.kind == fanout::frame_kind::ephemeral) {
+            if (greeted_.load(std::memory_order_relaxed)) {
+                conn_->deliver(f);
+            } else if (before_hello_bytes_ + f.data->size() <= budget_ / 2) {
+                // Droppable (§8.2) like in a half-full outbox, so the wait is bounded.
+                before_hello_bytes_ += f.data->size();
+                before_hello_.push_back(f);
+            }
+            return;
+        }
         if (!holding()) {
             pass(f, false);
             return;
@@ -32,12 +43,14 @@ void stream_gate::deliver(const fanout::frame& f) {
         // (a member_removed stays after the channel frames published before it, §8.7). What
         // is held counts against the socket's outbox budget as it arrives (held + queued ≤
         // budget), so releasing it later needs no second check and never closes a reader.
+        const bool must_fit = resuming_ || !greeted_.load(std::memory_order_relaxed);
         const std::size_t size = f.data->size();
-        if (conn_->reserve(size, resuming_ ? budget_ : budget_ / 2)) {
+        if (conn_->reserve(size, must_fit ? budget_ : budget_ / 2)) {
             held_.push_back(f);
             held_bytes_ += size;
-        } else if (resuming_) {
-            // Really that far behind: the replay and the live frames do not fit.
+        } else if (must_fit) {
+            // Really that far behind (a resume), or more than the budget before hello could
+            // even be sent: the held frames do not fit.
             overflow = true;
             for (const auto& h : held_) conn_->unreserve(h.data->size());
             held_.clear();
@@ -51,8 +64,10 @@ void stream_gate::deliver(const fanout::frame& f) {
         }
     }
     if (overflow) {
-        spdlog::info("ws {}: more than {} bytes held during a resume, closing (slow consumer)",
-                     conn_->connection_id(), budget_);
+        spdlog::info(
+            "ws {}: more than {} bytes held before hello or during a resume, closing (slow "
+            "consumer)",
+            conn_->connection_id(), budget_);
         conn_->close(close_slow_consumer, "Slow consumer.");
     }
 }
@@ -105,6 +120,17 @@ void stream_gate::flush() {
     held_.clear();
     held_bytes_ = 0;
     for (const auto& f : held) pass(f, true);
+}
+
+void stream_gate::greet(std::string hello) {
+    std::lock_guard lock(mutex_);
+    conn_->send(fanout::frame{fanout::frame_kind::event,
+                              std::make_shared<const std::string>(std::move(hello))});
+    for (const auto& f : before_hello_) conn_->deliver(f);
+    before_hello_.clear();
+    before_hello_bytes_ = 0;
+    greeted_.store(true, std::memory_order_release);
+    if (!holding()) flush();
 }
 
 void stream_gate::release_initial() {

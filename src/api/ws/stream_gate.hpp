@@ -5,14 +5,17 @@
 // the replay with them. A new socket starts holding: until its first frame has been handled, at
 // most initial_hold, so a `resume` sent right after `hello` is answered before any live frame
 // newer than the client's offset. Control frames and ephemeral ones (typing, presence) pass
-// through at once. A stream frame that does not continue the offsets this socket had for its
-// channel is preceded by resync_required (reason frames_lost): a gap is never silent.
+// through at once, once the socket has had its `hello`: nothing reaches the client before it
+// (§8.1, §13.2), not even the user's own online presence published while the socket opened. A
+// stream frame that does not continue the offsets this socket had for its channel is preceded by
+// resync_required (reason frames_lost): a gap is never silent.
 #pragma once
 
 #include "api/ws.hpp"
 #include "fanout/bus.hpp"
 #include "fanout/stream_publisher.hpp"
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -37,6 +40,10 @@ public:
 
     // fanout::subscriber: any thread.
     void deliver(const fanout::frame& f) override;
+
+    // Sends `hello` (serialized), then the ephemeral frames that arrived before it; from then on
+    // they pass at once. Until this is called nothing but control frames leaves the gate.
+    void greet(std::string hello);
 
     // The connection this gate feeds.
     [[nodiscard]] const std::shared_ptr<ws_connection>& connection() const noexcept {
@@ -78,7 +85,9 @@ private:
         std::int64_t last = 0;
     };
 
-    [[nodiscard]] bool holding() const noexcept { return initial_ || resuming_; }
+    [[nodiscard]] bool holding() const noexcept {
+        return initial_ || resuming_ || !greeted_.load(std::memory_order_relaxed);
+    }
     // Sends a live event frame; a stream frame only if not sent already, after a
     // resync_required when frames before it never arrived (under mutex_). `reserved`: a held
     // frame whose bytes the connection already counts.
@@ -93,6 +102,10 @@ private:
     mutable std::mutex mutex_;  // lock order: gate, then the socket's outbox
     bool initial_ = true;
     bool resuming_ = false;
+    // Set under mutex_ once hello is queued; read without it on the ephemeral fast path.
+    std::atomic<bool> greeted_{false};
+    std::vector<fanout::frame> before_hello_;  // ephemeral frames waiting for hello
+    std::size_t before_hello_bytes_ = 0;
     std::vector<fanout::frame> held_;
     std::size_t held_bytes_ = 0;
     std::unordered_map<std::int64_t, sent_range> sent_;

@@ -99,6 +99,8 @@ fanout::stream_history history_of(std::int64_t channel, std::int64_t from, std::
 TEST(StreamGate, HoldsInOrderMergesTheReplayAndNeverSendsAnOffsetTwice) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 2));
     gate.deliver(plain("team"));
     gate.deliver(plain("typing", fanout::frame_kind::ephemeral));  // never held
@@ -123,6 +125,8 @@ TEST(StreamGate, HoldsInOrderMergesTheReplayAndNeverSendsAnOffsetTwice) {
 TEST(StreamGate, ALateResumeCannotPutMissingFramesBeforeLiveOnes) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.release_initial();
     gate.deliver(stream_frame(5, 3));
     gate.deliver(stream_frame(5, 4));
@@ -138,6 +142,8 @@ TEST(StreamGate, ALateResumeCannotPutMissingFramesBeforeLiveOnes) {
 TEST(StreamGate, TooMuchHeldDuringAResumeClosesWith4008AndAtConnectFlushes) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 8);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 1));
     gate.deliver(stream_frame(5, 2));
     gate.deliver(stream_frame(5, 3));  // over half of 8 bytes held at connect: the hold ends
@@ -151,6 +157,8 @@ TEST(StreamGate, TooMuchHeldDuringAResumeClosesWith4008AndAtConnectFlushes) {
 TEST(StreamGate, HeldBytesCountInTheBudgetAndReleasingThemNeverOverflows) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 16);  // frames "5:N" are 3 bytes: 2 fit in half the budget
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 1));
     gate.deliver(stream_frame(5, 2));
     EXPECT_EQ(conn->reserved, 6u);  // counted as they arrive
@@ -165,6 +173,8 @@ TEST(StreamGate, HeldBytesCountInTheBudgetAndReleasingThemNeverOverflows) {
 TEST(StreamGate, AReplayedHeldFrameGivesItsReservationBack) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.deliver(stream_frame(5, 1));
     gate.begin_resume();
     EXPECT_TRUE(gate.replay(5, 0, history_of(5, 1, 1)).ok);
@@ -177,6 +187,8 @@ TEST(StreamGate, AReplayedHeldFrameGivesItsReservationBack) {
 TEST(StreamGate, AGapInTheOffsetsIsAnnouncedWithResyncRequired) {
     auto conn = std::make_shared<fake_connection>();
     stream_gate gate(conn, 1 << 20);
+    gate.greet("hello");
+    conn->sent.clear();
     gate.release_initial();
     gate.deliver(stream_frame(5, 3));
     gate.deliver(stream_frame(5, 4));
@@ -197,6 +209,31 @@ TEST(StreamGate, AGapInTheOffsetsIsAnnouncedWithResyncRequired) {
     gate.deliver(stream_frame(5, 20));
     EXPECT_EQ(conn->sent.back(), "5:20");
     EXPECT_EQ(conn->sent.size(), 6u);
+}
+
+TEST(StreamGate, HelloIsTheFirstFrameAndPresenceWaitsForIt) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 64);
+    gate.deliver(plain("presence", fanout::frame_kind::ephemeral));
+    gate.deliver(plain("control", fanout::frame_kind::control));  // applied, never sent
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(plain(std::string(40, 't'), fanout::frame_kind::ephemeral));  // over half: dropped
+    EXPECT_TRUE(conn->sent.empty());
+    gate.greet("hello");
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"hello", "presence"}));
+    gate.deliver(plain("typing", fanout::frame_kind::ephemeral));
+    gate.release_initial();
+    EXPECT_EQ(conn->sent, (std::vector<std::string>{"hello", "presence", "typing", "5:1"}));
+}
+
+TEST(StreamGate, TooMuchHeldBeforeHelloClosesWith4008) {
+    auto conn = std::make_shared<fake_connection>();
+    stream_gate gate(conn, 8);
+    gate.deliver(stream_frame(5, 1));
+    gate.deliver(stream_frame(5, 2));
+    gate.deliver(stream_frame(5, 3));
+    EXPECT_TRUE(conn->sent.empty());
+    EXPECT_EQ(conn->closed, 4008);
 }
 
 class Publisher : public ::testing::Test {

@@ -3,7 +3,9 @@
 
 #include "core/server_metrics.hpp"
 
+#include <fcntl.h>
 #include <sqlite3.h>
+#include <unistd.h>
 
 #include <charconv>
 #include <chrono>
@@ -47,7 +49,8 @@ sql::constraint_violation::kind constraint_kind(int extended) {
 
 class sqlite_connection final : public sql::connection {
 public:
-    sqlite_connection(const std::string& path, std::shared_ptr<writer_gate> writer);
+    sqlite_connection(const std::string& path, std::shared_ptr<writer_gate> writer,
+                      synchronous sync);
     ~sqlite_connection() override;
     sqlite_connection(const sqlite_connection&) = delete;
     sqlite_connection& operator=(const sqlite_connection&) = delete;
@@ -81,8 +84,19 @@ private:
     bool broken_ = false;
 };
 
-sqlite_connection::sqlite_connection(const std::string& path, std::shared_ptr<writer_gate> writer)
+// Creates a missing database file empty with mode 0600 before SQLite opens it: SQLite creates the
+// -wal and -shm files with the database file's mode, so the database stays private to its owner
+// whatever the process umask (the files hold password hashes and messages).
+void create_private(const std::string& path) {
+    if (path.empty() || path == ":memory:" || path.starts_with("file:")) return;
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) ::close(fd);  // EEXIST: an existing file keeps the mode its owner gave it
+}
+
+sqlite_connection::sqlite_connection(const std::string& path, std::shared_ptr<writer_gate> writer,
+                                     synchronous sync)
     : writer_(writer ? std::move(writer) : std::make_shared<writer_gate>()) {
+    create_private(path);
     // NOMUTEX: the pool hands a connection to one thread at a time.
     const int rc =
         sqlite3_open_v2(path.c_str(), &db_,
@@ -95,11 +109,15 @@ sqlite_connection::sqlite_connection(const std::string& path, std::shared_ptr<wr
     sqlite3_extended_result_codes(db_, 1);
     sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count()));
     try {
-        // WAL lets readers run beside the one writer; NORMAL is durable across application
-        // crashes (only an OS crash may lose the last commits), the usual WAL trade-off.
-        exec_script(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; "
-            "PRAGMA foreign_keys = ON;");
+        // WAL lets readers run beside the one writer. FULL fsyncs the WAL at every commit, so an
+        // acknowledged write survives power loss; group commit (store::run_grouped) shares one
+        // fsync among concurrent posters. NORMAL only survives a crash of the process.
+        exec_script(sync == synchronous::full ? "PRAGMA journal_mode = WAL; "
+                                                "PRAGMA synchronous = FULL; "
+                                                "PRAGMA foreign_keys = ON;"
+                                              : "PRAGMA journal_mode = WAL; "
+                                                "PRAGMA synchronous = NORMAL; "
+                                                "PRAGMA foreign_keys = ON;");
     } catch (...) {
         sqlite3_close(db_);
         throw;
@@ -341,8 +359,8 @@ void writer_gate::leave() noexcept {
 }
 
 std::unique_ptr<sql::connection> connect(const std::string& path,
-                                         std::shared_ptr<writer_gate> writer) {
-    return std::make_unique<sqlite_connection>(path, std::move(writer));
+                                         std::shared_ptr<writer_gate> writer, synchronous sync) {
+    return std::make_unique<sqlite_connection>(path, std::move(writer), sync);
 }
 
 }  // namespace parley::store::sqlite

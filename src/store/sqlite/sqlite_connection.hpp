@@ -27,11 +27,17 @@ private:
     bool held_ = false;
 };
 
-// Opens one connection to the database file, creating it if missing. Write transactions of all
-// connections sharing `writer` queue on it (BEGIN IMMEDIATE still guards other processes); a
+// PRAGMA synchronous of every connection (API.md §10.2 PARLEY_SQLITE_SYNCHRONOUS): `full` fsyncs
+// the WAL at every commit, so a commit survives power loss; `normal` survives a process crash
+// only (an OS crash or power loss may undo the last commits).
+enum class synchronous { full, normal };
+
+// Opens one connection to the database file, creating it (mode 0600) if missing. Write transactions
+// of all connections sharing `writer` queue on it (BEGIN IMMEDIATE still guards other processes); a
 // null `writer` gives the connection its own. Throws store::unavailable when the file cannot be
 // opened.
 std::unique_ptr<sql::connection> connect(const std::string& path,
-                                         std::shared_ptr<writer_gate> writer = nullptr);
+                                         std::shared_ptr<writer_gate> writer = nullptr,
+                                         synchronous sync = synchronous::full);
 
 }  // namespace parley::store::sqlite
