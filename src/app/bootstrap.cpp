@@ -219,9 +219,9 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->realtime_ = std::make_unique<chat::realtime_service>(*rt->store);
     rt->events_ =
         std::make_unique<api::event_publisher>(*rt->bus_, *rt->streams_, rt->presence_.get());
-    rt->auth_ = std::make_unique<chat::auth_service>(
-        *rt->store, *rt->jwt_, *rt->passwords_, rt->settings.auth, *rt->events_, *rt->limiter_,
-        rt->settings.limits.rate_login_failures);
+    rt->auth_ = std::make_unique<chat::auth_service>(*rt->store, *rt->jwt_, *rt->passwords_,
+                                                     rt->settings.auth, *rt->events_, *rt->limiter_,
+                                                     rt->settings.limits.rate_login_failures);
     rt->teams_ =
         std::make_unique<chat::team_service>(*rt->store, rt->settings.limits, *rt->events_);
     rt->channels_ = std::make_unique<chat::channel_service>(*rt->store, *rt->events_);

@@ -4,8 +4,8 @@
 
 #include "auth/jwt.hpp"
 #include "auth/password.hpp"
-#include "chat/events.hpp"
 #include "auth/password_pool.hpp"
+#include "chat/events.hpp"
 #include "chat/rate_limiter.hpp"
 #include "config/settings.hpp"
 #include "core/error.hpp"

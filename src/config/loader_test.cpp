@@ -61,7 +61,8 @@ TEST(ConfigLoader, ByteBoundsHaveSafeDefaultsAndFloors) {
     EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_CHANNEL_HISTORY_BYTES", "65535"}}, {}), error));
     EXPECT_NE(error.find("PARLEY_CHANNEL_HISTORY_BYTES"), std::string::npos);
     EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_MAX_RESPONSE_BYTES", "0"}}, {}), error));
-    EXPECT_NE(error.find("PARLEY_MAX_RESPONSE_BYTES"), std::string::npos);}
+    EXPECT_NE(error.find("PARLEY_MAX_RESPONSE_BYTES"), std::string::npos);
+}
 
 TEST(ConfigLoader, OutboxAndRedisBacklogBoundsHaveSafeDefaultsAndFloors) {
     std::string error;

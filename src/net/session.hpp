@@ -5,8 +5,8 @@
 #include "api/http.hpp"
 #include "api/ws.hpp"
 #include "config/settings.hpp"
-#include "net/outbox_total.hpp"
 #include "net/admission.hpp"
+#include "net/outbox_total.hpp"
 
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -62,7 +62,7 @@ struct session_context {
     session_registry& registry;
     api::ws_handler* ws_handler = nullptr;  // null: upgrades go to `handler` like any request
     const config::ws_settings& ws;
-    outbox_total& outbox;  // every WebSocket outbox together (PARLEY_WS_OUTBOX_TOTAL_BYTES)
+    outbox_total& outbox;          // every WebSocket outbox together (PARLEY_WS_OUTBOX_TOTAL_BYTES)
     byte_budget& response_budget;  // response bodies being written (API.md §0.8)
 };
 
