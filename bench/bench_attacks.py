@@ -84,7 +84,8 @@ def long_edits(srv):
     m = post(srv, alice, ch, attacks_content.WIDE_CONTENT)
     member = connect(srv, bob["access"], max_size=2 ** 20, label="member")
     try:
-        attacks_content.long_edits(srv, alice, m["id"], count=110, duration_s=60)
+        statuses = attacks_content.long_edits(srv, alice, m["id"], count=110, duration_s=60)
+        assert statuses == [200] * 110, statuses
     finally:
         member.abort()
 
