@@ -11,7 +11,6 @@ asserts an attack's own outcome: each test does that.
 """
 import contextlib
 import os
-import socket
 import threading
 import time
 
@@ -183,24 +182,3 @@ class LegitUser:
         self._stop.set()
         with contextlib.suppress(Exception):
             self.sock.close()
-
-
-def open_raw(server, count: int, send: bytes = b"", timeout_s: float = 5.0) -> list:
-    """Opens up to `count` plain TCP connections to the server (each sending `send` first);
-    stops at the first refused or failing connect. The caller closes them."""
-    socks = []
-    for _ in range(count):
-        try:
-            s = socket.create_connection(("127.0.0.1", server.port), timeout=timeout_s)
-            if send:
-                s.sendall(send)
-        except OSError:
-            break
-        socks.append(s)
-    return socks
-
-
-def close_all(socks) -> None:
-    for s in socks:
-        with contextlib.suppress(OSError):
-            s.close()
