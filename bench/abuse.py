@@ -37,8 +37,9 @@ def baseline(srv, rounds):
         probe.close()
 
 
-def run_attack(name, spec, nofile, rounds):
+def run_attack(name, spec, nofile, rounds, extra_env=None):
     env = dict(spec.get("env", {}))
+    env.update(extra_env or {})
     srv = Server(env=env, name=f"abuse-{name}", nofile=nofile)
     srv.start()
     try:
@@ -79,6 +80,8 @@ def main():
                     help="the server's RLIMIT_NOFILE (soft and hard); 0 keeps the shell's")
     ap.add_argument("--rounds", type=int, default=20, help="unattacked probe rounds")
     ap.add_argument("--json-out", help="append one JSON line per attack to this file")
+    ap.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                    help="a setting for every attack's server (repeatable)")
     args = ap.parse_args()
     if args.nofile:
         soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -90,7 +93,8 @@ def main():
         sys.exit(f"unknown attacks: {unknown}; known: {list(ATTACKS)}")
     rows = []
     for name in names:
-        row = run_attack(name, ATTACKS[name], args.nofile or None, args.rounds)
+        extra = dict(kv.split("=", 1) for kv in args.env)
+        row = run_attack(name, ATTACKS[name], args.nofile or None, args.rounds, extra)
         rows.append(row)
         print(json.dumps(row), flush=True)
         if args.json_out:
