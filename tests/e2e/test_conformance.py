@@ -13,7 +13,7 @@ import pytest
 
 from support.client import api, assert_json, auth_error, register
 from support.teams import CHANNELS, TEAMS, create_channel, create_team, invite, team_with
-from support.ws import connect, handshake_status
+from support.ws import assert_hello_then_own_online, connect, handshake_status
 
 BIG = 2 ** 70  # 1180591620717411303424: Boost.JSON reads it as a double
 BIG_PK = f'Invalid pk "{BIG}" - object does not exist.'
@@ -40,21 +40,7 @@ def test_hello_is_the_first_frame_and_own_presence_follows(fresh_server):
     watcher = connect(srv, bob["access"])  # someone online who sees alice's transitions
     try:
         for attempt in range(8):
-            sock = connect(srv, alice["access"], wait_hello=False)
-            try:
-                first = sock.recv(5)
-                assert first.get("type") == "hello", (attempt, first)
-                assert first["user_id"] == alice["id"]
-                # Her own online event still reaches her, after hello.
-                own = sock.recv_until(lambda f: f.get("type") == "user_presence"
-                                      and f.get("user_id") == alice["id"], 5)
-                assert own["status"] == "online" and own["team_id"] == team["id"], own
-            finally:
-                sock.close()
-            # Wait until the watcher saw her go offline, so the next socket is a transition again.
-            watcher.recv_until(lambda f: f.get("type") == "user_presence"
-                               and f.get("user_id") == alice["id"]
-                               and f.get("status") == "offline", 5)
+            assert_hello_then_own_online(srv, alice, watcher, f"attempt {attempt}", team["id"])
     finally:
         watcher.close()
 

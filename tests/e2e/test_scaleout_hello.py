@@ -13,7 +13,7 @@ import pytest
 from support.client import register
 from support.cluster import Cluster
 from support.teams import create_channel, team_with
-from support.ws import connect
+from support.ws import assert_hello_then_own_online, connect
 
 pytestmark = [
     pytest.mark.skipif(not os.environ.get("REDIS_URL"),
@@ -53,18 +53,8 @@ def test_hello_is_the_first_frame_on_every_instance():
         try:
             for attempt in range(6):
                 for inst in (a, b):
-                    sock = connect(inst, alice["access"], wait_hello=False, label="alice")
-                    try:
-                        first = sock.recv(5)
-                        assert first.get("type") == "hello", (attempt, inst.name, first)
-                        own = sock.recv_until(lambda f: f.get("type") == "user_presence"
-                                              and f.get("user_id") == alice["id"], 5)
-                        assert own["status"] == "online", own
-                    finally:
-                        sock.close()
-                    watcher.recv_until(lambda f: f.get("type") == "user_presence"
-                                       and f.get("user_id") == alice["id"]
-                                       and f.get("status") == "offline", 5)
+                    assert_hello_then_own_online(inst, alice, watcher,
+                                                 f"alice@{inst.name} attempt {attempt}")
         finally:
             stop.set()
             thread.join(5)

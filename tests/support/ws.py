@@ -329,3 +329,27 @@ def handshake_status(server, token=None, path=WS_PATH) -> int:
     if token is not None:
         path = path + ("&" if "?" in path else "?") + "token=" + urllib.parse.quote(token, safe="")
     return handshake(server, path=path)[0]
+
+
+def presence_of(user_id, status=None):
+    """A recv_until predicate: a user_presence frame of user_id (with that status if given)."""
+    return lambda f: (f.get("type") == "user_presence" and f.get("user_id") == user_id
+                      and (status is None or f.get("status") == status))
+
+
+def assert_hello_then_own_online(server, user, watcher, label="", team_id=None):
+    """Opens a socket for user and checks `hello` is its very first frame and the user's own
+    online user_presence follows (in team_id when given); closes it and waits until watcher has
+    seen the user go offline, so the next socket is an online transition again (§8.1)."""
+    sock = connect(server, user["access"], wait_hello=False, label=label)
+    try:
+        first = sock.recv(5)
+        assert first.get("type") == "hello", (label, first)
+        assert first["user_id"] == user["id"], first
+        own = sock.recv_until(presence_of(user["id"]), 5)
+        assert own["status"] == "online", own
+        if team_id is not None:
+            assert own["team_id"] == team_id, own
+    finally:
+        sock.close()
+    watcher.recv_until(presence_of(user["id"], "offline"), 5)
