@@ -1,6 +1,7 @@
-// parley-bench: shared declarations. main.cpp parses the command line, client.cpp (the only
-// Asio/Beast translation unit) runs a scenario against the server, report.cpp measures the
-// server process and prints the results (bench/README.md).
+// parley-bench: shared declarations. main.cpp parses the command line, client.cpp runs a
+// scenario against the server (the Asio/Beast files: client_io, ws_client, fixtures, harness and
+// one file per scenario), report.cpp measures the server process and prints the results
+// (bench/README.md).
 #pragma once
 
 #include <chrono>
@@ -17,7 +18,7 @@ namespace parley::bench {
 struct options {
     std::string url;          // http://127.0.0.1:PORT (loopback only)
     std::string second_url;   // S7: the second instance
-    std::string scenario;     // S1 .. S7
+    std::string scenario;     // S1 .. S11
     std::string backend;      // label for the report; detected from /metrics when empty
     double duration_s = 0;    // measured phase
     double warmup_s = -1;     // traffic before measuring (-1: scenario default)
@@ -28,6 +29,7 @@ struct options {
     double rate = -1;         // offered load per second; 0 = as fast as the window allows
     int window = 0;           // in-flight requests per sender (or per connection, S1)
     int lag = 0;              // messages per sender not yet delivered to every member
+    int messages = 0;         // S9: messages in the channel (one page)
     int conns_per_user = 50;  // S4: sockets per user (server: PARLEY_WS_MAX_CONNECTIONS_PER_USER)
     int setup_concurrency = 8;
     std::vector<std::string> source_addrs;  // local addresses to bind client sockets to

@@ -35,6 +35,11 @@ sizes defaults_for(const std::string& s, bool smoke) {
         return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
     if (s == "S7")
         return smoke ? sizes{0, 10, 2, 64, 0, 2, 0, 20} : sizes{0, 100, 10, 64, 0, 30, 2, 100};
+    if (s == "S8") return smoke ? sizes{4, 5, 0, 1, 0, 2, 0, 0} : sizes{64, 100, 0, 1, 0, 20, 2, 0};
+    if (s == "S9" || s == "S11")
+        return smoke ? sizes{4, 3, 0, 1, 0, 2, 0, 0} : sizes{64, 8, 0, 1, 0, 20, 2, 0};
+    if (s == "S10")
+        return smoke ? sizes{4, 5, 0, 0, 0, 2, 0, 0} : sizes{50, 100, 0, 0, 0, 20, 2, 0};
     return sizes{};
 }
 
@@ -50,32 +55,33 @@ void apply_defaults(options& o) {
     if (o.duration_s <= 0) o.duration_s = d.duration;
     if (o.warmup_s < 0) o.warmup_s = d.warmup;
     if (o.rate < 0) o.rate = d.rate;
+    if (o.messages <= 0) o.messages = o.smoke ? 20 : 100;
     if (o.smoke) o.drain_s = std::min(o.drain_s, 5.0);
     if (o.senders > o.members) o.senders = o.members;
 }
 
-}  // namespace parley::bench
+namespace {
 
-int main(int argc, char** argv) {
-    using namespace parley::bench;
-    options o;
-    CLI::App cli{"parley-bench: load generator for the Parley chat server (bench/README.md)",
-                 "parley-bench"};
-    std::vector<std::string> meta;
-    std::string source_addrs;
+// Every option of the command line; --meta and --source-addrs are parsed after.
+void add_options(CLI::App& cli, options& o, std::vector<std::string>& meta,
+                 std::string& source_addrs) {
     cli.add_option("--url", o.url, "server base URL, loopback only (http://127.0.0.1:PORT)")
         ->required();
-    cli.add_option("--scenario", o.scenario, "S1 .. S7")
+    cli.add_option("--scenario", o.scenario, "S1 .. S11")
         ->required()
-        ->check(CLI::IsMember({"S1", "S2", "S3", "S4", "S5", "S6", "S7"}));
+        ->check(
+            CLI::IsMember({"S1", "S2", "S3", "S4", "S5", "S6", "S7", "S8", "S9", "S10", "S11"}));
     cli.add_option("--duration", o.duration_s, "measured seconds");
     cli.add_option("--warmup", o.warmup_s, "seconds of load before measuring");
     cli.add_option("--drain", o.drain_s, "max seconds to wait for late acks and deliveries")
         ->capture_default_str();
     cli.add_option("--connections", o.connections,
-                   "S1 HTTP connections, S4 idle sockets, S5 concurrent connectors");
+                   "HTTP connections (S1 S8 S9 S11), S4 idle sockets, concurrent connectors "
+                   "(S5 S10)");
     cli.add_option("--members", o.members,
-                   "channel members, one socket each (S2 S3 S6 S7); S1: users");
+                   "channel members, one socket each (S2 S3 S6 S7); team members (S8 S10); "
+                   "S1 S9 S11: users");
+    cli.add_option("--messages", o.messages, "S9: messages in the channel, one page (<= 1000)");
     cli.add_option("--senders", o.senders, "members that post (S2 S3 S6 S7)");
     cli.add_option("--rate", o.rate,
                    "offered load per second (messages, S1 requests, S5 connections); 0 = max");
@@ -99,6 +105,20 @@ int main(int argc, char** argv) {
     cli.add_flag("--smoke", o.smoke, "tiny sizes, a few seconds (CI)");
     cli.add_option("--json-out", o.json_out, "also append the JSON line to this file");
     cli.add_option("--meta", meta, "KEY=VALUE added to the JSON line (repeatable)");
+}
+
+}  // namespace
+
+}  // namespace parley::bench
+
+int main(int argc, char** argv) {
+    using namespace parley::bench;
+    options o;
+    CLI::App cli{"parley-bench: load generator for the Parley chat server (bench/README.md)",
+                 "parley-bench"};
+    std::vector<std::string> meta;
+    std::string source_addrs;
+    add_options(cli, o, meta, source_addrs);
     try {
         cli.parse(argc, argv);
     } catch (const CLI::ParseError& e) {
