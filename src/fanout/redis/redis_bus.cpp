@@ -4,6 +4,7 @@
 // redis_streams'.
 #include "fanout/redis/redis_bus.hpp"
 
+#include "fanout/redis/hiredis_adapter.hpp"
 #include "fanout/redis/redis_message.hpp"
 #include "fanout/redis/redis_streams.hpp"
 
@@ -22,6 +23,10 @@ namespace {
 
 constexpr std::size_t max_queued = 100000;  // frames waiting for the loop; past it: local only
 
+redis_connection::timing timing_of(const redis_bus::options& o) {
+    return {o.min_backoff, o.max_backoff, o.connect_timeout};
+}
+
 std::string random_text(std::size_t n, std::string_view alphabet) {
     thread_local std::mt19937_64 rng{std::random_device{}()};
     std::uniform_int_distribution<std::size_t> pick(0, alphabet.size() - 1);
@@ -29,13 +34,6 @@ std::string random_text(std::size_t n, std::string_view alphabet) {
     out.reserve(n);
     for (std::size_t i = 0; i < n; ++i) out.push_back(alphabet[pick(rng)]);
     return out;
-}
-
-std::string_view reply_text(const redisReply* r) {
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS &&
-               r->type != REDIS_REPLY_ERROR))
-        return {};
-    return {r->str, r->len};
 }
 
 }  // namespace
@@ -67,14 +65,6 @@ std::string redis_bus::history_key(std::int64_t channel_id) {
 std::string redis_bus::history_bytes_key(std::int64_t channel_id) {
     return "parley:ch:" + std::to_string(channel_id) + ":history_bytes";
 }
-
-namespace {
-
-redis_connection::timing timing_of(const redis_bus::options& o) {
-    return {o.min_backoff, o.max_backoff, o.connect_timeout};
-}
-
-}  // namespace
 
 redis_bus::redis_bus(options o)
     : options_(std::move(o)),

@@ -80,8 +80,7 @@ void redis_connection::send_auth(redisAsyncContext* ac) {
 void redis_connection::report_refusal(redisAsyncContext*, void* r, void*) {
     const auto* reply = static_cast<redisReply*>(r);
     if (reply && reply->type == REDIS_REPLY_ERROR)
-        spdlog::error("redis: connection set-up refused: {}",
-                      std::string_view(reply->str, reply->len));
+        spdlog::error("redis: connection set-up refused: {}", reply_text(reply));
 }
 
 void redis_connection::connect_cb(const redisAsyncContext* ac, int status) {

@@ -1,21 +1,12 @@
 // The subscriber connection and its per-group SUBSCRIBE/UNSUBSCRIBE states.
 #include "fanout/redis/redis_subscriptions.hpp"
 
+#include "fanout/redis/hiredis_adapter.hpp"
+
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
 
 namespace parley::fanout::redis {
-
-namespace {
-
-std::string_view reply_text(const redisReply* r) {
-    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS &&
-               r->type != REDIS_REPLY_ERROR))
-        return {};
-    return {r->str, r->len};
-}
-
-}  // namespace
 
 redis_subscriptions::redis_subscriptions(std::string channel_prefix, const redis_address& address,
                                          redis_connection::timing t, handlers h)
