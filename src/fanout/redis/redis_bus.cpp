@@ -171,28 +171,24 @@ bool redis_bus::await_subscribed(std::string_view group, std::chrono::millisecon
 }
 
 void redis_bus::enqueue(outgoing o) {
-    bool queued = false;
-    bool post = false;
-    {
-        std::lock_guard lock(out_mutex_);
-        if (out_.size() < max_queued) {
-            out_.push_back(std::move(o));
-            queued = true;
-            post = !drain_posted_;
-            drain_posted_ = true;
-        } else if (o.type == outgoing::what::stream) {
-            settle(o.counted);
-            lose(o.channel);
-            return;
-        }
-    }
-    if (!queued) {
-        // The loop stopped or stalls: this instance's subscribers at least.
-        if (o.type == outgoing::what::publish && is_channel_group(o.group))
-            local_.publish(o.group, o.f);
+    std::unique_lock lock(out_mutex_);
+    if (out_.size() < max_queued) {
+        const bool post = !drain_posted_;
+        drain_posted_ = true;
+        out_.push_back(std::move(o));
+        lock.unlock();
+        if (post) post_drain();
         return;
     }
-    if (post) post_drain();
+    if (o.type == outgoing::what::stream) {
+        settle(o.counted);
+        lose(o.channel);  // under out_mutex_
+        return;
+    }
+    lock.unlock();
+    // The loop stopped or stalls: this instance's subscribers at least.
+    if (o.type == outgoing::what::publish && is_channel_group(o.group))
+        local_.publish(o.group, o.f);
 }
 
 void redis_bus::post_drain() {

@@ -144,10 +144,10 @@ stream_history redis_streams::history(std::int64_t channel_id, std::int64_t afte
     bus_.await_subscribed("c:" + std::to_string(channel_id), subscribe_wait);
     if (bus_.up()) {
         const auto ttl = std::max<std::int64_t>(1, bus_.history().ttl.count());
-        const auto r = client_.eval(read_script_,
-                                    {redis_bus::epoch_key, redis_bus::offset_key(channel_id),
-                                     redis_bus::history_key(channel_id)},
-                                    {std::to_string(after), std::to_string(ttl), new_epoch()});
+        auto r = client_.eval(read_script_,
+                              {redis_bus::epoch_key, redis_bus::offset_key(channel_id),
+                               redis_bus::history_key(channel_id)},
+                              {std::to_string(after), std::to_string(ttl), new_epoch()});
         if (r && r->type == reply::kind::array && r->elements.size() >= 2 &&
             r->elements[0].type == reply::kind::string && !r->elements[0].str.empty()) {
             out.position.epoch = r->elements[0].str;
