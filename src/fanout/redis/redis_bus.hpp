@@ -17,6 +17,10 @@
 // subscribed again; a PING unanswered for 2 s counts as lost. health() is "error" while either
 // connection is down; meanwhile everything is delivered locally (stream frames with the
 // fallback epoch of redis_streams).
+//
+// Where each part lives: the connections (connect, AUTH, backoff, PING) in redis_connection, the
+// subscriber connection and its SUBSCRIBE/UNSUBSCRIBE states in redis_subscriptions, the message
+// header in redis_message, the stream script and its arguments in redis_streams.cpp.
 #pragma once
 
 #include "fanout/bus.hpp"
