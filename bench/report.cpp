@@ -2,6 +2,8 @@
 // human-readable table and the one JSON line per run.
 #include "bench.hpp"
 
+#include "../src/core/utc_text.hpp"  // header-only: bench links no server module
+
 #include <boost/json.hpp>
 
 #include <sys/resource.h>
@@ -157,15 +159,6 @@ std::int64_t raise_nofile_limit() {
 
 namespace {
 
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 std::string show(const value& v) {
     char buf[64];
     if (const auto* d = std::get_if<double>(&v)) {
@@ -235,7 +228,7 @@ void print_report(const options& o, const result& r) {
         add("problems", problems + "]");
     }
     add("smoke", o.smoke ? "true" : "false");
-    add("time", quote(utc_now()));
+    add("time", quote(parley::core::utc_now_text()));
     for (const auto& [k, v] : o.meta) add(k, quote(v));
     text += "}";
     std::printf("%s\n", text.c_str());

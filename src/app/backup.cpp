@@ -2,6 +2,8 @@
 // lock that `serve` holds. PostgreSQL databases are pg_dump's job (README, "Backup and restore").
 #include "app/data_commands.hpp"
 
+#include "core/utc_text.hpp"
+
 #include <sqlite3.h>
 
 #include <fcntl.h>
@@ -193,15 +195,6 @@ bool fsync_file(const fs::path& path) {
     return ok;
 }
 
-std::string utc_now() {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    ::gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
-}
-
 // A read-only connection to a WAL database of a stopped server creates its -wal and -shm files;
 // run as root, they would then be root's and the service user could not open the database.
 void give_wal_files_to_db_owner(const fs::path& db) {
@@ -306,7 +299,7 @@ int backup(const options& opts, const std::string& path) {
     }
     std::ostringstream manifest;  // (not a chain of string +: GCC 12 warns falsely on those)
     manifest << "{\"format\": 1, \"parley_version\": \"" << PARLEY_VERSION
-             << "\", \"created_at\": \"" << utc_now()
+             << "\", \"created_at\": \"" << parley::core::utc_now_text()
              << "\", \"backend\": \"sqlite\", \"database\": \"" << db_name
              << "\", \"messages\": " << messages << "}\n";
     if (!write_private(dir / manifest_name, manifest.str(), error)) return fail(error);

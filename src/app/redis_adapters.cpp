@@ -1,8 +1,6 @@
 // Rate limits and idempotency keys in Redis (API.md §0.9, §6.3, §8.3).
 #include "app/redis_adapters.hpp"
 
-#include "core/server_metrics.hpp"
-
 #include <charconv>
 #include <chrono>
 #include <cstdio>
@@ -78,31 +76,25 @@ std::int64_t redis_rate_limiter::hit(std::string_view bucket, std::string_view k
                                      const config::rate& r, core::timestamp now,
                                      std::int64_t cost) {
     if (!r.enabled()) return 0;
-    const std::int64_t now_s = core::to_unix_seconds(now);
-    const std::int64_t len = r.window.count();
-    const std::int64_t index = now_s / len;
-    const std::string k = window_key(bucket, key, index);
+    const auto at = chat::rate_window::at(r, now);
+    const std::string k = window_key(bucket, key, at.index);
     // The counter outlives its window by a little, for instances whose clocks lag.
     const auto res =
         client_.eval(window_script, {k},
-                     {std::to_string(cost), std::to_string(r.count), std::to_string(len + 5)});
+                     {std::to_string(cost), std::to_string(r.count), std::to_string(at.len + 5)});
     if (!res || res->type != reply::kind::integer) {
         warning_.warn("rate limits: Redis unavailable; requests are allowed until it is back");
         return 0;
     }
     if (res->integer == 1) return 0;
-    core::metrics::server_metrics::global().rate_limited.inc(bucket);
-    const std::int64_t wait = (index + 1) * len - now_s;
-    return wait < 1 ? 1 : wait;
+    return at.refuse(bucket);
 }
 
 std::int64_t redis_rate_limiter::peek(std::string_view bucket, std::string_view key,
                                       const config::rate& r, core::timestamp now) {
     if (!r.enabled()) return 0;
-    const std::int64_t now_s = core::to_unix_seconds(now);
-    const std::int64_t len = r.window.count();
-    const std::int64_t index = now_s / len;
-    const auto res = client_.command({"GET", window_key(bucket, key, index)});
+    const auto at = chat::rate_window::at(r, now);
+    const auto res = client_.command({"GET", window_key(bucket, key, at.index)});
     if (!res || res->is_error()) {
         warning_.warn("rate limits: Redis unavailable; requests are allowed until it is back");
         return 0;
@@ -111,9 +103,7 @@ std::int64_t redis_rate_limiter::peek(std::string_view bucket, std::string_view 
     if (res->type == reply::kind::string)
         std::from_chars(res->str.data(), res->str.data() + res->str.size(), count);
     if (count + 1 <= r.count) return 0;
-    core::metrics::server_metrics::global().rate_limited.inc(bucket);
-    const std::int64_t wait = (index + 1) * len - now_s;
-    return wait < 1 ? 1 : wait;
+    return at.refuse(bucket);
 }
 
 std::optional<std::vector<model::id>> redis_idempotency_store::claim(model::id user,

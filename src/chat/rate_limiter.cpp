@@ -9,17 +9,26 @@ namespace parley::chat {
 
 namespace {
 
-std::int64_t seconds_left(std::int64_t index, std::int64_t len, std::int64_t now_s) {
-    const std::int64_t wait = (index + 1) * len - now_s;
-    return wait < 1 ? 1 : wait;
-}
-
 std::uint64_t random_seed() {
     std::random_device rd;
     return (std::uint64_t{rd()} << 32) ^ rd() ^ 0xcbf29ce484222325ULL;
 }
 
 }  // namespace
+
+rate_window rate_window::at(const config::rate& r, core::timestamp now) {
+    rate_window w;
+    w.now_s = core::to_unix_seconds(now);
+    w.len = r.window.count();
+    w.index = w.now_s / w.len;
+    return w;
+}
+
+std::int64_t rate_window::refuse(std::string_view bucket) const {
+    core::metrics::server_metrics::global().rate_limited.inc(bucket);
+    const std::int64_t wait = (index + 1) * len - now_s;
+    return wait < 1 ? 1 : wait;
+}
 
 std::uint64_t keyed_hash(std::uint64_t seed, std::string_view a, std::string_view b) {
     std::uint64_t h = seed;
@@ -84,18 +93,13 @@ std::int64_t local_rate_limiter::hit(std::string_view bucket, std::string_view k
                                      const config::rate& r, core::timestamp now,
                                      std::int64_t cost) {
     if (!r.enabled()) return 0;
-    const std::int64_t now_s = core::to_unix_seconds(now);
-    const std::int64_t len = r.window.count();
-    const std::int64_t index = now_s / len;
+    const auto at = rate_window::at(r, now);
     const auto h = key_hash(bucket, key);
 
     std::lock_guard lock(mutex_);
-    sweep(now_s);
-    auto& w = touch(h, index, len);
-    if (w.count + cost > r.count) {
-        core::metrics::server_metrics::global().rate_limited.inc(bucket);
-        return seconds_left(index, len, now_s);
-    }
+    sweep(at.now_s);
+    auto& w = touch(h, at.index, at.len);
+    if (w.count + cost > r.count) return at.refuse(bucket);
     w.count += cost;
     return 0;
 }
@@ -103,18 +107,15 @@ std::int64_t local_rate_limiter::hit(std::string_view bucket, std::string_view k
 std::int64_t local_rate_limiter::peek(std::string_view bucket, std::string_view key,
                                       const config::rate& r, core::timestamp now) {
     if (!r.enabled()) return 0;
-    const std::int64_t now_s = core::to_unix_seconds(now);
-    const std::int64_t len = r.window.count();
-    const std::int64_t index = now_s / len;
+    const auto at = rate_window::at(r, now);
     const auto h = key_hash(bucket, key);
 
     std::lock_guard lock(mutex_);
     const auto found = windows_.find(h);
     if (found == windows_.end()) return 0;
     const window& w = *found->second;
-    if (w.index != index || w.count + 1 <= r.count) return 0;
-    core::metrics::server_metrics::global().rate_limited.inc(bucket);
-    return seconds_left(index, len, now_s);
+    if (w.index != at.index || w.count + 1 <= r.count) return 0;
+    return at.refuse(bucket);
 }
 
 std::size_t local_rate_limiter::size() const {

@@ -69,6 +69,16 @@ private:
     std::int64_t next_sweep_s_ = 0;
 };
 
+// The fixed window, aligned to the clock, that `now` falls in (§0.9): shared by every limiter.
+struct rate_window {
+    std::int64_t now_s = 0;  // unix seconds
+    std::int64_t len = 1;    // the window's length in seconds
+    std::int64_t index = 0;  // now_s / len
+    [[nodiscard]] static rate_window at(const config::rate& r, core::timestamp now);
+    // Counts a refusal in the bucket's metric; the seconds until the window ends (at least 1).
+    [[nodiscard]] std::int64_t refuse(std::string_view bucket) const;
+};
+
 // A seeded 64-bit FNV-1a hash (rate-limit keys; the seed keeps collisions from being aimed).
 [[nodiscard]] std::uint64_t keyed_hash(std::uint64_t seed, std::string_view a, std::string_view b);
 

@@ -61,7 +61,8 @@ public:
     // Blocks (at most `timeout`) until frames other instances publish to the group from now on
     // reach this instance's subscribers. In-process that is true at once; with Redis it waits for
     // the SUBSCRIBE's confirmation. False on timeout. Worker threads only.
-    virtual bool await_subscribed(std::string_view group, std::chrono::milliseconds timeout) {
+    virtual bool await_subscribed(std::string_view /*group*/,
+                                  std::chrono::milliseconds /*timeout*/) {
         return true;
     }
 };

@@ -24,7 +24,7 @@ struct recorder final : subscriber {
 };
 
 frame text(std::string s) {
-    return frame{frame_kind::event, std::make_shared<const std::string>(s)};
+    return frame{frame_kind::event, std::make_shared<const std::string>(std::move(s))};
 }
 
 }  // namespace
@@ -74,6 +74,7 @@ TEST(ChannelStreams, OffsetsAreContiguousAndInDeliveryOrderUnderConcurrency) {
     auto a = std::make_shared<recorder>();
     bus.subscribe(channel_group(12), a);
     std::vector<std::thread> senders;
+    senders.reserve(4);
     for (int t = 0; t < 4; ++t)
         senders.emplace_back([&] {
             for (int i = 0; i < 250; ++i) streams.publish(12, R"({"type":"m"})");

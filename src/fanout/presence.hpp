@@ -42,7 +42,7 @@ public:
     [[nodiscard]] virtual bool claim_offline(model::id user) = 0;
     // Who runs the offline check of users lost with a crashed instance (null: nobody). Called
     // from the tracker's own thread. In-process there is no other instance: never called.
-    virtual void on_lost(lost_handler fn) {}
+    virtual void on_lost(lost_handler /*fn*/) {}
 };
 
 class local_presence final : public presence_tracker {

@@ -108,44 +108,35 @@ void channel_streams::maybe_sweep(clock::time_point now) {
 }
 
 void channel_streams::sweep(clock::time_point now) {
-    std::vector<std::shared_ptr<stream>> all;
-    {
-        std::lock_guard lock(mutex_);
-        all.reserve(streams_.size());
-        for (const auto& [id, s] : streams_) all.push_back(s);
-    }
-    for (const auto& s : all) {
+    for (const auto& s : snapshot()) {
         std::lock_guard lock(s->mutex);
         trim(*s, now);
     }
 }
 
-std::size_t channel_streams::retained_frames() {
+std::vector<std::shared_ptr<channel_streams::stream>> channel_streams::snapshot() {
+    std::lock_guard lock(mutex_);
     std::vector<std::shared_ptr<stream>> all;
-    {
-        std::lock_guard lock(mutex_);
-        for (const auto& [id, s] : streams_) all.push_back(s);
-    }
+    all.reserve(streams_.size());
+    for (const auto& [id, s] : streams_) all.push_back(s);
+    return all;
+}
+
+std::size_t channel_streams::total(std::size_t (*of)(const stream&)) {
     std::size_t n = 0;
-    for (const auto& s : all) {
+    for (const auto& s : snapshot()) {
         std::lock_guard lock(s->mutex);
-        n += s->ring.size();
+        n += of(*s);
     }
     return n;
 }
 
+std::size_t channel_streams::retained_frames() {
+    return total([](const stream& s) { return s.ring.size(); });
+}
+
 std::size_t channel_streams::retained_bytes() {
-    std::vector<std::shared_ptr<stream>> all;
-    {
-        std::lock_guard lock(mutex_);
-        for (const auto& [id, s] : streams_) all.push_back(s);
-    }
-    std::size_t n = 0;
-    for (const auto& s : all) {
-        std::lock_guard lock(s->mutex);
-        n += s->ring_bytes;
-    }
-    return n;
+    return total([](const stream& s) { return s.ring_bytes; });
 }
 
 }  // namespace parley::fanout

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 namespace parley::fanout {
 
@@ -68,6 +69,10 @@ private:
     void trim(stream& s, clock::time_point now) const;  // under s.mutex
     static void pop_oldest(stream& s);                  // under s.mutex
     void maybe_sweep(clock::time_point now);
+    // The streams, taken under mutex_ (each is then locked alone, never under mutex_).
+    std::vector<std::shared_ptr<stream>> snapshot();
+    // The sum of `of` over every stream, each read under its own mutex.
+    std::size_t total(std::size_t (*of)(const stream&));
 
     bus& bus_;
     std::string epoch_;

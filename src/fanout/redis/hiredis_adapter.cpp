@@ -2,6 +2,7 @@
 #include "fanout/redis/hiredis_adapter.hpp"
 
 #include <hiredis/async.h>
+#include <hiredis/hiredis.h>
 
 #include <memory>
 
@@ -50,6 +51,13 @@ bool attach(redisAsyncContext* ac, event_loop& loop) {
     ac->ev.cleanup = cleanup;
     ac->ev.data = a.release();
     return true;
+}
+
+std::string_view reply_text(const redisReply* r) {
+    if (!r || (r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_STATUS &&
+               r->type != REDIS_REPLY_ERROR))
+        return {};
+    return {r->str, r->len};
 }
 
 }  // namespace parley::fanout::redis

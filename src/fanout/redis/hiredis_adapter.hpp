@@ -4,7 +4,10 @@
 
 #include "fanout/event_loop.hpp"
 
+#include <string_view>
+
 struct redisAsyncContext;
+struct redisReply;
 
 namespace parley::fanout::redis {
 
@@ -12,5 +15,8 @@ namespace parley::fanout::redis {
 // hiredis calls the cleanup hook when it frees the context; the watch goes with it. Returns
 // false when the context already has hooks.
 bool attach(redisAsyncContext* ac, event_loop& loop);
+
+// The text of a string, status or error reply; empty for any other reply or none.
+[[nodiscard]] std::string_view reply_text(const redisReply* r);
 
 }  // namespace parley::fanout::redis

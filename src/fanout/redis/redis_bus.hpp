@@ -17,23 +17,27 @@
 // subscribed again; a PING unanswered for 2 s counts as lost. health() is "error" while either
 // connection is down; meanwhile everything is delivered locally (stream frames with the
 // fallback epoch of redis_streams).
+//
+// Where each part lives: the connections (connect, AUTH, backoff, PING) in redis_connection, the
+// subscriber connection and its SUBSCRIBE/UNSUBSCRIBE states in redis_subscriptions, the message
+// header in redis_message, the stream script and its arguments in redis_streams.cpp.
 #pragma once
 
 #include "fanout/bus.hpp"
 #include "fanout/event_loop.hpp"
 #include "fanout/local_bus.hpp"
+#include "fanout/redis/redis_connection.hpp"
+#include "fanout/redis/redis_subscriptions.hpp"
 #include "fanout/redis/redis_url.hpp"
 #include "fanout/stream_publisher.hpp"
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -123,9 +127,6 @@ public:
     static constexpr const char* epoch_key = "parley:epoch";
 
 private:
-    // SUBSCRIBE and UNSUBSCRIBE of one channel alternate strictly: hiredis 0.14 forgets a
-    // channel's callback when an UNSUBSCRIBE reply arrives, even one older than a new SUBSCRIBE.
-    enum class sub_state { none, subscribing, subscribed, unsubscribing };
     struct outgoing {
         enum class what { publish, stream, drop } type = what::publish;
         std::string group;
@@ -134,75 +135,48 @@ private:
         std::string body;
         std::size_t counted = 0;  // stream: bytes counted in backlog_ until settled
     };
-    struct group_state {
-        sub_state state = sub_state::none;
-        bool again = false;             // unsubscribing, and wanted again: SUBSCRIBE after it
-        std::vector<outgoing> waiting;  // our frames held until the subscription is confirmed
-    };
-    struct connection {
-        redisAsyncContext* ctx = nullptr;
-        bool connected = false;  // the connect callback said so
-        bool ready = false;      // set-up replies received (publisher: script and epoch)
-        std::uint64_t generation = 0;
-        std::chrono::milliseconds backoff{0};
-        bool reconnect_pending = false;
-    };
-    struct stream_call;  // privdata of one EVALSHA
+    struct stream_call;  // privdata of one stream script run
 
-    // Loop-only.
-    void connect(bool publisher);
-    void on_connected(bool publisher, int status);
-    void on_disconnected(bool publisher);
-    void check_publisher_ready();
+    // Any thread.
     void enqueue(outgoing o);
-    void schedule_reconcile();
-    void schedule_reconnect(bool publisher);
-    void close_connection(bool publisher);
-    void update_up();
-    void drain();
-    void send(outgoing o);
-    void send_publish(const std::string& group, const frame& f);
-    void send_stream(std::int64_t channel, const std::string& body, std::size_t counted);
+    void post_drain();
     // A stream frame left the backlog (answered, or delivered by the fallback).
     void settle(std::size_t counted) noexcept;
-    // Any thread: a stream frame of the channel was not sent (backlog full). Under out_mutex_.
+    // A stream frame of the channel was not sent (backlog full). Under out_mutex_.
     void lose(std::int64_t channel);
-    // Loop: once the backlog is under its bound, one resync_required stream frame per channel
-    // that lost frames (§8.8, reason frames_lost), through the stream script like any frame.
-    void send_lost_notices();
-    void fallback(outgoing& o);
-    void reconcile();
-    void resubscribe_all();
-    void on_sub_reply(redisReply* r);
-    void on_message(const std::string& channel, const char* data, std::size_t len);
-    void on_stream_reply(stream_call* call, redisReply* r);
-    void ping_tick(std::uint64_t generation);
 
-    [[nodiscard]] std::string channel_of(std::string_view group) const;
-    [[nodiscard]] std::string header(frame_kind kind, bool stream, std::uint64_t seq,
-                                     std::int64_t except_user) const;
-    [[nodiscard]] bool is_channel_group(std::string_view group) const {
+    // Loop-only.
+    void drain();
+    // Once the backlog is under its bound, one resync_required stream frame per channel that
+    // lost frames (§8.8, reason frames_lost), through the stream script like any frame.
+    void send_lost_notices();
+    void send(outgoing o);
+    void send_drop(std::int64_t channel);
+    void send_publish(const std::string& group, const frame& f);
+    void send_stream(std::int64_t channel, const std::string& body, std::size_t counted);
+    void on_stream_reply(stream_call* call, redisReply* r);
+    void learn_epoch(std::string_view e);
+    void fallback(outgoing& o);
+    void release_held(const std::string& group);  // its subscription settled
+    void on_subscriptions_changed();
+    void on_message(std::string_view group, std::string_view payload);
+
+    // The publisher connection (loop-only).
+    void open_publisher(redisAsyncContext* ac);
+    void on_publisher_lost();
+    void check_publisher_ready();
+    void update_up();
+
+    [[nodiscard]] static bool is_channel_group(std::string_view group) {
         return group.starts_with("c:");
     }
 
-    // Which connection a hiredis context is (its `data`).
-    struct tag {
-        redis_bus* self;
-        bool publisher;
-    };
-
-    // Static hiredis callbacks.
-    static void connect_cb(const redisAsyncContext* ac, int status);
-    static void disconnect_cb(const redisAsyncContext* ac, int status);
-    static void sub_cb(redisAsyncContext* ac, void* r, void* privdata);
+    // Static hiredis callbacks (privdata: the bus, or a stream_call).
     static void stream_cb(redisAsyncContext* ac, void* r, void* privdata);
-    static void ping_cb(redisAsyncContext* ac, void* r, void* privdata);
-    static void setup_cb(redisAsyncContext* ac, void* r, void* privdata);
     static void epoch_cb(redisAsyncContext* ac, void* r, void* privdata);
     static void script_cb(redisAsyncContext* ac, void* r, void* privdata);
 
     options options_;
-    std::string channel_prefix_;  // "parley:<db>:": pub/sub ignores the db number
     std::string candidate_epoch_;
     event_loop* loop_ = nullptr;
     std::atomic<bool> stopping_{false};
@@ -210,9 +184,7 @@ private:
     std::shared_ptr<char> alive_ = std::make_shared<char>();  // jobs check it (weak_ptr)
 
     local_bus local_;
-    mutable std::mutex sub_mutex_;  // guards dirty_ (and orders subscribe/unsubscribe counts)
-    std::set<std::string> dirty_;
-    bool reconcile_posted_ = false;
+    mutable std::mutex sub_mutex_;  // orders subscribe/unsubscribe counts
 
     std::mutex out_mutex_;  // guards out_, drain_posted_, lost_
     std::vector<outgoing> out_;
@@ -221,29 +193,20 @@ private:
     std::atomic<std::int64_t> backlog_{0};        // stream frame bytes not yet settled
     std::map<std::int64_t, std::size_t> notify_;  // loop: lost channel -> frames lost
 
-    // Groups whose SUBSCRIBE Redis confirmed on the current subscriber connection.
-    std::mutex confirmed_mutex_;
-    std::condition_variable confirmed_cv_;
-    std::set<std::string, std::less<>> confirmed_;
-    void set_confirmed(const std::string& group, bool yes);  // loop
-    void clear_confirmed();                                  // loop
-
     mutable std::mutex epoch_mutex_;
     std::string epoch_;
     stream_hooks hooks_;
 
     // Loop-only state.
-    connection pub_;
-    connection sub_;
-    std::unordered_map<std::string, group_state> groups_;
-    tag pub_tag_{this, true};
-    tag sub_tag_{this, false};
+    redis_connection pub_;
+    bool pub_ready_ = false;  // set-up replies received: the script and the epoch
+    redis_subscriptions subs_;
+    // Our frames for a channel group, held until its subscription is confirmed.
+    std::unordered_map<std::string, std::vector<outgoing>> held_;
     std::string script_sha_;
     bool epoch_fresh_ = false;  // read on the current publisher connection
     std::uint64_t next_seq_ = 1;
     std::unordered_map<std::uint64_t, bool> pending_streams_;  // seq -> our echo seen
-    bool ping_outstanding_ = false;
-    std::chrono::steady_clock::time_point ping_sent_;
 };
 
 }  // namespace parley::fanout::redis

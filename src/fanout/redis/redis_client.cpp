@@ -201,7 +201,7 @@ std::optional<reply> redis_client::eval(lua_script& script, const std::vector<st
         }
         std::vector<std::string> argv;
         argv.reserve(3 + keys.size() + args.size());
-        argv.push_back("EVALSHA");
+        argv.emplace_back("EVALSHA");
         argv.push_back(sha);
         argv.push_back(std::to_string(keys.size()));
         argv.insert(argv.end(), keys.begin(), keys.end());

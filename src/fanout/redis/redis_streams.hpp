@@ -13,9 +13,38 @@
 #include <cstdint>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
+struct redisAsyncContext;
+struct redisReply;
+
 namespace parley::fanout::redis {
+
+// The stream script (API.md §8.8): offset, retained history and PUBLISH in one step, so publish
+// order = offset order on every instance and no frame is published without being retained.
+// redis_bus runs it on its publisher connection, in the order of its queue.
+struct stream_script {
+    using callback = void (*)(redisAsyncContext*, void*, void*);
+    struct call {
+        std::string_view sha;  // of load()'s reply
+        std::int64_t channel_id = 0;
+        std::string_view pubsub_channel;
+        // The payload header up to the offset: the script appends "<offset>:<epoch>\n".
+        std::string_view header;
+        std::string_view body;             // see stream_publisher::publish; accepts(body)
+        std::string_view candidate_epoch;  // becomes the epoch when Redis lost it
+        const retention& history;
+    };
+    // SCRIPT LOAD; the reply is the SHA-1 to run it with (again after NOSCRIPT).
+    static int load(redisAsyncContext* ac, callback cb, void* privdata);
+    // EVALSHA; hiredis's status (REDIS_OK: queued). The reply is {offset, epoch}.
+    static int run(redisAsyncContext* ac, callback cb, void* privdata, const call& c);
+    // A body the script can complete (a JSON object).
+    [[nodiscard]] static bool accepts(std::string_view body);
+    // The epoch of a reply of run(); empty when the reply is not {offset, epoch}.
+    [[nodiscard]] static std::string_view reply_epoch(const redisReply* r);
+};
 
 class redis_streams final : public stream_publisher {
 public:

@@ -13,10 +13,10 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <csignal>
 
 #include <algorithm>
 #include <chrono>
@@ -39,7 +39,8 @@ class poll_loop final : public event_loop {
 public:
     class watch_impl final : public io_watch {
     public:
-        watch_impl(poll_loop& l, int fd, job r, job w) : loop_(l), fd_(fd), r_(r), w_(w) {
+        watch_impl(poll_loop& l, int fd, job r, job w)
+            : loop_(l), fd_(fd), r_(std::move(r)), w_(std::move(w)) {
             loop_.watches_.push_back(this);
         }
         ~watch_impl() override { std::erase(loop_.watches_, this); }
@@ -134,7 +135,7 @@ int free_port() {
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    EXPECT_EQ(::bind(s, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     socklen_t len = sizeof a;
     ::getsockname(s, reinterpret_cast<sockaddr*>(&a), &len);
     ::close(s);

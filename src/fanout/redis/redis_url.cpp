@@ -32,6 +32,21 @@ std::string unescape(std::string_view s) {
     return out;
 }
 
+// Takes "[user]:password@" off the front of `rest` into `a`; returns what follows.
+std::string_view take_user_info(std::string_view rest, redis_address& a) {
+    const auto at = rest.rfind('@');
+    if (at == std::string_view::npos) return rest;
+    const auto info = rest.substr(0, at);
+    const auto colon = info.find(':');
+    if (colon == std::string_view::npos) {
+        a.password = unescape(info);  // redis://secret@host: a bare password
+    } else {
+        a.username = unescape(info.substr(0, colon));
+        a.password = unescape(info.substr(colon + 1));
+    }
+    return rest.substr(at + 1);
+}
+
 }  // namespace
 
 std::optional<redis_address> parse_redis_url(std::string_view url, std::string& error) {
@@ -55,18 +70,7 @@ std::optional<redis_address> parse_redis_url(std::string_view url, std::string& 
         }
         rest = rest.substr(0, slash);
     }
-    const auto at = rest.rfind('@');
-    if (at != std::string_view::npos) {
-        const auto info = rest.substr(0, at);
-        const auto colon = info.find(':');
-        if (colon == std::string_view::npos) {
-            a.password = unescape(info);  // redis://secret@host: a bare password
-        } else {
-            a.username = unescape(info.substr(0, colon));
-            a.password = unescape(info.substr(colon + 1));
-        }
-        rest = rest.substr(at + 1);
-    }
+    rest = take_user_info(rest, a);
     std::string_view host = rest;
     std::string_view port;
     if (rest.starts_with('[')) {  // [::1]:6379
