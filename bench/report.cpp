@@ -2,7 +2,7 @@
 // human-readable table and the one JSON line per run.
 #include "bench.hpp"
 
-#include "../src/core/utc_text.hpp"  // header-only: bench links no server module
+#include "core/utc_text.hpp"  // header-only: bench links no server module
 
 #include <boost/json.hpp>
 

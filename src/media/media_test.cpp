@@ -296,8 +296,7 @@ TEST(Paths, MediaRequestPathsNeverEscapeUploads) {
              "/media/uploads/",
              "/media/uploads",
              "/media/uploads//etc/passwd",
-             "/media/uploads/x/"
-             "0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf",
+             "/media/uploads/x/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf",
              "/media/../uploads/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf",
              "/media/uploads/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf%00.png",
              "/media/uploads/0b6f0c3e-4a5e-4bb0-9f1e-2f3c1d9e7a11.pdf%2F",
