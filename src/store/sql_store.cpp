@@ -226,9 +226,20 @@ void sql_store::migrate() {
 }
 
 bool sql_store::ping() noexcept {
+    // Transactions no longer touch the database before their first statement (PostgreSQL sends
+    // BEGIN with it), so a ping may be the first to meet a connection that died while idle: as
+    // in begin(), one retry on a fresh connection (the pool drops the stale ones), within the
+    // same budget.
     try {
-        auto conn = pool_.acquire(ping_timeout);
-        return conn->ping(ping_timeout);
+        const auto deadline = std::chrono::steady_clock::now() + ping_timeout;
+        for (int attempt = 0;; ++attempt) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            auto conn = pool_.acquire(left);
+            if (conn->ping(left)) return true;
+            if (conn->healthy() || attempt > 0) return false;
+        }
     } catch (...) {
         return false;
     }

@@ -1408,6 +1408,76 @@ TEST(PostgresStore, RecoversWhenServerDropsConnections) {
     EXPECT_EQ(s->stats().errors, 0u);
 }
 
+// Issue #16: on a pooled connection a read transaction sends no BEGIN (each statement is its own
+// implicit transaction: now() moves between them) yet still refuses writes, and a write
+// transaction is a real transaction (its BEGIN went with the first statement).
+TEST(PostgresStore, ReadsRunWithoutBracketAndWritesInsideOne) {
+    const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+    if (!url || !*url) GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set";
+    auto c = postgres::connect_pooled(url);
+    const auto tx_start = [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return c->query("SELECT now()::text")[0].get_text(0);
+    };
+    c->begin(false);
+    EXPECT_NE(tx_start(), tx_start());
+    EXPECT_THROW(c->exec("CREATE TEMPORARY TABLE parley_never (x BIGINT)"), std::logic_error);
+    c->commit();
+    c->begin(true);
+    EXPECT_EQ(tx_start(), tx_start());
+    c->exec("CREATE TEMPORARY TABLE parley_rolled_back (x BIGINT)");
+    c->rollback();
+    // The rollback undid the table: the write transaction was one.
+    c->begin(false);
+    EXPECT_EQ(count(*c,
+                    "SELECT COUNT(*) FROM pg_catalog.pg_class WHERE relname = "
+                    "'parley_rolled_back'"),
+              0);
+    c->commit();
+    EXPECT_TRUE(c->healthy());
+}
+
+// A write transaction whose first statement meets a connection the server dropped while idle is
+// retried on a fresh connection (its BEGIN travels with that statement, so nothing committed).
+TEST(PostgresStore, FirstStatementRetriesOnDroppedConnection) {
+    const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+    if (!url || !*url) GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set";
+    const std::string app = "parley_retry_test_" + unique_suffix();
+    const std::string base = url;
+    auto s = postgres::open(
+        base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app, 1);
+    s->migrate();
+    auto admin = postgres::connect(base);
+    const sql::params p{app};
+    EXPECT_EQ(count(*admin,
+                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                    "pg_stat_activity WHERE application_name = $1) AS killed",
+                    p),
+              1);
+    for (int i = 0; i < 500 && count(*admin,
+                                     "SELECT COUNT(*) FROM pg_stat_activity "
+                                     "WHERE application_name = $1",
+                                     p) > 0;
+         ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::string name = "retry_" + unique_suffix();
+    model::user u;
+    u.username = name;
+    u.email = name + "@example.com";
+    u.password_hash = "!";
+    std::optional<id> added;
+    EXPECT_NO_THROW(s->run(true, [&](tx& t) {
+        added = t.insert_user(u);
+        return true;
+    }));
+    ASSERT_TRUE(added);
+    const auto found = s->read([&](tx& t) { return t.user_by_id(*added); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->username, name);
+    EXPECT_EQ(s->stats().errors, 0u);
+}
+
 TEST(SqliteStore, UnopenablePathThrowsUnavailable) {
     EXPECT_THROW(sqlite::open("/proc/parley-cannot-exist/db.sqlite3", 2), unavailable);
 }

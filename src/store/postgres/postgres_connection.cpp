@@ -1,4 +1,8 @@
 // sql::connection over libpq: named prepared statements, text results, broken-link detection.
+// Round trips (issue #16): a pooled session defaults to read-only, so a read transaction under
+// READ COMMITTED runs its statements without BEGIN/COMMIT (each statement takes its own snapshot
+// either way, and PostgreSQL still refuses a write); a write transaction's BEGIN goes in one
+// pipeline with its first statement.
 #include "store/postgres/postgres_connection.hpp"
 
 #include "core/server_metrics.hpp"
@@ -13,6 +17,8 @@
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
+#include <vector>
 
 namespace parley::store::postgres {
 
@@ -46,7 +52,9 @@ struct result_ptr {
 
 class pg_connection final : public sql::connection {
 public:
-    explicit pg_connection(const std::string& url);
+    // pooled: the session defaults to read-only (see the top of the file); a plain connection
+    // runs statements outside transactions as autocommit writes (tests, administration).
+    pg_connection(std::string url, bool pooled);
     ~pg_connection() override { PQfinish(conn_); }
     pg_connection(const pg_connection&) = delete;
     pg_connection& operator=(const pg_connection&) = delete;
@@ -65,24 +73,42 @@ public:
     }
 
 private:
+    void open();
     const std::string& prepare(std::string_view sql, const sql::params& p);
     PGresult* run(std::string_view sql, const sql::params& p);
+    PGresult* run_once(std::string_view sql, const sql::params& p);
+    // Sends pending_begin_, then the prepared statement, in one pipeline (one round trip).
+    PGresult* run_with_begin(const std::string& name, const std::vector<const char*>& values);
+    // Sends pending_begin_ alone (before a script).
+    void flush_begin();
     PGresult* simple(const char* sql);
     // Returns r when it succeeded; otherwise frees it, classifies the failure and throws.
     PGresult* check(PGresult* r, std::string_view doing);
 
+    std::string url_;
+    bool pooled_;
     PGconn* conn_ = nullptr;
     std::unordered_map<std::string, std::string, text_hash, std::equal_to<>> prepared_;
     bool broken_ = false;
+    // Read transactions need no BEGIN (pooled session, read-only by default, READ COMMITTED).
+    bool unbracketed_reads_ = false;
+    // The BEGIN the current transaction still has to send with its first statement.
+    const char* pending_begin_ = nullptr;
+    // Nothing has run yet in the current transaction: a dead connection may be replaced.
+    bool fresh_ = false;
 };
 
-pg_connection::pg_connection(const std::string& url) {
+pg_connection::pg_connection(std::string url, bool pooled) : url_(std::move(url)), pooled_(pooled) {
+    open();
+}
+
+void pg_connection::open() {
     // Keywords before "dbname" are defaults: whatever the URL itself sets wins over them.
     // Keepalives notice a silently vanished server within about a minute instead of hanging.
     const char* keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
                           "keepalives_interval", "keepalives_count", "application_name",
                           "client_encoding",     "dbname",           nullptr};
-    const char* values[] = {"2", "1", "30", "10", "3", "parley", "UTF8", url.c_str(), nullptr};
+    const char* values[] = {"2", "1", "30", "10", "3", "parley", "UTF8", url_.c_str(), nullptr};
     conn_ = PQconnectdbParams(keys, values, 1);
     if (conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) {
         std::string msg = conn_ ? PQerrorMessage(conn_) : "out of memory";
@@ -94,6 +120,17 @@ pg_connection::pg_connection(const std::string& url) {
     // Notices ("relation already exists, skipping") would go to stderr otherwise.
     PQsetNoticeProcessor(
         conn_, [](void*, const char*) {}, nullptr);
+    broken_ = false;
+    prepared_.clear();
+    if (!pooled_) return;
+    // One round trip per connection. Set here rather than in the startup options, which the URL
+    // may override. Under another isolation level reads keep their BEGIN READ ONLY.
+    result_ptr r(check(PQexec(conn_,
+                              "SET default_transaction_read_only = on; "
+                              "SHOW default_transaction_isolation"),
+                       "session setup"));
+    unbracketed_reads_ =
+        PQntuples(r.r) == 1 && std::string_view(PQgetvalue(r.r, 0, 0)) == "read committed";
 }
 
 PGresult* pg_connection::check(PGresult* r, std::string_view doing) {
@@ -148,6 +185,24 @@ const std::string& pg_connection::prepare(std::string_view sql, const sql::param
 }
 
 PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
+    // A pooled connection may have died while idle (server restart). When nothing has run yet
+    // in this transaction (and a pipelined BEGIN never commits anything), one retry on a fresh
+    // connection is safe and hides the restart from the caller.
+    const bool fresh = std::exchange(fresh_, false);
+    const char* begin_sql = pending_begin_;
+    try {
+        return run_once(sql, p);
+    } catch (const unavailable&) {
+        if (!fresh || healthy()) throw;
+    }
+    PQfinish(conn_);
+    conn_ = nullptr;
+    open();
+    pending_begin_ = begin_sql;
+    return run_once(sql, p);
+}
+
+PGresult* pg_connection::run_once(std::string_view sql, const sql::params& p) {
     const std::string& name = prepare(sql, p);
     // Text-format parameters: integers in decimal, booleans as t/f.
     std::vector<std::string> text(p.size());
@@ -168,9 +223,54 @@ PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
             values[i] = s->c_str();
         }
     }
+    if (pending_begin_ != nullptr) return run_with_begin(name, values);
     return check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
                                 nullptr, nullptr, 0),
                  "statement");
+}
+
+// Returns the next query's result in the pipeline and consumes the NULL that ends it.
+PGresult* next_pipeline_result(PGconn* conn) {
+    PGresult* r = PQgetResult(conn);
+    if (r != nullptr) {
+        while (PGresult* extra = PQgetResult(conn)) PQclear(extra);
+    }
+    return r;
+}
+
+PGresult* pg_connection::run_with_begin(const std::string& name,
+                                        const std::vector<const char*>& values) {
+    const char* begin_sql = pending_begin_;
+    PGresult* begun = nullptr;
+    PGresult* answer = nullptr;
+    const bool sent =
+        PQenterPipelineMode(conn_) == 1 &&
+        PQsendQueryParams(conn_, begin_sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+        PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
+                            nullptr, nullptr, 0) == 1 &&
+        PQpipelineSync(conn_) == 1;
+    if (sent) {
+        begun = next_pipeline_result(conn_);
+        answer = next_pipeline_result(conn_);
+        PGresult* sync = PQgetResult(conn_);
+        if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) broken_ = true;
+        PQclear(sync);
+    } else {
+        broken_ = true;
+    }
+    if (PQexitPipelineMode(conn_) != 1) broken_ = true;
+    result_ptr owned_answer(answer);
+    // Once BEGIN has reached the server the transaction is open (or the connection is gone).
+    if (begun != nullptr) pending_begin_ = nullptr;
+    result_ptr ok(check(begun, begin_sql));
+    owned_answer.r = nullptr;
+    return check(answer, "statement");
+}
+
+void pg_connection::flush_begin() {
+    if (pending_begin_ == nullptr) return;
+    result_ptr r(simple(pending_begin_));
+    pending_begin_ = nullptr;
 }
 
 std::int64_t pg_connection::exec(std::string_view sql, const sql::params& p) {
@@ -227,15 +327,26 @@ PGresult* pg_connection::simple(const char* sql) {
 }
 
 void pg_connection::exec_script(std::string_view sql) {
+    fresh_ = false;
+    flush_begin();
     result_ptr r(check(PQexec(conn_, std::string(sql).c_str()), "script"));
 }
 
 void pg_connection::begin(bool write) {
     // READ COMMITTED: writes rely on row conditions and unique constraints, not on isolation.
-    result_ptr r(simple(write ? "BEGIN" : "BEGIN READ ONLY"));
+    // Nothing is sent here: the BEGIN travels with the first statement, and reads need none.
+    fresh_ = true;
+    if (write) {
+        pending_begin_ = pooled_ ? "BEGIN READ WRITE" : "BEGIN";
+    } else {
+        pending_begin_ = unbracketed_reads_ ? nullptr : "BEGIN READ ONLY";
+    }
 }
 
 void pg_connection::commit() {
+    fresh_ = false;
+    if (std::exchange(pending_begin_, nullptr) != nullptr) return;  // no statement ran
+    if (PQtransactionStatus(conn_) == PQTRANS_IDLE) return;         // unbracketed reads
     result_ptr r(simple("COMMIT"));
     // COMMIT of a transaction an earlier error aborted "succeeds" as a rollback: say so, or the
     // caller would believe its writes were stored.
@@ -245,6 +356,8 @@ void pg_connection::commit() {
 }
 
 void pg_connection::rollback() noexcept {
+    fresh_ = false;
+    pending_begin_ = nullptr;
     const auto state = PQtransactionStatus(conn_);
     if (state == PQTRANS_IDLE) return;
     if (state == PQTRANS_UNKNOWN || state == PQTRANS_ACTIVE) {
@@ -299,7 +412,11 @@ bool pg_connection::ping(std::chrono::milliseconds timeout) noexcept {
 }  // namespace
 
 std::unique_ptr<sql::connection> connect(const std::string& url) {
-    return std::make_unique<pg_connection>(url);
+    return std::make_unique<pg_connection>(url, false);
+}
+
+std::unique_ptr<sql::connection> connect_pooled(const std::string& url) {
+    return std::make_unique<pg_connection>(url, true);
 }
 
 }  // namespace parley::store::postgres
