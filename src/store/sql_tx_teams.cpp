@@ -1,21 +1,21 @@
 // Teams, memberships and invitations (API.md §1.1, §1.3, §4): portable SQL for both backends.
 #include "store/sql_tx.hpp"
 
-#include <unordered_map>
+#include <string>
 
 namespace parley::store::sql {
 
 namespace {
 
-// Columns: id, name, description, created_by, created_at, updated_at.
-model::team team_from(const row& r) {
+// Columns from `first`: id, name, description, created_by, created_at, updated_at.
+model::team team_from(const row& r, std::size_t first = 0) {
     model::team t;
-    t.id = r.get_int(0);
-    t.name = r.get_text(1);
-    t.description = r.get_text(2);
-    t.created_by = r.get_int(3);
-    t.created_at = r.get_int(4);
-    t.updated_at = r.get_int(5);
+    t.id = r.get_int(first);
+    t.name = r.get_text(first + 1);
+    t.description = r.get_text(first + 2);
+    t.created_by = r.get_int(first + 3);
+    t.created_at = r.get_int(first + 4);
+    t.updated_at = r.get_int(first + 5);
     return t;
 }
 
@@ -68,30 +68,25 @@ std::optional<model::team> sql_tx::team_by_id(id team, bool with_members) {
     return t;
 }
 
-// Two statements whatever the number of teams: the teams, then every member of all of them.
+// One statement whatever the number of teams (issue #16): each team's row (kind 0) followed by
+// its members' rows (kind 1: team id, username, email, user id), so the team's text is sent once.
 std::vector<model::team> sql_tx::teams_of_user(id user) {
     const auto rs = c_.query(
-        "SELECT t.id, t.name, t.description, t.created_by, t.created_at, t.updated_at "
-        "FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 ORDER BY t.id",
-        {user});
-    std::vector<model::team> out;
-    if (rs.empty()) return out;
-    out.reserve(rs.size());
-    std::unordered_map<id, std::size_t> index;
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        out.push_back(team_from(rs[i]));
-        index.emplace(out.back().id, i);
-    }
-    const auto ms = c_.query(
-        "SELECT other.team_id, u.id, u.username, u.email FROM team_members mine "
+        "SELECT 0, t.id, t.name, t.description, t.created_by, t.created_at, t.updated_at "
+        "FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 "
+        "UNION ALL "
+        "SELECT 1, other.team_id, u.username, u.email, u.id, NULL, NULL FROM team_members mine "
         "JOIN team_members other ON other.team_id = mine.team_id "
         "JOIN users u ON u.id = other.user_id WHERE mine.user_id = $1 "
-        "ORDER BY other.team_id, u.id",
+        "ORDER BY 2, 1, 5",
         {user});
-    for (std::size_t i = 0; i < ms.size(); ++i) {
-        // Under READ COMMITTED a team may appear between the two statements: skip it.
-        if (auto it = index.find(ms[i].get_int(0)); it != index.end()) {
-            out[it->second].members.push_back(user_ref_from(ms[i], 1));
+    std::vector<model::team> out;
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        const auto r = rs[i];
+        if (r.get_int(0) == 0) {
+            out.push_back(team_from(r, 1));
+        } else if (!out.empty() && out.back().id == r.get_int(1)) {
+            out.back().members.push_back({r.get_int(4), r.get_text(2), r.get_text(3)});
         }
     }
     return out;

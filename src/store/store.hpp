@@ -109,7 +109,7 @@ public:
                            timestamp now) = 0;
     // with_members fills team.members (one more statement).
     virtual std::optional<model::team> team_by_id(id team, bool with_members) = 0;
-    // The user's teams with members, by id; two statements whatever the count.
+    // The user's teams with members, by id; one statement whatever the count.
     virtual std::vector<model::team> teams_of_user(id user) = 0;
     virtual void update_team(id team, std::string_view name, std::string_view description,
                              timestamp now) = 0;
@@ -144,7 +144,7 @@ public:
     virtual id insert_channel(const model::channel& c) = 0;  // c.id and c.members ignored
     virtual std::optional<model::channel> channel_by_id(id channel, bool with_members) = 0;
     // Channels of `user` (member of the channel and of its team), optionally of one team, by
-    // id, with members; two statements whatever the count.
+    // id, with members; one statement whatever the count.
     virtual std::vector<model::channel> channels_of_user(id user, std::optional<id> team) = 0;
     virtual void update_channel(id channel, std::string_view name,
                                 std::string_view description) = 0;
