@@ -32,6 +32,7 @@ public:
     bool any_blacklisted(std::string_view a, std::string_view b) override;
     std::size_t purge_blacklist(timestamp now, std::size_t limit) override;
     std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
+    token_holder token_holder_of(id user, std::string_view jti, std::string_view family) override;
 
     // teams, invitations (sql_tx_teams.cpp)
     id insert_team(std::string_view name, std::string_view description, id owner,

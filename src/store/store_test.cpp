@@ -563,6 +563,35 @@ TEST_P(SqlStore, TeamLifecycle) {
     EXPECT_FALSE(store_->read([](tx& t) { return t.team_by_id(999999, true); }));
 }
 
+// Issue #16: one statement answers what authenticate_token needs, as the two it replaces do.
+TEST_P(SqlStore, TokenHolderOfMatchesBlacklistAndUserLookups) {
+    const id a = add_user("holder");
+    write([&](tx& t) { t.blacklist_jti("family:f1", core::now_us() + 3'600'000'000); });
+    const auto fresh = store_->read([&](tx& t) { return t.token_holder_of(a, "j1", "family:f2"); });
+    EXPECT_FALSE(fresh.blacklisted);
+    ASSERT_TRUE(fresh.user);
+    const auto direct = store_->read([&](tx& t) { return t.user_by_id(a); });
+    EXPECT_EQ(fresh.user->id, a);
+    EXPECT_EQ(fresh.user->username, direct->username);
+    EXPECT_EQ(fresh.user->email, direct->email);
+    EXPECT_EQ(fresh.user->password_hash, direct->password_hash);
+    EXPECT_EQ(fresh.user->is_active, direct->is_active);
+    EXPECT_EQ(fresh.user->token_generation, direct->token_generation);
+    EXPECT_EQ(fresh.user->date_joined, direct->date_joined);
+    EXPECT_EQ(fresh.user->last_login, direct->last_login);
+
+    const auto by_family =
+        store_->read([&](tx& t) { return t.token_holder_of(a, "j1", "family:f1"); });
+    EXPECT_TRUE(by_family.blacklisted);
+    EXPECT_FALSE(by_family.user);
+    write([&](tx& t) { t.blacklist_jti("j2", core::now_us() + 3'600'000'000); });
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.token_holder_of(a, "j2", "x"); }).blacklisted);
+
+    const auto ghost = store_->read([&](tx& t) { return t.token_holder_of(999999, "j3", "y"); });
+    EXPECT_FALSE(ghost.blacklisted);
+    EXPECT_FALSE(ghost.user);
+}
+
 TEST_P(SqlStore, TeamsOfUserGroupsMembersPerTeam) {
     const id a = add_user("a"), b = add_user("b"), c = add_user("c");
     const id t1 = add_team(a, "one");
