@@ -103,11 +103,6 @@ public:
                                                        std::size_t limit) override;
 
 private:
-    // Fills reactions and attachments of `page` (ids ascending) from two statements over the
-    // page's id range under the same scope predicate.
-    void load_page_details(std::vector<model::message>& page, std::string_view scope_sql,
-                           const params& scope_params);
-
     connection& c_;
 };
 

@@ -563,6 +563,25 @@ TEST_P(SqlStore, TeamLifecycle) {
     EXPECT_FALSE(store_->read([](tx& t) { return t.team_by_id(999999, true); }));
 }
 
+// Issue #16: a batch runs its statements in order (PostgreSQL: one pipeline); a failing one
+// throws and leaves the connection usable.
+TEST_P(SqlStore, QueryAllRunsABatchInOrder) {
+    auto c = raw();
+    const auto rs = c->query_all({{"SELECT 1", {}},
+                                  {"SELECT $1, $2", {std::int64_t{5}, std::string("five")}},
+                                  {"SELECT 1 WHERE 1 = 0", {}}});
+    ASSERT_EQ(rs.size(), 3u);
+    EXPECT_EQ(rs[0][0].get_int(0), 1);
+    EXPECT_EQ(rs[1][0].get_int(0), 5);
+    EXPECT_EQ(rs[1][0].get_text(1), "five");
+    EXPECT_TRUE(rs[2].empty());
+    EXPECT_TRUE(c->query_all({}).empty());
+    EXPECT_THROW(c->query_all({{"SELECT 1", {}}, {"SELECT x FROM parley_no_such_table", {}}}),
+                 unavailable);
+    EXPECT_TRUE(c->healthy());
+    EXPECT_EQ(c->query_all({{"SELECT 2", {}}})[0][0].get_int(0), 2);
+}
+
 // Issue #16: one statement answers what authenticate_token needs, as the two it replaces do.
 TEST_P(SqlStore, TokenHolderOfMatchesBlacklistAndUserLookups) {
     const id a = add_user("holder");
@@ -1455,6 +1474,23 @@ TEST(PostgresStore, ReadsRunWithoutBracketAndWritesInsideOne) {
     c->begin(true);
     EXPECT_EQ(tx_start(), tx_start());
     c->exec("CREATE TEMPORARY TABLE parley_rolled_back (x BIGINT)");
+    c->rollback();
+    // A batch as the first statement of a write transaction carries its BEGIN too.
+    c->begin(true);
+    const auto starts = c->query_all(
+        {{"SELECT now()::text", {}}, {"SELECT pg_sleep(0.002)", {}}, {"SELECT now()::text", {}}});
+    EXPECT_EQ(starts[0][0].get_text(0), starts[2][0].get_text(0));
+    EXPECT_EQ(tx_start(), starts[0][0].get_text(0));
+    c->rollback();
+    // A failed statement in a batch aborts the write transaction, as a single one does.
+    c->begin(true);
+    EXPECT_THROW(c->query_all({{"SELECT 1 / $1", {std::int64_t{0}}}, {"SELECT 1", {}}}),
+                 unavailable);
+    EXPECT_THROW(c->commit(), unavailable);
+    c->rollback();
+    c->begin(true);
+    EXPECT_THROW(c->query_all({{"SELECT x FROM parley_no_such_table", {}}}), unavailable);
+    EXPECT_THROW(c->commit(), unavailable);
     c->rollback();
     // The rollback undid the table: the write transaction was one.
     c->begin(false);

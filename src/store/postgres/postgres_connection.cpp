@@ -14,6 +14,8 @@
 #include <charconv>
 #include <chrono>
 #include <cstring>
+#include <memory>
+#include <span>
 #include <stdexcept>
 #include <string_view>
 #include <unordered_map>
@@ -50,6 +52,56 @@ struct result_ptr {
     ~result_ptr() { PQclear(r); }
 };
 
+// Frees a PGresult when it goes (several results at once: a pipeline).
+struct result_free {
+    void operator()(PGresult* r) const noexcept { PQclear(r); }
+};
+using owned_result = std::unique_ptr<PGresult, result_free>;
+
+// One statement's parameters in libpq's text form.
+struct bound_params {
+    std::vector<std::string> text;
+    std::vector<const char*> values;
+};
+
+// Converts a result set: integers and booleans to integers, everything else to text.
+sql::rows to_rows(const PGresult* r) {
+    const int rows = PQntuples(r);
+    const int cols = PQnfields(r);
+    std::vector<Oid> types(static_cast<std::size_t>(cols));
+    for (int c = 0; c < cols; ++c) types[static_cast<std::size_t>(c)] = PQftype(r, c);
+    sql::rows out;
+    for (int i = 0; i < rows; ++i) {
+        std::vector<sql::cell> row;
+        row.reserve(static_cast<std::size_t>(cols));
+        for (int c = 0; c < cols; ++c) {
+            if (PQgetisnull(r, i, c)) {
+                row.emplace_back(std::monostate{});
+                continue;
+            }
+            const char* v = PQgetvalue(r, i, c);
+            const auto len = static_cast<std::size_t>(PQgetlength(r, i, c));
+            switch (types[static_cast<std::size_t>(c)]) {
+                case int8_oid:
+                case int4_oid:
+                case int2_oid: {
+                    std::int64_t n = 0;
+                    std::from_chars(v, v + len, n);
+                    row.emplace_back(n);
+                    break;
+                }
+                case bool_oid:
+                    row.emplace_back(std::int64_t{v[0] == 't' ? 1 : 0});
+                    break;
+                default:
+                    row.emplace_back(std::string(v, len));
+            }
+        }
+        out.add(std::move(row));
+    }
+    return out;
+}
+
 class pg_connection final : public sql::connection {
 public:
     // pooled: the session defaults to read-only (see the top of the file); a plain connection
@@ -61,6 +113,7 @@ public:
 
     std::int64_t exec(std::string_view sql, const sql::params& p) override;
     sql::rows query(std::string_view sql, const sql::params& p) override;
+    std::vector<sql::rows> query_all(const std::vector<sql::statement>& batch) override;
     void exec_script(std::string_view sql) override;
     void begin(bool write) override;
     void commit() override;
@@ -77,8 +130,14 @@ private:
     const std::string& prepare(std::string_view sql, const sql::params& p);
     PGresult* run(std::string_view sql, const sql::params& p);
     PGresult* run_once(std::string_view sql, const sql::params& p);
-    // Sends pending_begin_, then the prepared statement, in one pipeline (one round trip).
-    PGresult* run_with_begin(const std::string& name, const std::vector<const char*>& values);
+    // Runs once(); when the connection died before anything ran in this transaction, reconnects
+    // and runs it again.
+    template <class F>
+    auto retrying(F&& once);
+    // Sends pending_begin_ (if any) and the prepared statements in one pipeline: one round trip.
+    // Returns the statements' results; throws the first failure as check() does.
+    std::vector<owned_result> pipeline(const std::vector<const std::string*>& names,
+                                       std::span<const bound_params> args);
     // Sends pending_begin_ alone (before a script).
     void flush_begin();
     PGresult* simple(const char* sql);
@@ -167,6 +226,10 @@ PGresult* pg_connection::check(PGresult* r, std::string_view doing) {
 
 const std::string& pg_connection::prepare(std::string_view sql, const sql::params& p) {
     if (auto it = prepared_.find(sql); it != prepared_.end()) return it->second;
+    // A statement's first use on this connection: BEGIN goes first on its own, so that a
+    // statement that cannot be prepared fails inside the transaction, as before (once per
+    // statement and connection).
+    flush_begin();
     // Parameter types come from the first call's values; NULL lets the server infer the type.
     std::vector<Oid> types;
     types.reserve(p.size());
@@ -184,14 +247,15 @@ const std::string& pg_connection::prepare(std::string_view sql, const sql::param
     return prepared_.emplace(std::string(sql), std::move(name)).first->second;
 }
 
-PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
+template <class F>
+auto pg_connection::retrying(F&& once) {
     // A pooled connection may have died while idle (server restart). When nothing has run yet
     // in this transaction (and a pipelined BEGIN never commits anything), one retry on a fresh
     // connection is safe and hides the restart from the caller.
     const bool fresh = std::exchange(fresh_, false);
     const char* begin_sql = pending_begin_;
     try {
-        return run_once(sql, p);
+        return once();
     } catch (const unavailable&) {
         if (!fresh || healthy()) throw;
     }
@@ -199,33 +263,46 @@ PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
     conn_ = nullptr;
     open();
     pending_begin_ = begin_sql;
-    return run_once(sql, p);
+    return once();
 }
 
-PGresult* pg_connection::run_once(std::string_view sql, const sql::params& p) {
-    const std::string& name = prepare(sql, p);
-    // Text-format parameters: integers in decimal, booleans as t/f.
-    std::vector<std::string> text(p.size());
-    std::vector<const char*> values(p.size(), nullptr);
+// Text-format parameters: integers in decimal, booleans as t/f. Fills `b` in place (its values
+// point into its own strings and into `p`, so neither may move afterwards).
+void bind_params(const sql::params& p, bound_params& b) {
+    b.text.assign(p.size(), std::string());
+    b.values.assign(p.size(), nullptr);
     for (std::size_t i = 0; i < p.size(); ++i) {
         const auto& x = p[i].get();
         if (const auto* n = std::get_if<std::int64_t>(&x)) {
-            text[i] = std::to_string(*n);
-            values[i] = text[i].c_str();
-        } else if (const auto* b = std::get_if<bool>(&x)) {
-            values[i] = *b ? "t" : "f";
+            b.text[i] = std::to_string(*n);
+            b.values[i] = b.text[i].c_str();
+        } else if (const auto* v = std::get_if<bool>(&x)) {
+            b.values[i] = *v ? "t" : "f";
         } else if (const auto* s = std::get_if<std::string>(&x)) {
             // Text parameters are NUL-terminated, and PostgreSQL text cannot hold U+0000 anyway:
             // refuse rather than silently store a truncated value.
             if (s->find('\0') != std::string::npos) {
                 throw unavailable("PostgreSQL text cannot contain NUL characters");
             }
-            values[i] = s->c_str();
+            b.values[i] = s->c_str();
         }
     }
-    if (pending_begin_ != nullptr) return run_with_begin(name, values);
-    return check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
-                                nullptr, nullptr, 0),
+}
+
+PGresult* pg_connection::run(std::string_view sql, const sql::params& p) {
+    return retrying([&] { return run_once(sql, p); });
+}
+
+PGresult* pg_connection::run_once(std::string_view sql, const sql::params& p) {
+    const std::string& name = prepare(sql, p);
+    bound_params b;
+    bind_params(p, b);
+    if (pending_begin_ != nullptr) {
+        const std::vector<const std::string*> names{&name};
+        return pipeline(names, std::span(&b, 1)).front().release();
+    }
+    return check(PQexecPrepared(conn_, name.c_str(), static_cast<int>(b.values.size()),
+                                b.values.data(), nullptr, nullptr, 0),
                  "statement");
 }
 
@@ -238,33 +315,61 @@ PGresult* next_pipeline_result(PGconn* conn) {
     return r;
 }
 
-PGresult* pg_connection::run_with_begin(const std::string& name,
-                                        const std::vector<const char*>& values) {
+std::vector<owned_result> pg_connection::pipeline(const std::vector<const std::string*>& names,
+                                                  std::span<const bound_params> args) {
     const char* begin_sql = pending_begin_;
-    PGresult* begun = nullptr;
-    PGresult* answer = nullptr;
-    const bool sent =
-        PQenterPipelineMode(conn_) == 1 &&
-        PQsendQueryParams(conn_, begin_sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-        PQsendQueryPrepared(conn_, name.c_str(), static_cast<int>(values.size()), values.data(),
-                            nullptr, nullptr, 0) == 1 &&
-        PQpipelineSync(conn_) == 1;
+    bool sent = PQenterPipelineMode(conn_) == 1;
+    if (sent && begin_sql != nullptr) {
+        sent = PQsendQueryParams(conn_, begin_sql, 0, nullptr, nullptr, nullptr, nullptr, 0) == 1;
+    }
+    for (std::size_t i = 0; sent && i < names.size(); ++i) {
+        sent =
+            PQsendQueryPrepared(conn_, names[i]->c_str(), static_cast<int>(args[i].values.size()),
+                                args[i].values.data(), nullptr, nullptr, 0) == 1;
+    }
+    sent = sent && PQpipelineSync(conn_) == 1;
+    std::vector<owned_result> got;
+    const std::size_t expected = names.size() + (begin_sql != nullptr ? 1 : 0);
     if (sent) {
-        begun = next_pipeline_result(conn_);
-        answer = next_pipeline_result(conn_);
-        PGresult* sync = PQgetResult(conn_);
-        if (sync == nullptr || PQresultStatus(sync) != PGRES_PIPELINE_SYNC) broken_ = true;
-        PQclear(sync);
+        for (std::size_t i = 0; i < expected; ++i) got.emplace_back(next_pipeline_result(conn_));
+        owned_result sync(PQgetResult(conn_));
+        if (!sync || PQresultStatus(sync.get()) != PGRES_PIPELINE_SYNC) broken_ = true;
     } else {
         broken_ = true;
+        got.resize(expected);
     }
     if (PQexitPipelineMode(conn_) != 1) broken_ = true;
-    result_ptr owned_answer(answer);
-    // Once BEGIN has reached the server the transaction is open (or the connection is gone).
-    if (begun != nullptr) pending_begin_ = nullptr;
-    result_ptr ok(check(begun, begin_sql));
-    owned_answer.r = nullptr;
-    return check(answer, "statement");
+    std::size_t first = 0;
+    if (begin_sql != nullptr) {
+        // Once BEGIN has reached the server the transaction is open (or the connection is gone).
+        if (got[0]) pending_begin_ = nullptr;
+        owned_result begun(check(got[0].release(), begin_sql));
+        first = 1;
+    }
+    // The first failure is the one to report; the statements after it were skipped.
+    std::vector<owned_result> out;
+    out.reserve(names.size());
+    for (std::size_t i = first; i < got.size(); ++i) {
+        out.emplace_back(check(got[i].release(), "statement"));
+    }
+    return out;
+}
+
+std::vector<sql::rows> pg_connection::query_all(const std::vector<sql::statement>& batch) {
+    const core::metrics::db_query_timer timer("postgres");
+    if (batch.empty()) return {};
+    return retrying([&] {
+        std::vector<const std::string*> names;
+        names.reserve(batch.size());
+        for (const auto& st : batch) names.push_back(&prepare(st.sql, st.p));
+        std::vector<bound_params> args(batch.size());
+        for (std::size_t i = 0; i < batch.size(); ++i) bind_params(batch[i].p, args[i]);
+        auto results = pipeline(names, args);
+        std::vector<sql::rows> out;
+        out.reserve(results.size());
+        for (const auto& r : results) out.push_back(to_rows(r.get()));
+        return out;
+    });
 }
 
 void pg_connection::flush_begin() {
@@ -286,40 +391,7 @@ std::int64_t pg_connection::exec(std::string_view sql, const sql::params& p) {
 sql::rows pg_connection::query(std::string_view sql, const sql::params& p) {
     const core::metrics::db_query_timer timer("postgres");
     result_ptr r(run(sql, p));
-    const int rows = PQntuples(r.r);
-    const int cols = PQnfields(r.r);
-    std::vector<Oid> types(static_cast<std::size_t>(cols));
-    for (int c = 0; c < cols; ++c) types[static_cast<std::size_t>(c)] = PQftype(r.r, c);
-    sql::rows out;
-    for (int i = 0; i < rows; ++i) {
-        std::vector<sql::cell> row;
-        row.reserve(static_cast<std::size_t>(cols));
-        for (int c = 0; c < cols; ++c) {
-            if (PQgetisnull(r.r, i, c)) {
-                row.emplace_back(std::monostate{});
-                continue;
-            }
-            const char* v = PQgetvalue(r.r, i, c);
-            const auto len = static_cast<std::size_t>(PQgetlength(r.r, i, c));
-            switch (types[static_cast<std::size_t>(c)]) {
-                case int8_oid:
-                case int4_oid:
-                case int2_oid: {
-                    std::int64_t n = 0;
-                    std::from_chars(v, v + len, n);
-                    row.emplace_back(n);
-                    break;
-                }
-                case bool_oid:
-                    row.emplace_back(std::int64_t{v[0] == 't' ? 1 : 0});
-                    break;
-                default:
-                    row.emplace_back(std::string(v, len));
-            }
-        }
-        out.add(std::move(row));
-    }
-    return out;
+    return to_rows(r.r);
 }
 
 PGresult* pg_connection::simple(const char* sql) {
