@@ -50,15 +50,28 @@ id sql_tx::insert_channel(const model::channel& c) {
     return rs[0].get_int(0);
 }
 
-// One statement, two with members.
+namespace {
+constexpr std::string_view channel_sql =
+    "SELECT id, name, description, team_id, channel_type, created_by, created_at "
+    "FROM channels WHERE id = $1";
+constexpr std::string_view channel_members_sql =
+    "SELECT u.id, u.username, u.email FROM channel_members m "
+    "JOIN users u ON u.id = m.user_id WHERE m.channel_id = $1 ORDER BY u.id";
+}  // namespace
+
+// One statement; with members two, in one batch (one round trip on PostgreSQL).
 std::optional<model::channel> sql_tx::channel_by_id(id channel, bool with_members) {
-    const auto rs = c_.query(
-        "SELECT id, name, description, team_id, channel_type, created_by, created_at "
-        "FROM channels WHERE id = $1",
-        {channel});
-    if (rs.empty()) return std::nullopt;
-    auto c = channel_from(rs[0]);
-    if (with_members) c.members = channel_members(channel);
+    if (!with_members) {
+        const auto rs = c_.query(channel_sql, {channel});
+        if (rs.empty()) return std::nullopt;
+        return channel_from(rs[0]);
+    }
+    const auto rs = c_.query_all(
+        {{std::string(channel_sql), {channel}}, {std::string(channel_members_sql), {channel}}});
+    if (rs[0].empty()) return std::nullopt;
+    auto c = channel_from(rs[0][0]);
+    c.members.reserve(rs[1].size());
+    for (std::size_t i = 0; i < rs[1].size(); ++i) c.members.push_back(user_ref_from(rs[1][i]));
     return c;
 }
 
@@ -128,10 +141,7 @@ void sql_tx::remove_user_from_group_channels(id team, id user) {
 
 // One statement.
 std::vector<model::user_ref> sql_tx::channel_members(id channel) {
-    return user_refs(c_,
-                     "SELECT u.id, u.username, u.email FROM channel_members m "
-                     "JOIN users u ON u.id = m.user_id WHERE m.channel_id = $1 ORDER BY u.id",
-                     {channel});
+    return user_refs(c_, channel_members_sql, {channel});
 }
 
 std::optional<id> sql_tx::dm_channel(id team, id user_low, id user_high) {
