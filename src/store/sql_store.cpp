@@ -119,10 +119,11 @@ void sql_store::commit_group(const std::vector<group_request*>& group) {
     std::vector<bool> committed(group.size(), false);
     try {
         auto conn = begin(true);
-        sql_tx t(*conn);
         try {
             for (std::size_t i = 0; i < group.size(); ++i) {
                 auto* r = group[i];
+                // Each caller its own tx: what one remembers must not outlive its savepoint.
+                sql_tx t(*conn);
                 if (group.size() == 1) {  // alone: no savepoint needed
                     try {
                         committed[i] = (*r->fn)(t);

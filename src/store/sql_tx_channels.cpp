@@ -99,17 +99,25 @@ void sql_tx::update_channel(id channel, std::string_view name, std::string_view 
 }
 
 void sql_tx::delete_channel(id channel) {
+    forget_memberships();
     // Foreign keys cascade to memberships, the DM pair and messages (§1.4).
     c_.exec("DELETE FROM channels WHERE id = $1", {channel});
 }
 
+// One statement the first time this transaction asks (see membership_answer).
 bool sql_tx::is_channel_member(id channel, id user) {
-    return !c_.query("SELECT 1 FROM channel_members WHERE channel_id = $1 AND user_id = $2",
-                     {channel, user})
-                .empty();
+    if (const auto known = remembered(channel_answers_, channel, user)) return *known;
+    const bool member = !c_.query(
+                               "SELECT 1 FROM channel_members WHERE channel_id = $1 AND "
+                               "user_id = $2",
+                               {channel, user})
+                             .empty();
+    channel_answers_.push_back({channel, user, member});
+    return member;
 }
 
 void sql_tx::add_channel_member(id channel, id user) {
+    forget_memberships();
     c_.exec(
         "INSERT INTO channel_members (channel_id, user_id) VALUES ($1, $2) "
         "ON CONFLICT DO NOTHING",
@@ -118,6 +126,7 @@ void sql_tx::add_channel_member(id channel, id user) {
 
 // INSERT ... SELECT needs its WHERE clause for SQLite to parse the trailing ON CONFLICT.
 void sql_tx::add_team_members_to_channel(id channel, id team) {
+    forget_memberships();
     c_.exec(
         "INSERT INTO channel_members (channel_id, user_id) "
         "SELECT $1, user_id FROM team_members WHERE team_id = $2 ON CONFLICT DO NOTHING",
@@ -125,6 +134,7 @@ void sql_tx::add_team_members_to_channel(id channel, id team) {
 }
 
 void sql_tx::add_user_to_group_channels(id team, id user) {
+    forget_memberships();
     c_.exec(
         "INSERT INTO channel_members (channel_id, user_id) "
         "SELECT id, $2 FROM channels WHERE team_id = $1 AND channel_type = 'group' "
@@ -133,6 +143,7 @@ void sql_tx::add_user_to_group_channels(id team, id user) {
 }
 
 void sql_tx::remove_user_from_group_channels(id team, id user) {
+    forget_memberships();
     c_.exec(
         "DELETE FROM channel_members WHERE user_id = $2 AND channel_id IN "
         "(SELECT id FROM channels WHERE team_id = $1 AND channel_type = 'group')",
@@ -153,6 +164,7 @@ std::optional<id> sql_tx::dm_channel(id team, id user_low, id user_high) {
 }
 
 bool sql_tx::insert_dm_pair(id team, id user_low, id user_high, id channel) {
+    forget_memberships();
     return c_.exec(
                "INSERT INTO dm_pairs (team_id, user_low, user_high, channel_id) "
                "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",

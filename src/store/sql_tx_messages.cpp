@@ -214,10 +214,12 @@ std::vector<model::message> sql_tx::message_page(const message_query& q) {
 }
 
 bool sql_tx::lock_message(id message) {
+    forget_memberships();
     return c_.exec("UPDATE messages SET is_pinned = is_pinned WHERE id = $1", {message}) == 1;
 }
 
 bool sql_tx::lock_channel(id channel) {
+    forget_memberships();
     return c_.exec("UPDATE channels SET name = name WHERE id = $1", {channel}) == 1;
 }
 

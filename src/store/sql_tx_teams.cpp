@@ -47,6 +47,7 @@ std::optional<model::invitation> one_invitation(connection& c, std::string_view 
 // Two statements: the team, then its membership.
 id sql_tx::insert_team(std::string_view name, std::string_view description, id owner,
                        timestamp now) {
+    forget_memberships();
     const auto rs = c_.query(
         "INSERT INTO teams (name, description, created_by, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -115,16 +116,23 @@ void sql_tx::set_team_owner(id team, id owner, timestamp now) {
 }
 
 void sql_tx::delete_team(id team) {
+    forget_memberships();
     // Foreign keys cascade to memberships, channels, DM pairs, invitations and messages (§1.4).
     c_.exec("DELETE FROM teams WHERE id = $1", {team});
 }
 
+// One statement the first time this transaction asks (see membership_answer).
 bool sql_tx::is_team_member(id team, id user) {
-    return !c_.query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user})
-                .empty();
+    if (const auto known = remembered(team_answers_, team, user)) return *known;
+    const bool member =
+        !c_.query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user})
+             .empty();
+    team_answers_.push_back({team, user, member});
+    return member;
 }
 
 bool sql_tx::add_team_member(id team, id user) {
+    forget_memberships();
     return c_.exec(
                "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) "
                "ON CONFLICT DO NOTHING",
@@ -132,6 +140,7 @@ bool sql_tx::add_team_member(id team, id user) {
 }
 
 bool sql_tx::remove_team_member(id team, id user) {
+    forget_memberships();
     return c_.exec("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user}) ==
            1;
 }
@@ -209,6 +218,7 @@ void sql_tx::deactivate_invitation(id invitation) {
 }
 
 bool sql_tx::lock_team(id team) {
+    forget_memberships();
     return c_.exec("UPDATE teams SET updated_at = updated_at WHERE id = $1", {team}) == 1;
 }
 

@@ -582,6 +582,36 @@ TEST_P(SqlStore, QueryAllRunsABatchInOrder) {
     EXPECT_EQ(c->query_all({{"SELECT 2", {}}})[0][0].get_int(0), 2);
 }
 
+// Issue #16: a transaction remembers membership answers, and forgets them when it changes
+// memberships itself.
+TEST_P(SqlStore, MembershipAnswersFollowChangesInTheSameTransaction) {
+    const id a = add_user("owner"), b = add_user("joiner");
+    const id team = add_team(a, "memo");
+    const id ch = add_channel(team, a, false, "memo");
+    write([&](tx& t) { t.add_channel_member(ch, a); });
+    write([&](tx& t) {
+        EXPECT_FALSE(t.is_team_member(team, b));
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_FALSE(t.is_team_member(team, b));  // remembered
+        EXPECT_TRUE(t.add_team_member(team, b));
+        EXPECT_TRUE(t.is_team_member(team, b));
+        t.add_user_to_group_channels(team, b);
+        EXPECT_TRUE(t.is_channel_member(ch, b));
+        t.remove_user_from_group_channels(team, b);
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_TRUE(t.remove_team_member(team, b));
+        EXPECT_FALSE(t.is_team_member(team, b));
+        t.add_channel_member(ch, b);
+        EXPECT_TRUE(t.is_channel_member(ch, b));
+        t.delete_channel(ch);
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_TRUE(t.is_team_member(team, a));
+        t.delete_team(team);
+        EXPECT_FALSE(t.is_team_member(team, a));
+    });
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.is_team_member(team, a); }));
+}
+
 // Issue #16: one statement answers what authenticate_token needs, as the two it replaces do.
 TEST_P(SqlStore, TokenHolderOfMatchesBlacklistAndUserLookups) {
     const id a = add_user("holder");
