@@ -2,7 +2,8 @@
 // Round trips (issue #16): a pooled session defaults to read-only, so a read transaction under
 // READ COMMITTED runs its statements without BEGIN/COMMIT (each statement takes its own snapshot
 // either way, and PostgreSQL still refuses a write); a write transaction's BEGIN goes in one
-// pipeline with its first statement.
+// pipeline with its first statement, and query_all sends a batch in one pipeline. A connection
+// that died while idle is replaced at the transaction's first statement.
 #include "store/postgres/postgres_connection.hpp"
 
 #include "core/server_metrics.hpp"
