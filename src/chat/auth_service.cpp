@@ -402,17 +402,10 @@ core::result<principal> auth_service::authenticate_token(std::string_view token)
     const auto v = jwt_.verify(token, auth::token_type::access, core::now_us());
     if (v.status == auth::token_status::invalid) return bad_token(token_invalid_text);
     if (v.status == auth::token_status::wrong_type) return bad_token("Token has wrong type");
-    struct lookup {
-        bool blacklisted = false;
-        std::optional<model::user> user;
-    };
-    // The same two statements as before generations and families: the family key rides along
-    // with the jti, and the generation is a column of the user row read anyway.
+    // One statement (issue #16): the family key rides along with the jti, and the generation is
+    // a column of the user row read anyway.
     auto found = store_.read([&](store::tx& tx) {
-        lookup l;
-        l.blacklisted = tx.any_blacklisted(v.claims.jti, family_key(v.claims.fam));
-        if (!l.blacklisted) l.user = tx.user_by_id(v.claims.user_id);
-        return l;
+        return tx.token_holder_of(v.claims.user_id, v.claims.jti, family_key(v.claims.fam));
     });
     if (found.blacklisted) return bad_token(token_blacklisted_text);
     if (!found.user) return counted(core::detail(errc::user_not_found, "User not found"));

@@ -84,6 +84,12 @@ private:
     kind kind_;
 };
 
+// One statement of a batch (connection::query_all).
+struct statement {
+    std::string sql;
+    params p;
+};
+
 // One database connection, used by one thread at a time (the pool guarantees it). Statements use
 // $1, $2, ... placeholders on every backend and are prepared once per connection, keyed by text.
 // Failures throw store::unavailable (constraint_violation for constraints); a statement that
@@ -95,6 +101,15 @@ public:
     // Runs a statement; returns the number of rows it changed directly (not via cascades).
     virtual std::int64_t exec(std::string_view sql, const params& p = {}) = 0;
     virtual rows query(std::string_view sql, const params& p = {}) = 0;
+    // Runs statements none of whose parameters depend on another's result, in order, in as
+    // few round trips as the backend allows (PostgreSQL: one pipeline); one result per statement.
+    // The first failure throws as query() would.
+    virtual std::vector<rows> query_all(const std::vector<statement>& batch) {
+        std::vector<rows> out;
+        out.reserve(batch.size());
+        for (const auto& st : batch) out.push_back(query(st.sql, st.p));
+        return out;
+    }
     // Runs several ;-separated statements without parameters (migrations).
     virtual void exec_script(std::string_view sql) = 0;
 

@@ -119,10 +119,11 @@ void sql_store::commit_group(const std::vector<group_request*>& group) {
     std::vector<bool> committed(group.size(), false);
     try {
         auto conn = begin(true);
-        sql_tx t(*conn);
         try {
             for (std::size_t i = 0; i < group.size(); ++i) {
                 auto* r = group[i];
+                // Each caller its own tx: what one remembers must not outlive its savepoint.
+                sql_tx t(*conn);
                 if (group.size() == 1) {  // alone: no savepoint needed
                     try {
                         committed[i] = (*r->fn)(t);
@@ -226,9 +227,20 @@ void sql_store::migrate() {
 }
 
 bool sql_store::ping() noexcept {
+    // Transactions no longer touch the database before their first statement (PostgreSQL sends
+    // BEGIN with it), so a ping may be the first to meet a connection that died while idle: as
+    // in begin(), one retry on a fresh connection (the pool drops the stale ones), within the
+    // same budget.
     try {
-        auto conn = pool_.acquire(ping_timeout);
-        return conn->ping(ping_timeout);
+        const auto deadline = std::chrono::steady_clock::now() + ping_timeout;
+        for (int attempt = 0;; ++attempt) {
+            const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            if (left.count() <= 0) return false;
+            auto conn = pool_.acquire(left);
+            if (conn->ping(left)) return true;
+            if (conn->healthy() || attempt > 0) return false;
+        }
     } catch (...) {
         return false;
     }

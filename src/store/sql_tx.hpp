@@ -32,6 +32,7 @@ public:
     bool any_blacklisted(std::string_view a, std::string_view b) override;
     std::size_t purge_blacklist(timestamp now, std::size_t limit) override;
     std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) override;
+    token_holder token_holder_of(id user, std::string_view jti, std::string_view family) override;
 
     // teams, invitations (sql_tx_teams.cpp)
     id insert_team(std::string_view name, std::string_view description, id owner,
@@ -102,12 +103,30 @@ public:
                                                        std::size_t limit) override;
 
 private:
-    // Fills reactions and attachments of `page` (ids ascending) from two statements over the
-    // page's id range under the same scope predicate.
-    void load_page_details(std::vector<model::message>& page, std::string_view scope_sql,
-                           const params& scope_params);
+    // Membership answers already read in this transaction: the permission rules of one request
+    // ask the same question several times (issue #16: each was a round trip). Under READ
+    // COMMITTED a repeated statement could see a concurrent commit, but nothing orders that
+    // commit between the two reads, so the first answer stands; every method that changes or
+    // locks memberships (a lock is taken to re-read what it guards) forgets them.
+    struct membership_answer {
+        id of = 0;
+        id user = 0;
+        bool member = false;
+    };
+    static std::optional<bool> remembered(const std::vector<membership_answer>& answers, id of,
+                                          id user) noexcept {
+        for (const auto& a : answers)
+            if (a.of == of && a.user == user) return a.member;
+        return std::nullopt;
+    }
+    void forget_memberships() noexcept {
+        team_answers_.clear();
+        channel_answers_.clear();
+    }
 
     connection& c_;
+    std::vector<membership_answer> team_answers_;
+    std::vector<membership_answer> channel_answers_;
 };
 
 // Reads {id, username, email} starting at column `first`.

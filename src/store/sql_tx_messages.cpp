@@ -92,6 +92,48 @@ model::attachment attachment_from(const row& r, std::size_t first) {
     return a;
 }
 
+// The reactions, then the attachments, of the messages in [first, last] under the same scope
+// predicate. The page's id range under that scope covers exactly its messages (plus, under READ
+// COMMITTED, rows committed meanwhile, which apply_page_details skips).
+std::vector<statement> page_details(std::string_view scope_sql, const params& scope_params,
+                                    id first, id last) {
+    params p = scope_params;
+    const std::string range = std::string(scope_sql) + " AND m.id BETWEEN " +
+                              placeholder(p, first) + " AND " + placeholder(p, last);
+    std::vector<statement> out;
+    out.push_back(
+        {"SELECT x.message_id, x.user_id, u.username, x.reaction FROM reactions x "
+         "JOIN users u ON u.id = x.user_id JOIN messages m ON m.id = x.message_id "
+         "WHERE " +
+             range + " ORDER BY x.message_id, x.user_id",
+         p});
+    out.push_back(
+        {"SELECT ma.message_id, a.id, a.stored_name, a.original_filename, a.content_type, "
+         "a.size, a.uploaded_by, a.created_at FROM message_attachments ma "
+         "JOIN attachments a ON a.id = ma.attachment_id JOIN messages m ON m.id = ma.message_id "
+         "WHERE " +
+             range + " ORDER BY ma.message_id, ma.position",
+         std::move(p)});
+    return out;
+}
+
+// Fills reactions and attachments of `page` from page_details' two results.
+void apply_page_details(std::vector<model::message>& page, const rows& rs, const rows& as) {
+    std::unordered_map<id, std::size_t> index;
+    for (std::size_t i = 0; i < page.size(); ++i) index.emplace(page[i].id, i);
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        if (auto it = index.find(rs[i].get_int(0)); it != index.end()) {
+            page[it->second].reactions.push_back(
+                {rs[i].get_int(1), rs[i].get_text(2), rs[i].get_text(3)});
+        }
+    }
+    for (std::size_t i = 0; i < as.size(); ++i) {
+        if (auto it = index.find(as[i].get_int(0)); it != index.end()) {
+            page[it->second].attachments.push_back(attachment_from(as[i], 1));
+        }
+    }
+}
+
 }  // namespace
 
 // One statement.
@@ -127,15 +169,19 @@ id sql_tx::insert_message(const model::message& m) {
     return message;
 }
 
-// Four statements: the row, reactions and attachments (load_page_details), edit history.
+// Four statements in one batch (one round trip on PostgreSQL): the row, its reactions and
+// attachments (page_details), its edit history.
 std::optional<model::message> sql_tx::message_by_id(id message) {
-    const auto rs = c_.query(std::string(message_select) + "WHERE m.id = $1", {message});
-    if (rs.empty()) return std::nullopt;
-    std::vector<model::message> one{message_from(rs[0])};
-    load_page_details(one, "m.id = $1", {message});
-    const auto es =
-        c_.query("SELECT content, edited_at FROM message_edits WHERE message_id = $1 ORDER BY id",
-                 {message});
+    auto batch = page_details("m.id = $1", {message}, message, message);
+    batch.insert(batch.begin(), {std::string(message_select) + "WHERE m.id = $1", {message}});
+    batch.push_back(
+        {"SELECT content, edited_at FROM message_edits WHERE message_id = $1 ORDER BY id",
+         {message}});
+    const auto rs = c_.query_all(batch);
+    if (rs[0].empty()) return std::nullopt;
+    std::vector<model::message> one{message_from(rs[0][0])};
+    apply_page_details(one, rs[1], rs[2]);
+    const auto& es = rs[3];
     one[0].edit_history.reserve(es.size());
     for (std::size_t i = 0; i < es.size(); ++i) {
         one[0].edit_history.push_back({es[i].get_text(0), es[i].get_int(1)});
@@ -143,7 +189,7 @@ std::optional<model::message> sql_tx::message_by_id(id message) {
     return std::move(one[0]);
 }
 
-// Three statements at most (one when the page is empty).
+// Three statements at most (one when the page is empty), in two round trips on PostgreSQL.
 std::vector<model::message> sql_tx::message_page(const message_query& q) {
     params p;
     std::string sql(message_select);
@@ -162,51 +208,18 @@ std::vector<model::message> sql_tx::message_page(const message_query& q) {
 
     params sp;
     const auto scope = scope_where(q, sp);
-    load_page_details(out, scope, sp);
+    const auto details = c_.query_all(page_details(scope, sp, out.front().id, out.back().id));
+    apply_page_details(out, details[0], details[1]);
     return out;
 }
 
-// The page's id range under the same scope covers exactly its messages (plus, under READ
-// COMMITTED, rows committed meanwhile, which the id index skips).
-void sql_tx::load_page_details(std::vector<model::message>& page, std::string_view scope_sql,
-                               const params& scope_params) {
-    std::unordered_map<id, std::size_t> index;
-    for (std::size_t i = 0; i < page.size(); ++i) index.emplace(page[i].id, i);
-    params p = scope_params;
-    const std::string range = std::string(scope_sql) + " AND m.id BETWEEN " +
-                              placeholder(p, page.front().id) + " AND " +
-                              placeholder(p, page.back().id);
-
-    const auto rs = c_.query(
-        "SELECT x.message_id, x.user_id, u.username, x.reaction FROM reactions x "
-        "JOIN users u ON u.id = x.user_id JOIN messages m ON m.id = x.message_id WHERE " +
-            range + " ORDER BY x.message_id, x.user_id",
-        p);
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        if (auto it = index.find(rs[i].get_int(0)); it != index.end()) {
-            page[it->second].reactions.push_back(
-                {rs[i].get_int(1), rs[i].get_text(2), rs[i].get_text(3)});
-        }
-    }
-    const auto as = c_.query(
-        "SELECT ma.message_id, a.id, a.stored_name, a.original_filename, a.content_type, a.size, "
-        "a.uploaded_by, a.created_at FROM message_attachments ma "
-        "JOIN attachments a ON a.id = ma.attachment_id JOIN messages m ON m.id = ma.message_id "
-        "WHERE " +
-            range + " ORDER BY ma.message_id, ma.position",
-        p);
-    for (std::size_t i = 0; i < as.size(); ++i) {
-        if (auto it = index.find(as[i].get_int(0)); it != index.end()) {
-            page[it->second].attachments.push_back(attachment_from(as[i], 1));
-        }
-    }
-}
-
 bool sql_tx::lock_message(id message) {
+    forget_memberships();
     return c_.exec("UPDATE messages SET is_pinned = is_pinned WHERE id = $1", {message}) == 1;
 }
 
 bool sql_tx::lock_channel(id channel) {
+    forget_memberships();
     return c_.exec("UPDATE channels SET name = name WHERE id = $1", {channel}) == 1;
 }
 

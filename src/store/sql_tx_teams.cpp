@@ -1,21 +1,21 @@
 // Teams, memberships and invitations (API.md §1.1, §1.3, §4): portable SQL for both backends.
 #include "store/sql_tx.hpp"
 
-#include <unordered_map>
+#include <string>
 
 namespace parley::store::sql {
 
 namespace {
 
-// Columns: id, name, description, created_by, created_at, updated_at.
-model::team team_from(const row& r) {
+// Columns from `first`: id, name, description, created_by, created_at, updated_at.
+model::team team_from(const row& r, std::size_t first = 0) {
     model::team t;
-    t.id = r.get_int(0);
-    t.name = r.get_text(1);
-    t.description = r.get_text(2);
-    t.created_by = r.get_int(3);
-    t.created_at = r.get_int(4);
-    t.updated_at = r.get_int(5);
+    t.id = r.get_int(first);
+    t.name = r.get_text(first + 1);
+    t.description = r.get_text(first + 2);
+    t.created_by = r.get_int(first + 3);
+    t.created_at = r.get_int(first + 4);
+    t.updated_at = r.get_int(first + 5);
     return t;
 }
 
@@ -47,6 +47,7 @@ std::optional<model::invitation> one_invitation(connection& c, std::string_view 
 // Two statements: the team, then its membership.
 id sql_tx::insert_team(std::string_view name, std::string_view description, id owner,
                        timestamp now) {
+    forget_memberships();
     const auto rs = c_.query(
         "INSERT INTO teams (name, description, created_by, created_at, updated_at) "
         "VALUES ($1, $2, $3, $4, $4) RETURNING id",
@@ -56,42 +57,49 @@ id sql_tx::insert_team(std::string_view name, std::string_view description, id o
     return team;
 }
 
-// One statement, two with members.
+namespace {
+constexpr std::string_view team_sql =
+    "SELECT id, name, description, created_by, created_at, updated_at FROM teams WHERE id = $1";
+constexpr std::string_view team_members_sql =
+    "SELECT u.id, u.username, u.email FROM team_members m "
+    "JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 ORDER BY u.id";
+}  // namespace
+
+// One statement; with members two, in one batch (one round trip on PostgreSQL).
 std::optional<model::team> sql_tx::team_by_id(id team, bool with_members) {
-    const auto rs = c_.query(
-        "SELECT id, name, description, created_by, created_at, updated_at FROM teams "
-        "WHERE id = $1",
-        {team});
-    if (rs.empty()) return std::nullopt;
-    auto t = team_from(rs[0]);
-    if (with_members) t.members = team_members(team);
+    if (!with_members) {
+        const auto rs = c_.query(team_sql, {team});
+        if (rs.empty()) return std::nullopt;
+        return team_from(rs[0]);
+    }
+    const auto rs =
+        c_.query_all({{std::string(team_sql), {team}}, {std::string(team_members_sql), {team}}});
+    if (rs[0].empty()) return std::nullopt;
+    auto t = team_from(rs[0][0]);
+    t.members.reserve(rs[1].size());
+    for (std::size_t i = 0; i < rs[1].size(); ++i) t.members.push_back(user_ref_from(rs[1][i]));
     return t;
 }
 
-// Two statements whatever the number of teams: the teams, then every member of all of them.
+// One statement whatever the number of teams (issue #16): each team's row (kind 0) followed by
+// its members' rows (kind 1: team id, username, email, user id), so the team's text is sent once.
 std::vector<model::team> sql_tx::teams_of_user(id user) {
     const auto rs = c_.query(
-        "SELECT t.id, t.name, t.description, t.created_by, t.created_at, t.updated_at "
-        "FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 ORDER BY t.id",
-        {user});
-    std::vector<model::team> out;
-    if (rs.empty()) return out;
-    out.reserve(rs.size());
-    std::unordered_map<id, std::size_t> index;
-    for (std::size_t i = 0; i < rs.size(); ++i) {
-        out.push_back(team_from(rs[i]));
-        index.emplace(out.back().id, i);
-    }
-    const auto ms = c_.query(
-        "SELECT other.team_id, u.id, u.username, u.email FROM team_members mine "
+        "SELECT 0, t.id, t.name, t.description, t.created_by, t.created_at, t.updated_at "
+        "FROM teams t JOIN team_members m ON m.team_id = t.id WHERE m.user_id = $1 "
+        "UNION ALL "
+        "SELECT 1, other.team_id, u.username, u.email, u.id, NULL, NULL FROM team_members mine "
         "JOIN team_members other ON other.team_id = mine.team_id "
         "JOIN users u ON u.id = other.user_id WHERE mine.user_id = $1 "
-        "ORDER BY other.team_id, u.id",
+        "ORDER BY 2, 1, 5",
         {user});
-    for (std::size_t i = 0; i < ms.size(); ++i) {
-        // Under READ COMMITTED a team may appear between the two statements: skip it.
-        if (auto it = index.find(ms[i].get_int(0)); it != index.end()) {
-            out[it->second].members.push_back(user_ref_from(ms[i], 1));
+    std::vector<model::team> out;
+    for (std::size_t i = 0; i < rs.size(); ++i) {
+        const auto r = rs[i];
+        if (r.get_int(0) == 0) {
+            out.push_back(team_from(r, 1));
+        } else if (!out.empty() && out.back().id == r.get_int(1)) {
+            out.back().members.push_back({r.get_int(4), r.get_text(2), r.get_text(3)});
         }
     }
     return out;
@@ -108,16 +116,23 @@ void sql_tx::set_team_owner(id team, id owner, timestamp now) {
 }
 
 void sql_tx::delete_team(id team) {
+    forget_memberships();
     // Foreign keys cascade to memberships, channels, DM pairs, invitations and messages (§1.4).
     c_.exec("DELETE FROM teams WHERE id = $1", {team});
 }
 
+// One statement the first time this transaction asks (see membership_answer).
 bool sql_tx::is_team_member(id team, id user) {
-    return !c_.query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user})
-                .empty();
+    if (const auto known = remembered(team_answers_, team, user)) return *known;
+    const bool member =
+        !c_.query("SELECT 1 FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user})
+             .empty();
+    team_answers_.push_back({team, user, member});
+    return member;
 }
 
 bool sql_tx::add_team_member(id team, id user) {
+    forget_memberships();
     return c_.exec(
                "INSERT INTO team_members (team_id, user_id) VALUES ($1, $2) "
                "ON CONFLICT DO NOTHING",
@@ -125,16 +140,14 @@ bool sql_tx::add_team_member(id team, id user) {
 }
 
 bool sql_tx::remove_team_member(id team, id user) {
+    forget_memberships();
     return c_.exec("DELETE FROM team_members WHERE team_id = $1 AND user_id = $2", {team, user}) ==
            1;
 }
 
 // One statement.
 std::vector<model::user_ref> sql_tx::team_members(id team) {
-    return user_refs(c_,
-                     "SELECT u.id, u.username, u.email FROM team_members m "
-                     "JOIN users u ON u.id = m.user_id WHERE m.team_id = $1 ORDER BY u.id",
-                     {team});
+    return user_refs(c_, team_members_sql, {team});
 }
 
 // One statement.
@@ -205,6 +218,7 @@ void sql_tx::deactivate_invitation(id invitation) {
 }
 
 bool sql_tx::lock_team(id team) {
+    forget_memberships();
     return c_.exec("UPDATE teams SET updated_at = updated_at WHERE id = $1", {team}) == 1;
 }
 

@@ -9,19 +9,19 @@ namespace parley::store::sql {
 namespace {
 
 // Column order shared by every user SELECT below and by user_from().
-model::user user_from(const row& r) {
+model::user user_from(const row& r, std::size_t first = 0) {
     model::user u;
-    u.id = r.get_int(0);
-    u.username = r.get_text(1);
-    u.email = r.get_text(2);
-    u.password_hash = r.get_text(3);
-    u.is_active = r.get_bool(4);
-    u.is_staff = r.get_bool(5);
-    u.is_superuser = r.get_bool(6);
-    u.date_joined = r.get_int(7);
-    u.last_login = r.get_opt_int(8);
-    u.last_seen = r.get_opt_int(9);
-    u.token_generation = r.get_int(10);
+    u.id = r.get_int(first);
+    u.username = r.get_text(first + 1);
+    u.email = r.get_text(first + 2);
+    u.password_hash = r.get_text(first + 3);
+    u.is_active = r.get_bool(first + 4);
+    u.is_staff = r.get_bool(first + 5);
+    u.is_superuser = r.get_bool(first + 6);
+    u.date_joined = r.get_int(first + 7);
+    u.last_login = r.get_opt_int(first + 8);
+    u.last_seen = r.get_opt_int(first + 9);
+    u.token_generation = r.get_int(first + 10);
     return u;
 }
 
@@ -154,6 +154,20 @@ bool sql_tx::is_blacklisted(std::string_view jti) {
 
 bool sql_tx::any_blacklisted(std::string_view a, std::string_view b) {
     return !c_.query("SELECT 1 FROM token_blacklist WHERE jti IN ($1, $2) LIMIT 1", {a, b}).empty();
+}
+
+// One statement: the blacklist check beside the user row (absent when no such user).
+token_holder sql_tx::token_holder_of(id user, std::string_view jti, std::string_view family) {
+    const auto rs = c_.query(
+        "SELECT EXISTS (SELECT 1 FROM token_blacklist WHERE jti IN ($2, $3)), u.id, u.username, "
+        "u.email, u.password_hash, u.is_active, u.is_staff, u.is_superuser, u.date_joined, "
+        "u.last_login, u.last_seen, u.token_generation "
+        "FROM (SELECT 1) AS one LEFT JOIN users u ON u.id = $1",
+        {user, jti, family});
+    token_holder out;
+    out.blacklisted = rs[0].get_bool(0);
+    if (!out.blacklisted && !rs[0].is_null(1)) out.user = user_from(rs[0], 1);
+    return out;
 }
 
 std::size_t sql_tx::purge_blacklist(timestamp now, std::size_t limit) {

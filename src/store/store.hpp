@@ -56,6 +56,13 @@ struct user_state {
     std::int64_t token_generation = 0;
 };
 
+// What authenticating an access token needs (§2.3): whether its jti or family key is
+// blacklisted, and the user (left empty when blacklisted).
+struct token_holder {
+    bool blacklisted = false;
+    std::optional<model::user> user;
+};
+
 // One open transaction. Methods throw store::unavailable on database failure.
 class tx {
 public:
@@ -102,6 +109,14 @@ public:
     // The blacklisted jtis among `jtis` (the WebSocket revocation sweep, §2.3); a constant
     // number of statements per 64 jtis.
     virtual std::vector<std::string> blacklisted_among(const std::vector<std::string>& jtis) = 0;
+    // any_blacklisted(jti, family), then user_by_id(user) when not blacklisted: every
+    // authenticated request. The SQL store answers in one statement (issue #16).
+    virtual token_holder token_holder_of(id user, std::string_view jti, std::string_view family) {
+        token_holder out;
+        out.blacklisted = any_blacklisted(jti, family);
+        if (!out.blacklisted) out.user = user_by_id(user);
+        return out;
+    }
 
     // ---- teams (§4)
     // Inserts the team and makes the owner its first member (§1.3); returns the team id.
@@ -109,7 +124,7 @@ public:
                            timestamp now) = 0;
     // with_members fills team.members (one more statement).
     virtual std::optional<model::team> team_by_id(id team, bool with_members) = 0;
-    // The user's teams with members, by id; two statements whatever the count.
+    // The user's teams with members, by id; one statement whatever the count.
     virtual std::vector<model::team> teams_of_user(id user) = 0;
     virtual void update_team(id team, std::string_view name, std::string_view description,
                              timestamp now) = 0;
@@ -144,7 +159,7 @@ public:
     virtual id insert_channel(const model::channel& c) = 0;  // c.id and c.members ignored
     virtual std::optional<model::channel> channel_by_id(id channel, bool with_members) = 0;
     // Channels of `user` (member of the channel and of its team), optionally of one team, by
-    // id, with members; two statements whatever the count.
+    // id, with members; one statement whatever the count.
     virtual std::vector<model::channel> channels_of_user(id user, std::optional<id> team) = 0;
     virtual void update_channel(id channel, std::string_view name,
                                 std::string_view description) = 0;

@@ -563,6 +563,84 @@ TEST_P(SqlStore, TeamLifecycle) {
     EXPECT_FALSE(store_->read([](tx& t) { return t.team_by_id(999999, true); }));
 }
 
+// Issue #16: a batch runs its statements in order (PostgreSQL: one pipeline); a failing one
+// throws and leaves the connection usable.
+TEST_P(SqlStore, QueryAllRunsABatchInOrder) {
+    auto c = raw();
+    const auto rs = c->query_all({{"SELECT 1", {}},
+                                  {"SELECT $1, $2", {std::int64_t{5}, std::string("five")}},
+                                  {"SELECT 1 WHERE 1 = 0", {}}});
+    ASSERT_EQ(rs.size(), 3u);
+    EXPECT_EQ(rs[0][0].get_int(0), 1);
+    EXPECT_EQ(rs[1][0].get_int(0), 5);
+    EXPECT_EQ(rs[1][0].get_text(1), "five");
+    EXPECT_TRUE(rs[2].empty());
+    EXPECT_TRUE(c->query_all({}).empty());
+    EXPECT_THROW(c->query_all({{"SELECT 1", {}}, {"SELECT x FROM parley_no_such_table", {}}}),
+                 unavailable);
+    EXPECT_TRUE(c->healthy());
+    EXPECT_EQ(c->query_all({{"SELECT 2", {}}})[0][0].get_int(0), 2);
+}
+
+// Issue #16: a transaction remembers membership answers, and forgets them when it changes
+// memberships itself.
+TEST_P(SqlStore, MembershipAnswersFollowChangesInTheSameTransaction) {
+    const id a = add_user("owner"), b = add_user("joiner");
+    const id team = add_team(a, "memo");
+    const id ch = add_channel(team, a, false, "memo");
+    write([&](tx& t) { t.add_channel_member(ch, a); });
+    write([&](tx& t) {
+        EXPECT_FALSE(t.is_team_member(team, b));
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_FALSE(t.is_team_member(team, b));  // remembered
+        EXPECT_TRUE(t.add_team_member(team, b));
+        EXPECT_TRUE(t.is_team_member(team, b));
+        t.add_user_to_group_channels(team, b);
+        EXPECT_TRUE(t.is_channel_member(ch, b));
+        t.remove_user_from_group_channels(team, b);
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_TRUE(t.remove_team_member(team, b));
+        EXPECT_FALSE(t.is_team_member(team, b));
+        t.add_channel_member(ch, b);
+        EXPECT_TRUE(t.is_channel_member(ch, b));
+        t.delete_channel(ch);
+        EXPECT_FALSE(t.is_channel_member(ch, b));
+        EXPECT_TRUE(t.is_team_member(team, a));
+        t.delete_team(team);
+        EXPECT_FALSE(t.is_team_member(team, a));
+    });
+    EXPECT_FALSE(store_->read([&](tx& t) { return t.is_team_member(team, a); }));
+}
+
+// Issue #16: one statement answers what authenticate_token needs, as the two it replaces do.
+TEST_P(SqlStore, TokenHolderOfMatchesBlacklistAndUserLookups) {
+    const id a = add_user("holder");
+    write([&](tx& t) { t.blacklist_jti("family:f1", core::now_us() + 3'600'000'000); });
+    const auto fresh = store_->read([&](tx& t) { return t.token_holder_of(a, "j1", "family:f2"); });
+    EXPECT_FALSE(fresh.blacklisted);
+    ASSERT_TRUE(fresh.user);
+    const auto direct = store_->read([&](tx& t) { return t.user_by_id(a); });
+    EXPECT_EQ(fresh.user->id, a);
+    EXPECT_EQ(fresh.user->username, direct->username);
+    EXPECT_EQ(fresh.user->email, direct->email);
+    EXPECT_EQ(fresh.user->password_hash, direct->password_hash);
+    EXPECT_EQ(fresh.user->is_active, direct->is_active);
+    EXPECT_EQ(fresh.user->token_generation, direct->token_generation);
+    EXPECT_EQ(fresh.user->date_joined, direct->date_joined);
+    EXPECT_EQ(fresh.user->last_login, direct->last_login);
+
+    const auto by_family =
+        store_->read([&](tx& t) { return t.token_holder_of(a, "j1", "family:f1"); });
+    EXPECT_TRUE(by_family.blacklisted);
+    EXPECT_FALSE(by_family.user);
+    write([&](tx& t) { t.blacklist_jti("j2", core::now_us() + 3'600'000'000); });
+    EXPECT_TRUE(store_->read([&](tx& t) { return t.token_holder_of(a, "j2", "x"); }).blacklisted);
+
+    const auto ghost = store_->read([&](tx& t) { return t.token_holder_of(999999, "j3", "y"); });
+    EXPECT_FALSE(ghost.blacklisted);
+    EXPECT_FALSE(ghost.user);
+}
+
 TEST_P(SqlStore, TeamsOfUserGroupsMembersPerTeam) {
     const id a = add_user("a"), b = add_user("b"), c = add_user("c");
     const id t1 = add_team(a, "one");
@@ -1405,6 +1483,93 @@ TEST(PostgresStore, RecoversWhenServerDropsConnections) {
     EXPECT_NO_THROW(s->run(false, [](tx&) { return true; }));
     EXPECT_TRUE(s->ping());
     EXPECT_EQ(s->stats().idle_connections, 1);
+    EXPECT_EQ(s->stats().errors, 0u);
+}
+
+// Issue #16: on a pooled connection a read transaction sends no BEGIN (each statement is its own
+// implicit transaction: now() moves between them) yet still refuses writes, and a write
+// transaction is a real transaction (its BEGIN went with the first statement).
+TEST(PostgresStore, ReadsRunWithoutBracketAndWritesInsideOne) {
+    const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+    if (!url || !*url) GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set";
+    auto c = postgres::connect_pooled(url);
+    const auto tx_start = [&] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        return c->query("SELECT now()::text")[0].get_text(0);
+    };
+    c->begin(false);
+    EXPECT_NE(tx_start(), tx_start());
+    EXPECT_THROW(c->exec("CREATE TEMPORARY TABLE parley_never (x BIGINT)"), std::logic_error);
+    c->commit();
+    c->begin(true);
+    EXPECT_EQ(tx_start(), tx_start());
+    c->exec("CREATE TEMPORARY TABLE parley_rolled_back (x BIGINT)");
+    c->rollback();
+    // A batch as the first statement of a write transaction carries its BEGIN too.
+    c->begin(true);
+    const auto starts = c->query_all(
+        {{"SELECT now()::text", {}}, {"SELECT pg_sleep(0.002)", {}}, {"SELECT now()::text", {}}});
+    EXPECT_EQ(starts[0][0].get_text(0), starts[2][0].get_text(0));
+    EXPECT_EQ(tx_start(), starts[0][0].get_text(0));
+    c->rollback();
+    // A failed statement in a batch aborts the write transaction, as a single one does.
+    c->begin(true);
+    EXPECT_THROW(c->query_all({{"SELECT 1 / $1", {std::int64_t{0}}}, {"SELECT 1", {}}}),
+                 unavailable);
+    EXPECT_THROW(c->commit(), unavailable);
+    c->rollback();
+    c->begin(true);
+    EXPECT_THROW(c->query_all({{"SELECT x FROM parley_no_such_table", {}}}), unavailable);
+    EXPECT_THROW(c->commit(), unavailable);
+    c->rollback();
+    // The rollback undid the table: the write transaction was one.
+    c->begin(false);
+    EXPECT_EQ(count(*c,
+                    "SELECT COUNT(*) FROM pg_catalog.pg_class WHERE relname = "
+                    "'parley_rolled_back'"),
+              0);
+    c->commit();
+    EXPECT_TRUE(c->healthy());
+}
+
+// A write transaction whose first statement meets a connection the server dropped while idle is
+// retried on a fresh connection (its BEGIN travels with that statement, so nothing committed).
+TEST(PostgresStore, FirstStatementRetriesOnDroppedConnection) {
+    const char* url = std::getenv("PARLEY_TEST_DATABASE_URL");
+    if (!url || !*url) GTEST_SKIP() << "PARLEY_TEST_DATABASE_URL is not set";
+    const std::string app = "parley_retry_test_" + unique_suffix();
+    const std::string base = url;
+    auto s = postgres::open(
+        base + (base.find('?') == std::string::npos ? "?" : "&") + "application_name=" + app, 1);
+    s->migrate();
+    auto admin = postgres::connect(base);
+    const sql::params p{app};
+    EXPECT_EQ(count(*admin,
+                    "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM "
+                    "pg_stat_activity WHERE application_name = $1) AS killed",
+                    p),
+              1);
+    for (int i = 0; i < 500 && count(*admin,
+                                     "SELECT COUNT(*) FROM pg_stat_activity "
+                                     "WHERE application_name = $1",
+                                     p) > 0;
+         ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    const std::string name = "retry_" + unique_suffix();
+    model::user u;
+    u.username = name;
+    u.email = name + "@example.com";
+    u.password_hash = "!";
+    std::optional<id> added;
+    EXPECT_NO_THROW(s->run(true, [&](tx& t) {
+        added = t.insert_user(u);
+        return true;
+    }));
+    ASSERT_TRUE(added);
+    const auto found = s->read([&](tx& t) { return t.user_by_id(*added); });
+    ASSERT_TRUE(found);
+    EXPECT_EQ(found->username, name);
     EXPECT_EQ(s->stats().errors, 0u);
 }
 

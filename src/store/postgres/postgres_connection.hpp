@@ -13,4 +13,9 @@ namespace parley::store::postgres {
 // reached or refuses the login.
 std::unique_ptr<sql::connection> connect(const std::string& url);
 
+// The same for the store's pool: the session defaults to read-only, so that read transactions
+// run without BEGIN/COMMIT under READ COMMITTED (a write there is still refused), and write
+// transactions send their BEGIN with their first statement (one round trip fewer each).
+std::unique_ptr<sql::connection> connect_pooled(const std::string& url);
+
 }  // namespace parley::store::postgres

@@ -23,7 +23,7 @@ std::unique_ptr<store> open(const std::string& url, int pool_size) {
     }
     PQconninfoFree(options);
     return std::make_unique<sql::sql_store>(
-        "postgres", [url] { return connect(url); }, pool_size, migrations());
+        "postgres", [url] { return connect_pooled(url); }, pool_size, migrations());
 }
 
 }  // namespace parley::store::postgres
