@@ -2,15 +2,13 @@
 #include "api/application.hpp"
 
 #include "api/errors.hpp"
+#include "api/failures.hpp"
 #include "api/router.hpp"
 #include "auth/random.hpp"
 #include "core/ip_address.hpp"
 #include "media/upload.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <system_error>
 
 namespace parley::api {
 
@@ -39,7 +37,7 @@ constexpr std::size_t multipart_overhead_bytes = 64 * 1024;
 constexpr std::string_view media_csp = "default-src 'none'; sandbox";
 
 // Keeps exceptions inside the per-request boundary for the sink's later calls, which net/ makes
-// outside handle(): a dependency or disk failure is a 503, anything else a logged 500.
+// outside handle(): they become the contract's error through the one mapping (api/failures).
 class guarded_sink final : public body_sink {
 public:
     guarded_sink(std::unique_ptr<body_sink> inner, std::string what)
@@ -50,7 +48,7 @@ public:
             return inner_->write(chunk);
         } catch (...) {
             inner_->abort();
-            return failure();
+            return error_of_current_exception(what_);
         }
     }
     core::result<response> finish() override {
@@ -58,29 +56,12 @@ public:
             return inner_->finish();
         } catch (...) {
             inner_->abort();
-            return failure();
+            return error_of_current_exception(what_);
         }
     }
     void abort() noexcept override { inner_->abort(); }
 
 private:
-    core::error failure() const {
-        try {
-            throw;
-        } catch (const core::unavailable& e) {
-            spdlog::warn("dependency unavailable on {}: {}", what_, e.what());
-        } catch (const std::system_error& e) {
-            spdlog::error("storage failure on {}: {}", what_, e.what());
-        } catch (const std::exception& e) {
-            spdlog::error("unhandled exception on {}: {}", what_, e.what());
-            return core::detail(core::errc::server_error, "A server error occurred.");
-        } catch (...) {
-            spdlog::error("unhandled exception on {}", what_);
-            return core::detail(core::errc::server_error, "A server error occurred.");
-        }
-        return core::detail(core::errc::service_unavailable, "Service temporarily unavailable.");
-    }
-
     std::unique_ptr<body_sink> inner_;
     std::string what_;
 };
@@ -109,13 +90,8 @@ response application::handle(request req) {
     response resp;
     try {
         resp = dispatch(req);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("dependency unavailable: {}", e.what());
-        resp = error_response(
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
-        resp = error_response(core::detail(core::errc::server_error, "A server error occurred."));
+    } catch (...) {
+        resp = error_response(error_of_current_exception(req.method + " " + req.path));
     }
     finish(req, resp);
     return resp;
@@ -150,16 +126,9 @@ stream_start application::open_stream(const request& head) {
     stream_start out;
     try {
         out.refusal = dispatch(head, &out);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("dependency unavailable: {}", e.what());
+    } catch (...) {
         out.sink.reset();
-        out.refusal = error_response(
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("unhandled exception on {} {}: {}", head.method, head.path, e.what());
-        out.sink.reset();
-        out.refusal =
-            error_response(core::detail(core::errc::server_error, "A server error occurred."));
+        out.refusal = error_response(error_of_current_exception(head.method + " " + head.path));
     }
     if (out.sink) {
         out.sink =

@@ -10,6 +10,7 @@
 #include "net/http_session.hpp"
 #include "net/ws_session.hpp"
 
+#include "api/failures.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/server_metrics.hpp"
@@ -280,12 +281,7 @@ asio::awaitable<bool> http_session::serve_one() {
     phase_ = phase::handling;
     auto call = call_handler(&ctx_.handler, std::move(req));
     auto [failure, res] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
-    if (failure) {
-        log_failure{"http handler"}(failure);
-        res = safe_reject(to_api_head(msg),
-                          core::detail(core::errc::server_error, "A server error occurred."));
-        res.status = 500;
-    }
+    if (failure) res = failure_response(to_api_head(msg), failure, "http handler");
 
     if (!head) hold_response_bytes(res, msg);
     const bool keep_alive =
@@ -309,8 +305,7 @@ void http_session::hold_response_bytes(api::response& res, const request_message
             "http {}: {} B response refused with 503: "
             "PARLEY_RESPONSE_BUFFER_TOTAL_BYTES ({} B) in use",
             peer_addr_, res.body.size(), ctx_.settings.response_buffer_total_bytes);
-    res = safe_reject(to_api_head(msg), core::detail(core::errc::service_unavailable,
-                                                     "Service temporarily unavailable."));
+    res = safe_reject(to_api_head(msg), api::service_unavailable());
 }
 asio::awaitable<bool> http_session::wait_for_request() {
     if (buffer_.size() > 0) co_return true;
@@ -335,16 +330,12 @@ asio::awaitable<void> http_session::upgrade(request_parser& parser, api::request
     auto call = call_accept(ctx_.ws_handler, req);
     auto [failure, decision] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
     if (failure) {
-        log_failure{"websocket accept"}(failure);
         decision = api::ws_accept{};
-        decision.refusal =
-            safe_reject(req, core::detail(core::errc::server_error, "A server error occurred."));
-        decision.refusal.status = 500;
+        decision.refusal = failure_response(req, failure, "websocket accept");
     }
     if (decision.accepted && closing_) {
         decision = api::ws_accept{};
-        decision.refusal = safe_reject(
-            req, core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+        decision.refusal = safe_reject(req, api::service_unavailable());
     }
     if (!decision.accepted) {
         co_await write_response(std::move(decision.refusal), version, false, false, remote, method,
@@ -526,6 +517,14 @@ api::response http_session::safe_reject(const api::request& partial, const core:
         spdlog::error("http reject failed");
     }
     return fallback_response(e);
+}
+api::response http_session::failure_response(const api::request& partial,
+                                             std::exception_ptr failure,
+                                             std::string_view where) const {
+    const core::error e = api::error_of_failure(std::move(failure), where);
+    api::response res = safe_reject(partial, e);
+    res.status = api::status_of_failure(e);
+    return res;
 }
 void http_session::access_log(const std::string& remote, const std::string& method,
                               const std::string& target, int status, std::size_t body_bytes,

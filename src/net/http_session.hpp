@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -142,6 +143,11 @@ private:
 
     // reject() runs on the I/O thread: it only formats an error body and must not block.
     api::response safe_reject(const api::request& partial, const core::error& e) const;
+
+    // The answer to a handler call that threw: the contract's 500 or 503 (api/failures), logged
+    // once under `where`, rendered through safe_reject.
+    api::response failure_response(const api::request& partial, std::exception_ptr failure,
+                                   std::string_view where) const;
 
     // One line per request (API.md §0.12): never headers, bodies or a raw token.
     void access_log(const std::string& remote, const std::string& method, const std::string& target,

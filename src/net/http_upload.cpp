@@ -2,6 +2,8 @@
 // api::body_sink chunk by chunk as it arrives, at the minimum pace of §0.8, never whole.
 #include "net/http_session.hpp"
 
+#include "api/failures.hpp"
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -50,10 +52,8 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
     auto opening = call_open(&ctx_.handler, head);
     auto [failure, start] = co_await asio::co_spawn(ctx_.workers, std::move(opening), use_tuple);
     if (failure) {
-        log_failure{"http open_stream"}(failure);
         start = api::stream_start{};
-        start.refusal =
-            safe_reject(head, core::detail(core::errc::server_error, "A server error occurred."));
+        start.refusal = failure_response(head, failure, "http open_stream");
     }
     if (!start.sink) {
         const bool body_done = parser.is_done();
@@ -124,11 +124,9 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
         auto [wfail, wrote] = co_await asio::co_spawn(ctx_.workers, std::move(write), use_tuple);
         pace.pause(std::chrono::steady_clock::now() - handed);  // our time, not the client's
         if (wfail || !wrote) {
-            if (wfail) log_failure{"http body_sink write"}(wfail);
             sink->abort();
-            core::error e = wfail
-                                ? core::detail(core::errc::server_error, "A server error occurred.")
-                                : wrote.error();
+            core::error e =
+                wfail ? api::error_of_failure(wfail, "http body_sink write") : wrote.error();
             refusal why{0, std::move(e), std::move(head)};
             co_await refuse(std::move(why), version);
             co_return false;
@@ -138,11 +136,7 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
     phase_ = phase::handling;
     auto finish = call_finish(&ctx_.handler, head, std::move(sink));
     auto [ffail, res] = co_await asio::co_spawn(ctx_.workers, std::move(finish), use_tuple);
-    if (ffail) {
-        log_failure{"http finish_stream"}(ffail);
-        res = safe_reject(head, core::detail(core::errc::server_error, "A server error occurred."));
-        res.status = 500;
-    }
+    if (ffail) res = failure_response(head, ffail, "http finish_stream");
     const bool keep_alive =
         client_keep_alive && !closing_ && !iequals(response_header(res, "connection"), "close");
     const bool wrote =
