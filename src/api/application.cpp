@@ -182,14 +182,8 @@ response application::dispatch(const request& req, stream_start* stream) {
         ctx.who = &*who;
     }
     // Throttling after authentication, as DRF does (§0.9); the request is not executed.
-    const auto& limits = s_.settings.limits;
-    std::int64_t wait = 0;
-    if (rt.rate == rate_class::auth)
-        wait = s_.limiter.hit("auth", core::address_rate_key(req.remote_addr), limits.rate_auth,
-                              core::now_us());
-    else if (rt.rate == rate_class::api && who)
-        wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
-    if (wait > 0) return error_response(chat::throttled(wait));
+    if (const auto wait = throttle(rt.rate, req, who ? &*who : nullptr); wait > 0)
+        return error_response(chat::throttled(wait));
     if (rt.open != nullptr) {
         auto sink = rt.open(s_, ctx);
         if (!sink) return error_response(sink.error());
@@ -206,6 +200,17 @@ response application::dispatch(const request& req, stream_start* stream) {
     auto out = rt.fn(s_, ctx);
     if (!out) return error_response(out.error());
     return std::move(*out);
+}
+
+std::int64_t application::throttle(rate_class rate, const request& req,
+                                   const chat::principal* who) {
+    const auto& limits = s_.settings.limits;
+    if (rate == rate_class::auth)
+        return s_.limiter.hit("auth", core::address_rate_key(req.remote_addr), limits.rate_auth,
+                              core::now_us());
+    if (rate == rate_class::api && who != nullptr)
+        return s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
+    return 0;
 }
 
 void application::finish(const request& req, response& resp) const {
