@@ -3,7 +3,7 @@
 #include "net/server.hpp"
 
 #include "api/failures.hpp"
-#include "net/event_loop.hpp"
+#include "net/asio_event_loop.hpp"
 #include "net/session.hpp"
 
 #include <spdlog/spdlog.h>
