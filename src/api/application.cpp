@@ -84,7 +84,7 @@ std::string join(const std::vector<std::string_view>& items) {
 
 }  // namespace
 
-application::application(services& s) : s_(s) {}
+application::application(services& deps) : services_(deps) {}
 
 response application::handle(request req) {
     response resp;
@@ -111,11 +111,11 @@ body_plan application::plan_body(const request& head) {
     // and the token's signature and expiry, no database. handle() answers the same 401 for a
     // bodiless request, so only requests with a body are checked here (one HMAC, I/O thread).
     if (m.found != nullptr && m.found->auth == auth_mode::user && announces_body(head)) {
-        if (auto ok = s_.auth.precheck_header(head.header("authorization")); !ok)
+        if (auto ok = services_.auth.precheck_header(head.header("authorization")); !ok)
             plan.refuse = ok.error();
     }
     if (m.found == nullptr || m.found->body != body_kind::upload) return plan;
-    const std::size_t max = s_.settings.http.max_upload_bytes;
+    const std::size_t max = services_.settings.http.max_upload_bytes;
     plan.limit = max + multipart_overhead_bytes;
     plan.streamed = m.found->open != nullptr;
     plan.too_large = media::file_too_large(max);
@@ -176,7 +176,7 @@ response application::dispatch(const request& req, stream_start* stream) {
     ctx.texts = m.texts;
     std::optional<chat::principal> who;
     if (rt.auth == auth_mode::user) {
-        auto p = s_.auth.authenticate_header(req.header("authorization"));
+        auto p = services_.auth.authenticate_header(req.header("authorization"));
         if (!p) return error_response(p.error());
         who = std::move(*p);
         ctx.who = &*who;
@@ -185,7 +185,7 @@ response application::dispatch(const request& req, stream_start* stream) {
     if (const auto wait = throttle(rt.rate, req, who ? &*who : nullptr); wait > 0)
         return error_response(chat::throttled(wait));
     if (rt.open != nullptr) {
-        auto sink = rt.open(s_, ctx);
+        auto sink = rt.open(services_, ctx);
         if (!sink) return error_response(sink.error());
         if (stream != nullptr) {
             stream->sink = std::move(*sink);
@@ -197,19 +197,20 @@ response application::dispatch(const request& req, stream_start* stream) {
         if (!done) return error_response(done.error());
         return std::move(*done);
     }
-    auto out = rt.fn(s_, ctx);
+    auto out = rt.fn(services_, ctx);
     if (!out) return error_response(out.error());
     return std::move(*out);
 }
 
 std::int64_t application::throttle(rate_class rate, const request& req,
                                    const chat::principal* who) {
-    const auto& limits = s_.settings.limits;
+    const auto& limits = services_.settings.limits;
     if (rate == rate_class::auth)
-        return s_.limiter.hit("auth", core::address_rate_key(req.remote_addr), limits.rate_auth,
-                              core::now_us());
+        return services_.limiter.hit("auth", core::address_rate_key(req.remote_addr),
+                                     limits.rate_auth, core::now_us());
     if (rate == rate_class::api && who != nullptr)
-        return s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
+        return services_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api,
+                                     core::now_us());
     return 0;
 }
 
@@ -233,7 +234,7 @@ void application::finish(const request& req, response& resp) const {
     // CORS (§0.10): all origins by default, or the configured list echoed with Vary.
     const auto origin = req.header("origin");
     if (!origin) return;
-    const auto& allowed = s_.settings.http.cors_origins;
+    const auto& allowed = services_.settings.http.cors_origins;
     if (allowed.empty()) {
         resp.set_header("Access-Control-Allow-Origin", "*");
     } else if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) {

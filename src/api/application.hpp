@@ -10,7 +10,7 @@ namespace parley::api {
 
 class application final : public http_handler {
 public:
-    explicit application(services& s);
+    explicit application(services& deps);
 
     response handle(request req) override;
     response reject(const request& partial, const core::error& e) override;
@@ -30,7 +30,7 @@ private:
     std::int64_t throttle(rate_class rate, const request& req, const chat::principal* who);
     void finish(const request& req, response& resp) const;
 
-    services& s_;
+    services& services_;
 };
 
 }  // namespace parley::api

@@ -179,7 +179,7 @@ void ws_session::frame_batch(std::size_t batch_bytes) {
         append_text_frame(out, *frame);
         metrics.frame_sent(*frame);
     }
-    writing_.clear();
+    std::vector<fanout::bytes>().swap(writing_);  // nothing kept between batches
 }
 
 asio::awaitable<void> ws_session::write_loop(std::shared_ptr<ws_session> self) {

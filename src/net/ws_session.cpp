@@ -173,6 +173,7 @@ asio::awaitable<void> ws_session::read_loop() {
         const bool text = ws_.got_text();
         std::string data = beast::buffers_to_string(buffer_.data());
         buffer_.clear();
+        buffer_.shrink_to_fit();  // an idle socket holds no read buffer
         auto handle = [handler = &handler_, conn = connection(), text, data = std::move(data)] {
             if (text)
                 handler->on_text(conn, data);

@@ -19,12 +19,12 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace parley::net::detail {
 
@@ -173,7 +173,7 @@ private:
 
     // The outbox, shared with any thread that sends or delivers.
     mutable std::mutex mutex_;
-    std::deque<fanout::bytes> queue_;
+    std::vector<fanout::bytes> queue_;
     std::size_t queued_bytes_ = 0;    // bytes in queue_
     std::size_t inflight_bytes_ = 0;  // the batch being written
     std::size_t reserved_bytes_ = 0;  // held for this socket by its stream gate (reserve())
@@ -182,7 +182,9 @@ private:
     bool write_failed_ = false;
     bool close_requested_ = false;
     std::optional<websocket::close_reason> pending_close_;
-    std::deque<fanout::bytes> writing_;  // the writer's batch (writer only; swapped with queue_)
+    // The writer's batch (writer only; swapped with queue_). Vectors, not deques: an empty deque
+    // still holds a 512-byte node, and an idle socket should hold nothing (issue #16).
+    std::vector<fanout::bytes> writing_;
 };
 
 // Completes the handshake of `upgrade` on `stream` (whose executor is the connection's strand,
