@@ -75,7 +75,9 @@ asio::awaitable<void> ws_session::run(std::shared_ptr<ws_session> self,
     core::metrics::server_metrics::global().ws_connections.inc();
     core::metrics::server_metrics::global().ws_connections_total.inc();
     co_await self->open();
-    asio::co_spawn(self->executor(), keepalive(self), log_failure{"websocket keepalive"});
+    self->keepalive(std::chrono::steady_clock::now() +
+                    std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                        self->ctx_.ws.ping_interval));
     co_await self->read_loop();
     self->ended_ = true;
     self->keepalive_timer_.cancel();
@@ -206,32 +208,38 @@ bool ws_session::closing() {
     return close_requested_;
 }
 
-asio::awaitable<void> ws_session::keepalive(std::shared_ptr<ws_session> self) {
-    const auto interval = std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-        self->ctx_.ws.ping_interval);
+void ws_session::keepalive(std::chrono::steady_clock::time_point next_ping) {
     const auto idle =
-        std::chrono::duration_cast<std::chrono::steady_clock::duration>(self->ctx_.ws.idle_timeout);
-    auto next_ping = std::chrono::steady_clock::now() + interval;
-    while (!self->ended_) {
-        self->keepalive_timer_.expires_at(std::min(next_ping, self->last_activity_ + idle));
-        [[maybe_unused]] auto [ec] = co_await self->keepalive_timer_.async_wait(use_tuple);
-        if (self->ended_) co_return;
-        const auto now = std::chrono::steady_clock::now();
-        if (now >= self->last_activity_ + idle) {
-            spdlog::debug("ws {} {} idle for {} s: dropped", self->peer_, self->connection_id_,
-                          self->ctx_.ws.idle_timeout.count());
-            beast::get_lowest_layer(self->ws_).close();
-            co_return;
-        }
-        if (now >= next_ping) {
-            next_ping = now + interval;
-            if (!self->ping_in_flight_ && !self->closing()) {
-                self->ping_in_flight_ = true;
-                self->ws_.async_ping({},
-                                     [self](beast::error_code) { self->ping_in_flight_ = false; });
-            }
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.ws.idle_timeout);
+    keepalive_timer_.expires_at(std::min(next_ping, last_activity_ + idle));
+    keepalive_timer_.async_wait([self = shared_from_this(), next_ping](beast::error_code) {
+        self->keepalive_tick(next_ping);
+    });
+}
+
+void ws_session::keepalive_tick(std::chrono::steady_clock::time_point next_ping) {
+    if (ended_) return;
+    const auto interval =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.ws.ping_interval);
+    const auto idle =
+        std::chrono::duration_cast<std::chrono::steady_clock::duration>(ctx_.ws.idle_timeout);
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= last_activity_ + idle) {
+        spdlog::debug("ws {} {} idle for {} s: dropped", peer_, connection_id_,
+                      ctx_.ws.idle_timeout.count());
+        beast::get_lowest_layer(ws_).close();
+        return;
+    }
+    if (now >= next_ping) {
+        next_ping = now + interval;
+        if (!ping_in_flight_ && !closing()) {
+            ping_in_flight_ = true;
+            ws_.async_ping({}, [self = shared_from_this()](beast::error_code) {
+                self->ping_in_flight_ = false;
+            });
         }
     }
+    keepalive(next_ping);
 }
 
 std::uint16_t ws_session::end_code(const beast::error_code& ec) const {

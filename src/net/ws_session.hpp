@@ -126,8 +126,12 @@ private:
     void flushed(const beast::error_code& ec);
 
     // Pings every ping_interval and drops the socket after idle_timeout without a frame or a
-    // pong (§8.2). Ends with the session.
-    static asio::awaitable<void> keepalive(std::shared_ptr<ws_session> self);
+    // pong (§8.2): arms the timer for whichever comes first. Strand. A timer callback, not a
+    // coroutine, so an idle socket holds only the timer's wait (issue #16). Ends with the
+    // session (run() cancels the timer).
+    void keepalive(std::chrono::steady_clock::time_point next_ping);
+    // The keepalive timer fired, or was cancelled at the end of the session.
+    void keepalive_tick(std::chrono::steady_clock::time_point next_ping);
 
     // Under mutex_. Brings this session's share of the process-wide total (outbox_total) to
     // what it holds now; true when the caller must start a shed. Nothing counts once closing.
