@@ -2,15 +2,13 @@
 #include "api/application.hpp"
 
 #include "api/errors.hpp"
+#include "api/failures.hpp"
 #include "api/router.hpp"
 #include "auth/random.hpp"
 #include "core/ip_address.hpp"
 #include "media/upload.hpp"
 
-#include <spdlog/spdlog.h>
-
 #include <algorithm>
-#include <system_error>
 
 namespace parley::api {
 
@@ -39,7 +37,7 @@ constexpr std::size_t multipart_overhead_bytes = 64 * 1024;
 constexpr std::string_view media_csp = "default-src 'none'; sandbox";
 
 // Keeps exceptions inside the per-request boundary for the sink's later calls, which net/ makes
-// outside handle(): a dependency or disk failure is a 503, anything else a logged 500.
+// outside handle(): they become the contract's error through the one mapping (api/failures).
 class guarded_sink final : public body_sink {
 public:
     guarded_sink(std::unique_ptr<body_sink> inner, std::string what)
@@ -50,7 +48,7 @@ public:
             return inner_->write(chunk);
         } catch (...) {
             inner_->abort();
-            return failure();
+            return error_of_current_exception(what_);
         }
     }
     core::result<response> finish() override {
@@ -58,29 +56,12 @@ public:
             return inner_->finish();
         } catch (...) {
             inner_->abort();
-            return failure();
+            return error_of_current_exception(what_);
         }
     }
     void abort() noexcept override { inner_->abort(); }
 
 private:
-    core::error failure() const {
-        try {
-            throw;
-        } catch (const core::unavailable& e) {
-            spdlog::warn("dependency unavailable on {}: {}", what_, e.what());
-        } catch (const std::system_error& e) {
-            spdlog::error("storage failure on {}: {}", what_, e.what());
-        } catch (const std::exception& e) {
-            spdlog::error("unhandled exception on {}: {}", what_, e.what());
-            return core::detail(core::errc::server_error, "A server error occurred.");
-        } catch (...) {
-            spdlog::error("unhandled exception on {}", what_);
-            return core::detail(core::errc::server_error, "A server error occurred.");
-        }
-        return core::detail(core::errc::service_unavailable, "Service temporarily unavailable.");
-    }
-
     std::unique_ptr<body_sink> inner_;
     std::string what_;
 };
@@ -103,19 +84,14 @@ std::string join(const std::vector<std::string_view>& items) {
 
 }  // namespace
 
-application::application(services& s) : s_(s) {}
+application::application(services& deps) : services_(deps) {}
 
 response application::handle(request req) {
     response resp;
     try {
         resp = dispatch(req);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("dependency unavailable: {}", e.what());
-        resp = error_response(
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("unhandled exception on {} {}: {}", req.method, req.path, e.what());
-        resp = error_response(core::detail(core::errc::server_error, "A server error occurred."));
+    } catch (...) {
+        resp = error_response(error_of_current_exception(req.method + " " + req.path));
     }
     finish(req, resp);
     return resp;
@@ -135,11 +111,11 @@ body_plan application::plan_body(const request& head) {
     // and the token's signature and expiry, no database. handle() answers the same 401 for a
     // bodiless request, so only requests with a body are checked here (one HMAC, I/O thread).
     if (m.found != nullptr && m.found->auth == auth_mode::user && announces_body(head)) {
-        if (auto ok = s_.auth.precheck_header(head.header("authorization")); !ok)
+        if (auto ok = services_.auth.precheck_header(head.header("authorization")); !ok)
             plan.refuse = ok.error();
     }
     if (m.found == nullptr || m.found->body != body_kind::upload) return plan;
-    const std::size_t max = s_.settings.http.max_upload_bytes;
+    const std::size_t max = services_.settings.http.max_upload_bytes;
     plan.limit = max + multipart_overhead_bytes;
     plan.streamed = m.found->open != nullptr;
     plan.too_large = media::file_too_large(max);
@@ -150,16 +126,9 @@ stream_start application::open_stream(const request& head) {
     stream_start out;
     try {
         out.refusal = dispatch(head, &out);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("dependency unavailable: {}", e.what());
+    } catch (...) {
         out.sink.reset();
-        out.refusal = error_response(
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("unhandled exception on {} {}: {}", head.method, head.path, e.what());
-        out.sink.reset();
-        out.refusal =
-            error_response(core::detail(core::errc::server_error, "A server error occurred."));
+        out.refusal = error_response(error_of_current_exception(head.method + " " + head.path));
     }
     if (out.sink) {
         out.sink =
@@ -207,22 +176,16 @@ response application::dispatch(const request& req, stream_start* stream) {
     ctx.texts = m.texts;
     std::optional<chat::principal> who;
     if (rt.auth == auth_mode::user) {
-        auto p = s_.auth.authenticate_header(req.header("authorization"));
+        auto p = services_.auth.authenticate_header(req.header("authorization"));
         if (!p) return error_response(p.error());
         who = std::move(*p);
         ctx.who = &*who;
     }
     // Throttling after authentication, as DRF does (§0.9); the request is not executed.
-    const auto& limits = s_.settings.limits;
-    std::int64_t wait = 0;
-    if (rt.rate == rate_class::auth)
-        wait = s_.limiter.hit("auth", core::address_rate_key(req.remote_addr), limits.rate_auth,
-                              core::now_us());
-    else if (rt.rate == rate_class::api && who)
-        wait = s_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api, core::now_us());
-    if (wait > 0) return error_response(chat::throttled(wait));
+    if (const auto wait = throttle(rt.rate, req, who ? &*who : nullptr); wait > 0)
+        return error_response(chat::throttled(wait));
     if (rt.open != nullptr) {
-        auto sink = rt.open(s_, ctx);
+        auto sink = rt.open(services_, ctx);
         if (!sink) return error_response(sink.error());
         if (stream != nullptr) {
             stream->sink = std::move(*sink);
@@ -234,9 +197,21 @@ response application::dispatch(const request& req, stream_start* stream) {
         if (!done) return error_response(done.error());
         return std::move(*done);
     }
-    auto out = rt.fn(s_, ctx);
+    auto out = rt.fn(services_, ctx);
     if (!out) return error_response(out.error());
     return std::move(*out);
+}
+
+std::int64_t application::throttle(rate_class rate, const request& req,
+                                   const chat::principal* who) {
+    const auto& limits = services_.settings.limits;
+    if (rate == rate_class::auth)
+        return services_.limiter.hit("auth", core::address_rate_key(req.remote_addr),
+                                     limits.rate_auth, core::now_us());
+    if (rate == rate_class::api && who != nullptr)
+        return services_.limiter.hit("api", std::to_string(who->user.id), limits.rate_api,
+                                     core::now_us());
+    return 0;
 }
 
 void application::finish(const request& req, response& resp) const {
@@ -259,7 +234,7 @@ void application::finish(const request& req, response& resp) const {
     // CORS (§0.10): all origins by default, or the configured list echoed with Vary.
     const auto origin = req.header("origin");
     if (!origin) return;
-    const auto& allowed = s_.settings.http.cors_origins;
+    const auto& allowed = services_.settings.http.cors_origins;
     if (allowed.empty()) {
         resp.set_header("Access-Control-Allow-Origin", "*");
     } else if (std::find(allowed.begin(), allowed.end(), *origin) != allowed.end()) {

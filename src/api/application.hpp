@@ -3,13 +3,14 @@
 #pragma once
 
 #include "api/http.hpp"
+#include "api/router.hpp"
 #include "api/services.hpp"
 
 namespace parley::api {
 
 class application final : public http_handler {
 public:
-    explicit application(services& s);
+    explicit application(services& deps);
 
     response handle(request req) override;
     response reject(const request& partial, const core::error& e) override;
@@ -24,9 +25,12 @@ private:
     // set, stops after opening the sink (stored in *stream; the returned response is unused);
     // without it, feeds the sink the whole request::body at once.
     response dispatch(const request& req, stream_start* stream = nullptr);
+    // The route's rate class for this caller (§0.9): seconds to wait, 0 when within the rate.
+    // Counts the request against the limit.
+    std::int64_t throttle(rate_class rate, const request& req, const chat::principal* who);
     void finish(const request& req, response& resp) const;
 
-    services& s_;
+    services& services_;
 };
 
 }  // namespace parley::api

@@ -1,6 +1,7 @@
 // Plain HTTP request and response structs: the only shapes net/ and api/ exchange.
 #pragma once
 
+#include "api/failures.hpp"
 #include "core/error.hpp"
 
 #include <unistd.h>
@@ -121,8 +122,7 @@ public:
     // For a streamed body: routing, authentication and throttling on the head, then the sink
     // that will take the body (worker thread). The default refuses (nothing is streamed).
     virtual stream_start open_stream(const request& head) {
-        return {nullptr,
-                reject(head, core::detail(core::errc::server_error, "A server error occurred."))};
+        return {nullptr, reject(head, server_error())};
     }
     // The streamed body arrived whole and every write succeeded: the response (worker thread).
     virtual response finish_stream(const request& head, std::unique_ptr<body_sink> sink) {

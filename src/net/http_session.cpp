@@ -8,8 +8,10 @@
 #define BOOST_BEAST_FILE_BUFFER_SIZE 65536
 
 #include "net/http_session.hpp"
+#include "net/on_workers.hpp"
 #include "net/ws_session.hpp"
 
+#include "api/failures.hpp"
 #include "core/error.hpp"
 #include "core/log.hpp"
 #include "core/server_metrics.hpp"
@@ -60,16 +62,6 @@ constexpr std::chrono::seconds refusal_log_interval{10};
 
 using response_message = http::response<http::string_body>;
 using file_response_message = http::response<http::file_body>;
-
-// Runs on a worker thread; the session co_awaits it and resumes on its own strand.
-asio::awaitable<api::response> call_handler(api::http_handler* handler, api::request req) {
-    co_return handler->handle(std::move(req));
-}
-
-// The WebSocket handshake decision (API.md §8.1), on a worker thread like any handler call.
-asio::awaitable<api::ws_accept> call_accept(api::ws_handler* handler, api::request req) {
-    co_return handler->accept(req);
-}
 
 std::size_t header_field_bytes(const request_message& msg) {
     std::size_t n = 0;
@@ -207,64 +199,66 @@ asio::awaitable<bool> http_session::serve_one() {
     parser.header_limit(static_cast<std::uint32_t>(ctx_.settings.max_url_bytes +
                                                    ctx_.settings.max_header_bytes +
                                                    request_line_overhead_bytes));
-    // The body limit is checked against Content-Length below, once the route is known.
+    // The body limit is checked against Content-Length in read_head, once the route is known.
     parser.body_limit(boost::none);
+    auto head = co_await read_head(parser);
+    if (!head) co_return false;
 
+    if (ctx_.ws_handler != nullptr && parser.get().method() == http::verb::get &&
+        parser.is_done() && is_websocket_upgrade(head->request)) {
+        co_await upgrade(parser, std::move(head->request));
+        co_return false;  // the socket now belongs to a ws session, or is closing
+    }
+    if (head->streamed) {
+        const bool open = co_await serve_streamed(parser, std::move(head->request), head->limit);
+        co_return open;
+    }
+    const bool open = co_await serve_buffered(parser, std::move(head->request));
+    co_return open;
+}
+asio::awaitable<std::optional<request_head>> http_session::read_head(request_parser& parser) {
     // Headers must arrive whole within header_timeout of the first byte (API.md §0.8).
     stream_.expires_after(ctx_.settings.header_timeout);
     auto [ec, header_bytes] = co_await http::async_read_header(stream_, buffer_, parser, use_tuple);
     if (ec) {
         auto why = refusal_for(ec, parser);
         if (why) co_await refuse(std::move(*why), parser.get().version());
-        co_return false;
+        co_return std::nullopt;
     }
 
     // Arguments of co_awaited calls are named locals first (g++ 12 temporaries, STYLE.md).
     request_message& msg = parser.get();
     api::request req = to_api_head(msg);
+    std::optional<refusal> why;
     if (msg.target().size() > ctx_.settings.max_url_bytes) {
-        auto why = uri_too_long(std::move(req));
-        co_await refuse(std::move(why), msg.version());
-        co_return false;
+        why = uri_too_long(std::move(req));
+    } else if (header_field_bytes(msg) > ctx_.settings.max_header_bytes) {
+        why = headers_too_large(std::move(req));
+    } else {
+        api::body_plan plan = body_plan_for(req);
+        route_ = plan.route;
+        const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
+        too_large_ = plan.too_large;
+        body_limit_ = limit;
+        if (plan.refuse && !parser.is_done()) {
+            // A protected route whose token cannot verify: 401 before any body byte (§0.8),
+            // counted as the handler would have (§10.3 parley_auth_failures_total).
+            core::metrics::server_metrics::global().auth_failures.inc(
+                {core::to_string(plan.refuse->code)});
+            why = refusal{0, std::move(*plan.refuse), std::move(req)};
+        } else if (parser.content_length() && *parser.content_length() > limit) {
+            // Refused on the header alone: the body is never read (API.md §0.8).
+            why = body_too_large(std::move(req), limit);
+        } else {
+            parser.body_limit(limit);  // chunked bodies are counted as they arrive
+            co_return request_head{std::move(req), plan.streamed, limit};
+        }
     }
-    if (header_field_bytes(msg) > ctx_.settings.max_header_bytes) {
-        auto why = headers_too_large(std::move(req));
-        co_await refuse(std::move(why), msg.version());
-        co_return false;
-    }
-    api::body_plan plan = body_plan_for(req);
-    route_ = plan.route;
-    if (plan.refuse && !parser.is_done()) {
-        // A protected route whose token cannot verify: 401 before any body byte (§0.8),
-        // counted as the handler would have (§10.3 parley_auth_failures_total).
-        core::metrics::server_metrics::global().auth_failures.inc(
-            {core::to_string(plan.refuse->code)});
-        refusal why{0, std::move(*plan.refuse), std::move(req)};
-        co_await refuse(std::move(why), msg.version());
-        co_return false;
-    }
-    const std::size_t limit = plan.limit.value_or(ctx_.settings.max_body_bytes);
-    too_large_ = plan.too_large;
-    body_limit_ = limit;
-    if (parser.content_length() && *parser.content_length() > limit) {
-        // Refused on the header alone: the body is never read (API.md §0.8).
-        auto why = body_too_large(std::move(req), limit);
-        co_await refuse(std::move(why), msg.version());
-        co_return false;
-    }
-    parser.body_limit(limit);  // chunked bodies are counted as they arrive
-
-    if (ctx_.ws_handler != nullptr && msg.method() == http::verb::get && parser.is_done() &&
-        is_websocket_upgrade(req)) {
-        co_await upgrade(parser, std::move(req));
-        co_return false;  // the socket now belongs to a ws session, or is closing
-    }
-
-    if (plan.streamed) {
-        const bool open = co_await serve_streamed(parser, std::move(req), limit);
-        co_return open;
-    }
-
+    co_await refuse(std::move(*why), msg.version());
+    co_return std::nullopt;
+}
+asio::awaitable<bool> http_session::serve_buffered(request_parser& parser, api::request req) {
+    request_message& msg = parser.get();
     if (!parser.is_done()) {
         const bool read = co_await read_body(parser, req);
         if (!read) co_return false;
@@ -278,14 +272,11 @@ asio::awaitable<bool> http_session::serve_one() {
     const std::string remote = req.remote_addr;
 
     phase_ = phase::handling;
-    auto call = call_handler(&ctx_.handler, std::move(req));
-    auto [failure, res] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
-    if (failure) {
-        log_failure{"http handler"}(failure);
-        res = safe_reject(to_api_head(msg),
-                          core::detail(core::errc::server_error, "A server error occurred."));
-        res.status = 500;
-    }
+    auto handle = [handler = &ctx_.handler, req = std::move(req)]() mutable {
+        return handler->handle(std::move(req));
+    };
+    auto [failure, res] = co_await on_workers(ctx_.workers, std::move(handle));
+    if (failure) res = failure_response(to_api_head(msg), failure, "http handler");
 
     if (!head) hold_response_bytes(res, msg);
     const bool keep_alive =
@@ -309,8 +300,7 @@ void http_session::hold_response_bytes(api::response& res, const request_message
             "http {}: {} B response refused with 503: "
             "PARLEY_RESPONSE_BUFFER_TOTAL_BYTES ({} B) in use",
             peer_addr_, res.body.size(), ctx_.settings.response_buffer_total_bytes);
-    res = safe_reject(to_api_head(msg), core::detail(core::errc::service_unavailable,
-                                                     "Service temporarily unavailable."));
+    res = safe_reject(to_api_head(msg), api::service_unavailable());
 }
 asio::awaitable<bool> http_session::wait_for_request() {
     if (buffer_.size() > 0) co_return true;
@@ -332,19 +322,16 @@ asio::awaitable<void> http_session::upgrade(request_parser& parser, api::request
     const std::string target = req.target;
     const std::string remote = req.remote_addr;
     phase_ = phase::handling;
-    auto call = call_accept(ctx_.ws_handler, req);
-    auto [failure, decision] = co_await asio::co_spawn(ctx_.workers, std::move(call), use_tuple);
+    // The WebSocket handshake decision (API.md §8.1), on the worker pool like any handler call.
+    auto accept = [handler = ctx_.ws_handler, req] { return handler->accept(req); };
+    auto [failure, decision] = co_await on_workers(ctx_.workers, std::move(accept));
     if (failure) {
-        log_failure{"websocket accept"}(failure);
         decision = api::ws_accept{};
-        decision.refusal =
-            safe_reject(req, core::detail(core::errc::server_error, "A server error occurred."));
-        decision.refusal.status = 500;
+        decision.refusal = failure_response(req, failure, "websocket accept");
     }
     if (decision.accepted && closing_) {
         decision = api::ws_accept{};
-        decision.refusal = safe_reject(
-            req, core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+        decision.refusal = safe_reject(req, api::service_unavailable());
     }
     if (!decision.accepted) {
         co_await write_response(std::move(decision.refusal), version, false, false, remote, method,
@@ -526,6 +513,14 @@ api::response http_session::safe_reject(const api::request& partial, const core:
         spdlog::error("http reject failed");
     }
     return fallback_response(e);
+}
+api::response http_session::failure_response(const api::request& partial,
+                                             std::exception_ptr failure,
+                                             std::string_view where) const {
+    const core::error e = api::error_of_failure(std::move(failure), where);
+    api::response res = safe_reject(partial, e);
+    res.status = api::status_of_failure(e);
+    return res;
 }
 void http_session::access_log(const std::string& remote, const std::string& method,
                               const std::string& target, int status, std::size_t body_bytes,

@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -42,6 +43,13 @@ struct refusal {
     int status = 400;  // 0: the status reject() picks from the error table
     core::error error;
     api::request partial;
+};
+
+// A request whose head passed the limits (API.md §0.8): how its body is to be read.
+struct request_head {
+    api::request request;
+    bool streamed = false;  // body_plan::streamed: an upload fed to a body_sink
+    std::size_t limit = 0;  // the body's limit in bytes
 };
 
 inline bool iequals(std::string_view a, std::string_view b) {
@@ -76,6 +84,15 @@ private:
 
     // Reads one request and answers it. Returns whether the connection stays open.
     asio::awaitable<bool> serve_one();
+
+    // Reads the head within header_timeout and checks it against the URL, header and body
+    // limits and the route's body plan; a refusal (414, 431, 401, 413, 400) is answered here and
+    // gives nullopt, as does a connection that closed.
+    asio::awaitable<std::optional<request_head>> read_head(request_parser& parser);
+
+    // A request whose body is read whole (within max_body_bytes): the handler on the worker
+    // pool, then the response. Returns whether the connection stays open.
+    asio::awaitable<bool> serve_buffered(request_parser& parser, api::request req);
 
     // A large body takes its bytes from the process-wide budget while it is written (§0.8);
     // when they do not fit the answer is a 503 instead, and a slow reader holds at most its own
@@ -120,6 +137,20 @@ private:
     asio::awaitable<bool> serve_streamed(request_parser& parser, api::request head,
                                          std::size_t limit);
 
+    // Writes "100 Continue" (the client asked with Expect). False when the write failed.
+    asio::awaitable<bool> send_continue();
+
+    // Reads the streamed body (taking over `parser`'s state) a chunk at a time at the minimum
+    // pace, each chunk written to `sink` on the worker pool. On a read, limit or sink failure
+    // aborts the sink, answers or closes, and returns false.
+    asio::awaitable<bool> stream_body(request_parser& parser, const api::request& head,
+                                      std::size_t limit, api::body_sink& sink);
+
+    // A streamed body's read failed: 413 past the limit, 400 for a malformed body, else the
+    // connection just closes (EOF, timeout, reset).
+    asio::awaitable<void> body_failed(beast::error_code ec, const api::request& head,
+                                      std::size_t limit, unsigned version);
+
     api::request to_api_head(const request_message& msg) const;
 
     // What a failed read means: a refusal to answer, or nullopt to just close (EOF, timeout,
@@ -142,6 +173,11 @@ private:
 
     // reject() runs on the I/O thread: it only formats an error body and must not block.
     api::response safe_reject(const api::request& partial, const core::error& e) const;
+
+    // The answer to a handler call that threw: the contract's 500 or 503 (api/failures), logged
+    // once under `where`, rendered through safe_reject.
+    api::response failure_response(const api::request& partial, std::exception_ptr failure,
+                                   std::string_view where) const;
 
     // One line per request (API.md §0.12): never headers, bodies or a raw token.
     void access_log(const std::string& remote, const std::string& method, const std::string& target,

@@ -1,8 +1,10 @@
 // The streamed upload path of an HTTP connection (API.md §7.1): the body goes to an
 // api::body_sink chunk by chunk as it arrives, at the minimum pace of §0.8, never whole.
 #include "net/http_session.hpp"
+#include "net/on_workers.hpp"
 
-#include <boost/asio/co_spawn.hpp>
+#include "api/failures.hpp"
+
 #include <boost/beast/http/buffer_body.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/error.hpp>
@@ -20,21 +22,6 @@ namespace {
 // time, so a connection holds at most this much of an upload in memory.
 constexpr std::size_t stream_chunk_bytes = 128 * 1024;
 
-// The streamed-body seam (API.md §7.1), each step on a worker thread: open the sink from the
-// head, hand it each chunk, get the response once the body is whole.
-asio::awaitable<api::stream_start> call_open(api::http_handler* handler, api::request head) {
-    co_return handler->open_stream(head);
-}
-
-asio::awaitable<core::result<void>> call_write(api::body_sink* sink, std::string_view chunk) {
-    co_return sink->write(chunk);
-}
-
-asio::awaitable<api::response> call_finish(api::http_handler* handler, api::request head,
-                                           std::unique_ptr<api::body_sink> sink) {
-    co_return handler->finish_stream(head, std::move(sink));
-}
-
 }  // namespace
 
 asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::request head,
@@ -47,13 +34,13 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
     const std::string remote = head.remote_addr;
 
     phase_ = phase::handling;
-    auto opening = call_open(&ctx_.handler, head);
-    auto [failure, start] = co_await asio::co_spawn(ctx_.workers, std::move(opening), use_tuple);
+    // Each step of the streamed-body seam runs on the worker pool: open the sink from the head,
+    // hand it each chunk, get the response once the body is whole.
+    auto opening = [handler = &ctx_.handler, head] { return handler->open_stream(head); };
+    auto [failure, start] = co_await on_workers(ctx_.workers, std::move(opening));
     if (failure) {
-        log_failure{"http open_stream"}(failure);
         start = api::stream_start{};
-        start.refusal =
-            safe_reject(head, core::detail(core::errc::server_error, "A server error occurred."));
+        start.refusal = failure_response(head, failure, "http open_stream");
     }
     if (!start.sink) {
         const bool body_done = parser.is_done();
@@ -68,16 +55,40 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
     std::unique_ptr<api::body_sink> sink = std::move(start.sink);
 
     if (expects_continue && !parser.is_done()) {
-        http::response<http::empty_body> cont{http::status::continue_, 11};
-        stream_.expires_after(ctx_.settings.write_timeout);
-        auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
-        if (ec) {
+        const bool sent = co_await send_continue();
+        if (!sent) {
             sink->abort();
-            log_closed(ec);
             co_return false;
         }
     }
+    const bool whole = co_await stream_body(parser, head, limit, *sink);
+    if (!whole) co_return false;
 
+    phase_ = phase::handling;
+    auto finish = [handler = &ctx_.handler, head, body = std::move(sink)]() mutable {
+        return handler->finish_stream(head, std::move(body));
+    };
+    auto [ffail, res] = co_await on_workers(ctx_.workers, std::move(finish));
+    if (ffail) res = failure_response(head, ffail, "http finish_stream");
+    const bool keep_alive =
+        client_keep_alive && !closing_ && !iequals(response_header(res, "connection"), "close");
+    const bool wrote =
+        co_await write_response(std::move(res), version, false, keep_alive, remote, method, target);
+    const bool open = wrote && keep_alive;
+    co_return open;
+}
+
+asio::awaitable<bool> http_session::send_continue() {
+    http::response<http::empty_body> cont{http::status::continue_, 11};
+    stream_.expires_after(ctx_.settings.write_timeout);
+    auto [ec, n] = co_await http::async_write(stream_, cont, use_tuple);
+    if (ec) log_closed(ec);
+    co_return !ec;
+}
+
+asio::awaitable<bool> http_session::stream_body(request_parser& parser, const api::request& head,
+                                                std::size_t limit, api::body_sink& sink) {
+    const unsigned version = parser.get().version() == 10 ? 10 : 11;
     // Same parser state, body now delivered into our buffer piece by piece.
     http::request_parser<http::buffer_body> body_parser{std::move(parser)};
     body_parser.body_limit(limit);
@@ -100,55 +111,45 @@ asio::awaitable<bool> http_session::serve_streamed(request_parser& parser, api::
             ec = rec;
         }
         if (ec) {
-            sink->abort();
-            if (ec == beast::error::timeout) log_slow_body();
-            if (ec == http::error::body_limit) {
-                auto why = body_too_large(std::move(head), limit);
-                co_await refuse(std::move(why), version);
-            } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                       ec != http::error::end_of_stream && ec != http::error::partial_message) {
-                // Arguments of co_awaited calls are named locals first (g++ 12, STYLE.md).
-                refusal why{400, core::detail(core::errc::parse_error, "Malformed HTTP request."),
-                            std::move(head)};
-                co_await refuse(std::move(why), version);
-            } else {
-                log_closed(ec);
-            }
+            sink.abort();
+            co_await body_failed(ec, head, limit, version);
             co_return false;
         }
         const std::size_t got = chunk.size() - body_parser.get().body().size;
         if (got == 0) continue;
         phase_ = phase::handling;
         const auto handed = std::chrono::steady_clock::now();
-        auto write = call_write(sink.get(), std::string_view(chunk.data(), got));
-        auto [wfail, wrote] = co_await asio::co_spawn(ctx_.workers, std::move(write), use_tuple);
+        auto write = [to = &sink, bytes = std::string_view(chunk.data(), got)] {
+            return to->write(bytes);
+        };
+        auto [wfail, wrote] = co_await on_workers(ctx_.workers, std::move(write));
         pace.pause(std::chrono::steady_clock::now() - handed);  // our time, not the client's
         if (wfail || !wrote) {
-            if (wfail) log_failure{"http body_sink write"}(wfail);
-            sink->abort();
-            core::error e = wfail
-                                ? core::detail(core::errc::server_error, "A server error occurred.")
-                                : wrote.error();
-            refusal why{0, std::move(e), std::move(head)};
+            sink.abort();
+            core::error e =
+                wfail ? api::error_of_failure(wfail, "http body_sink write") : wrote.error();
+            refusal why{0, std::move(e), head};
             co_await refuse(std::move(why), version);
             co_return false;
         }
     }
+    co_return true;
+}
 
-    phase_ = phase::handling;
-    auto finish = call_finish(&ctx_.handler, head, std::move(sink));
-    auto [ffail, res] = co_await asio::co_spawn(ctx_.workers, std::move(finish), use_tuple);
-    if (ffail) {
-        log_failure{"http finish_stream"}(ffail);
-        res = safe_reject(head, core::detail(core::errc::server_error, "A server error occurred."));
-        res.status = 500;
+asio::awaitable<void> http_session::body_failed(beast::error_code ec, const api::request& head,
+                                                std::size_t limit, unsigned version) {
+    if (ec == beast::error::timeout) log_slow_body();
+    if (ec == http::error::body_limit) {
+        auto why = body_too_large(head, limit);
+        co_await refuse(std::move(why), version);
+    } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+               ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        // Arguments of co_awaited calls are named locals first (g++ 12, STYLE.md).
+        refusal why{400, core::detail(core::errc::parse_error, "Malformed HTTP request."), head};
+        co_await refuse(std::move(why), version);
+    } else {
+        log_closed(ec);
     }
-    const bool keep_alive =
-        client_keep_alive && !closing_ && !iequals(response_header(res, "connection"), "close");
-    const bool wrote =
-        co_await write_response(std::move(res), version, false, keep_alive, remote, method, target);
-    const bool open = wrote && keep_alive;
-    co_return open;
 }
 
 }  // namespace parley::net::detail

@@ -2,7 +2,8 @@
 // Threading: one io_context run by N threads, a strand per connection (docs/decisions/0001).
 #include "net/server.hpp"
 
-#include "net/event_loop.hpp"
+#include "api/failures.hpp"
+#include "net/asio_event_loop.hpp"
 #include "net/session.hpp"
 
 #include <spdlog/spdlog.h>
@@ -44,18 +45,25 @@ constexpr auto accept_backoff = 100ms;
 // After the shutdown timeout: time for the forced socket closes to run before the I/O stops.
 constexpr auto forced_close_grace = 200ms;
 
-// A connection past the caps gets this, written without reading its request (API.md §0.8).
-constexpr std::string_view over_capacity_body =
-    R"({"detail": "Service temporarily unavailable.", "code": "service_unavailable"})";
-constexpr std::string_view over_capacity_head =
-    "HTTP/1.1 503 Service Unavailable\r\n"
-    "Content-Type: application/json\r\n"
-    "Retry-After: 5\r\n"
-    "Cache-Control: no-store\r\n"
-    "Content-Length: 77\r\n"
-    "Connection: close\r\n"
-    "\r\n";
-static_assert(over_capacity_body.size() == 77);
+// A connection past the caps gets this, written without reading its request (API.md §0.8): the
+// contract's 503 body (api/failures), with Retry-After: 5. Built once.
+const std::string& over_capacity_answer() {
+    static const std::string answer = [] {
+        const std::string body = R"({"detail": ")" + std::string(api::service_unavailable_text) +
+                                 R"(", "code": "service_unavailable"})";
+        return "HTTP/1.1 503 Service Unavailable\r\n"
+               "Content-Type: application/json\r\n"
+               "Retry-After: 5\r\n"
+               "Cache-Control: no-store\r\n"
+               "Content-Length: " +
+               std::to_string(body.size()) +
+               "\r\n"
+               "Connection: close\r\n"
+               "\r\n" +
+               body;
+    }();
+    return answer;
+}
 // Refused connections are logged at most this often (an attack must not flood the log).
 constexpr auto refusal_log_interval = 10s;
 
@@ -124,10 +132,8 @@ void turn_away(tcp::socket& socket) {
     socket.non_blocking(true, ec);
     std::array<char, 4096> scratch;
     [[maybe_unused]] const auto read = socket.read_some(asio::buffer(scratch), ec);
-    const std::array<asio::const_buffer, 2> answer{
-        asio::buffer(over_capacity_head.data(), over_capacity_head.size()),
-        asio::buffer(over_capacity_body.data(), over_capacity_body.size())};
-    [[maybe_unused]] const auto sent = socket.write_some(answer, ec);
+    const std::string& answer = over_capacity_answer();
+    [[maybe_unused]] const auto sent = socket.write_some(asio::buffer(answer), ec);
     socket.shutdown(tcp::socket::shutdown_send, ec);
     socket.close(ec);
 }

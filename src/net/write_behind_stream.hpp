@@ -92,7 +92,9 @@ public:
             return true;
         }
         pending_.erase(0, n);
-        return pending_.empty();
+        if (!pending_.empty()) return false;
+        std::string().swap(pending_);  // all sent: an idle socket holds no write buffer
+        return true;
     }
 
     // Completes once everything appended so far has been written.
@@ -169,17 +171,18 @@ private:
     void done(boost::system::error_code ec) {
         flushing_ = false;
         if (ec) failed_ = ec;
-        // Keep a modest buffer for the next batch; give a burst's memory back.
+        // Keep a modest buffer for the next batch while more is pending; give a burst's memory
+        // back, and all of it once the socket goes idle.
         constexpr std::size_t keep = 64 * 1024;
-        if (sending_.capacity() > keep) std::string().swap(sending_);
+        if (sending_.capacity() > keep || pending_.empty()) std::string().swap(sending_);
         auto finished = std::move(in_flight_);
         in_flight_.clear();
         if (failed_ || pending_.empty()) {
             // Failed: nothing more will be written. Empty: the waiters that came during this
             // write waited for nothing newer.
             for (auto& w : waiters_) finished.push_back(std::move(w));
-            waiters_.clear();
-            pending_.clear();
+            std::vector<waiter>().swap(waiters_);
+            std::string().swap(pending_);
         } else if (!waiters_.empty()) {
             start();
         }

@@ -1,5 +1,6 @@
 // REST door of §7: uploads streamed to disk (§7.1), downloads (§7.2), signed media URLs (§7.3)
 // and link previews (§7.4, §6.12).
+#include "api/failures.hpp"
 #include "api/link_preview.hpp"
 #include "api/message_json.hpp"
 #include "api/rest/endpoints.hpp"
@@ -20,7 +21,7 @@ namespace {
 using core::errc;
 
 core::error not_configured() {
-    return core::detail(errc::server_error, "A server error occurred.");
+    return server_error();
 }
 
 // §10.2: absolute URLs start at PARLEY_PUBLIC_URL, else at <scheme>://<Host header>.

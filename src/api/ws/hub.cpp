@@ -2,6 +2,7 @@
 // §2.3). Frames themselves are protocol.cpp's.
 #include "api/ws/hub.hpp"
 
+#include "api/close_codes.hpp"
 #include "api/errors.hpp"
 #include "api/json.hpp"
 #include "api/ws/protocol.hpp"
@@ -22,8 +23,8 @@ namespace parley::api {
 
 namespace {
 
-constexpr std::uint16_t close_revoked = 4001;  // §8.2
-constexpr int protocol_version = 1;            // the `protocol` of hello (§8.1)
+constexpr std::uint16_t close_revoked = close_code::token_revoked;  // §8.2
+constexpr int protocol_version = 1;  // the `protocol` of hello (§8.1)
 // The longest a new socket waits for its channel subscriptions before hello (§13.2).
 constexpr std::chrono::milliseconds subscribe_wait{2000};
 

@@ -1,6 +1,7 @@
 // Stream frames between the bus and one WebSocket (API.md §8.8; docs/decisions/0004-resume.md).
 #include "api/ws/stream_gate.hpp"
 
+#include "api/close_codes.hpp"
 #include "api/json.hpp"
 
 #include <spdlog/spdlog.h>
@@ -12,7 +13,7 @@ namespace parley::api {
 
 namespace {
 
-constexpr std::uint16_t close_slow_consumer = 4008;  // §8.2
+constexpr std::uint16_t close_slow_consumer = close_code::slow_consumer;  // §8.2
 
 }  // namespace
 

@@ -1,6 +1,6 @@
 // The Asio side of fanout::event_loop: a strand of the server's io_context, descriptor watches
 // and timers that all die with stop().
-#include "net/event_loop.hpp"
+#include "net/asio_event_loop.hpp"
 
 #include <spdlog/spdlog.h>
 #include <boost/asio/posix/stream_descriptor.hpp>
