@@ -84,19 +84,15 @@ std::vector<model::channel> channel_service::list(const model::user& caller) {
 }
 
 bool channel_service::can_create_in(const model::user& caller, model::id team) {
-    return store_.read([&](store::tx& tx) {
-        return caller.staff() ? tx.team_by_id(team, false).has_value()
-                              : tx.is_team_member(team, caller.id);
-    });
+    return store_.read(
+        [&](store::tx& tx) { return permissions::can_create_channel_in(tx, caller, team); });
 }
 
 core::result<model::channel> channel_service::create(const model::user& caller, model::id team,
                                                      const std::string& name,
                                                      const std::string& description) {
     auto out = store_.write([&](store::tx& tx) -> core::result<model::channel> {
-        const bool usable = caller.staff() ? tx.team_by_id(team, false).has_value()
-                                           : tx.is_team_member(team, caller.id);
-        if (!usable) return core::not_found();
+        if (!permissions::can_create_channel_in(tx, caller, team)) return core::not_found();
         model::channel c;
         c.name = name;
         c.description = description;

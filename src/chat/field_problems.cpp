@@ -10,56 +10,43 @@ bool has_nul(std::string_view s) noexcept {
     return s.find('\0') != std::string_view::npos;
 }
 
-std::string invalid_pk(model::id v) {
-    return "Invalid pk \"" + std::to_string(v) + "\" - object does not exist.";
+void field_problems::add(core::problem p) {
+    problems_.push_back(std::move(p));
 }
 
-std::string too_long(std::size_t n) {
-    return "Ensure this field has no more than " + std::to_string(n) + " characters.";
+void field_problems::add(core::problem_kind kind, std::string_view field, std::int64_t limit,
+                         std::int64_t id) {
+    add(core::problem{.kind = kind, .field = std::string(field), .limit = limit, .id = id});
 }
 
-void field_errors::add(std::string_view field, std::string message) {
-    for (auto& f : fields_) {
-        if (f.field == field) {
-            f.messages.push_back(std::move(message));
-            return;
-        }
-    }
-    fields_.push_back({std::string(field), {std::move(message)}});
+void field_problems::add_all(const std::vector<core::problem>& from) {
+    for (const auto& p : from) add(p);
 }
 
-void field_errors::add_all(const std::vector<core::field_error>& from) {
-    for (const auto& f : from) {
-        for (const auto& m : f.messages) add(f.field, m);
-    }
+bool field_problems::has(std::string_view field) const {
+    return std::any_of(problems_.begin(), problems_.end(),
+                       [&](const core::problem& p) { return p.field == field; });
 }
 
-bool field_errors::has(std::string_view field) const {
-    return std::any_of(fields_.begin(), fields_.end(),
-                       [&](const core::field_error& f) { return f.field == field; });
-}
-
-core::error field_errors::error() const {
-    auto sorted = fields_;
-    const auto rank = [&](const core::field_error& f) {
-        const auto it = std::find(order_.begin(), order_.end(), f.field);
+core::error field_problems::error() const {
+    auto sorted = problems_;
+    const auto rank = [&](const core::problem& p) {
+        const auto it = std::find(order_.begin(), order_.end(), p.field);
         return static_cast<std::size_t>(it - order_.begin());
     };
     std::stable_sort(sorted.begin(), sorted.end(),
                      [&](const auto& a, const auto& b) { return rank(a) < rank(b); });
-    auto e = core::field_shape(std::move(sorted));
-    if (e.message == required_text || e.message == blank_text || e.message == null_text)
-        e.code = core::errc::required;
-    return e;
-}
-
-core::error with_field(core::error e, std::string field) {
-    e.field = std::move(field);
-    return e;
+    return core::problems(std::move(sorted));
 }
 
 core::error not_found_at(std::string field) {
-    return with_field(core::not_found(), field);
+    return core::problem_at(core::problem_kind::not_found, std::move(field));
+}
+
+core::problem worded(std::string field, std::string text) {
+    return core::problem{.kind = core::problem_kind::invalid_input,
+                         .field = std::move(field),
+                         .text = std::move(text)};
 }
 
 }  // namespace parley::chat

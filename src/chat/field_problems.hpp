@@ -1,5 +1,6 @@
 // Field problems shared by the use cases that validate several keys at once (messages, teams,
-// channels): collected per key, reported together in the contract's key order.
+// channels): collected per key, reported together in the contract's key order. Unworded: the
+// api layer renders them (api/problems.hpp).
 #pragma once
 
 #include "core/error.hpp"
@@ -12,37 +13,34 @@
 
 namespace parley::chat {
 
-inline constexpr std::string_view required_text = "This field is required.";
-inline constexpr std::string_view blank_text = "This field may not be blank.";
-inline constexpr std::string_view null_text = "This field may not be null.";
-
 [[nodiscard]] bool has_nul(std::string_view s) noexcept;
-[[nodiscard]] std::string invalid_pk(model::id v);
-[[nodiscard]] std::string too_long(std::size_t n);
 
-// Field errors, merged per key and ordered as `order` lists the keys (the order of §8.4, so
-// the WebSocket `field` is the first offending key, §13.6). Unlisted keys go last.
-class field_errors {
+// Problems with keys, ordered as `order` lists the keys (the order of §8.4, so the WebSocket
+// `field` is the first offending key, §13.6). Unlisted keys go last; a key's problems keep the
+// order they were found in.
+class field_problems {
 public:
-    explicit field_errors(std::vector<std::string_view> order) : order_(std::move(order)) {}
+    explicit field_problems(std::vector<std::string_view> order) : order_(std::move(order)) {}
 
-    void add(std::string_view field, std::string message);
-    void add_all(const std::vector<core::field_error>& from);
+    void add(core::problem p);
+    void add(core::problem_kind kind, std::string_view field, std::int64_t limit = 0,
+             std::int64_t id = 0);
+    void add_all(const std::vector<core::problem>& from);
     [[nodiscard]] bool has(std::string_view field) const;
-    [[nodiscard]] bool empty() const noexcept { return fields_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return problems_.empty(); }
 
-    // The field-shape error; code `required` when the first problem is a missing value.
+    // The refusal: every problem, in key order.
     [[nodiscard]] core::error error() const;
 
 private:
     std::vector<std::string_view> order_;
-    std::vector<core::field_error> fields_;
+    std::vector<core::problem> problems_;
 };
 
-// `e` with the key at fault set.
-[[nodiscard]] core::error with_field(core::error e, std::string field);
-
-// 404 with the key at fault.
+// A 404 with the key at fault.
 [[nodiscard]] core::error not_found_at(std::string field);
+
+// A text rule's problem, worded by the rule itself (content_problem, check_link_preview).
+[[nodiscard]] core::problem worded(std::string field, std::string text);
 
 }  // namespace parley::chat

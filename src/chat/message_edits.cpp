@@ -3,6 +3,7 @@
 #include "chat/field_problems.hpp"
 #include "chat/message_service.hpp"
 #include "chat/message_steps.hpp"
+#include "chat/permissions.hpp"
 #include "core/text.hpp"
 
 #include <algorithm>
@@ -10,7 +11,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 using namespace message_steps;
 
 namespace {
@@ -33,13 +34,14 @@ core::result<void> check_edit_message(const message_edit& change, std::size_t ma
                                       edit_target& out) {
     const bool type_error =
         std::any_of(change.errors.begin(), change.errors.end(),
-                    [](const core::field_error& f) { return f.field == "content"; });
+                    [](const core::problem& p) { return p.field == "content"; });
     if (type_error || !change.content || core::is_blank(*change.content))
-        return core::error_shape(errc::required, "New content is required", "content");
+        return core::problem_at(problem_kind::new_content_missing, "content");
     if (core::code_points(*change.content) > max_chars)
-        return core::error_shape(errc::invalid, too_long(max_chars), "content");
+        return core::problem_at(problem_kind::too_long, "content",
+                                static_cast<std::int64_t>(max_chars));
     if (const auto problem = content_problem(*change.content))
-        return core::error_shape(errc::invalid, std::string(*problem), "content");
+        return core::problems({worded("content", std::string(*problem))});
     out.content = *change.content;
     return {};
 }
@@ -47,17 +49,17 @@ core::result<void> check_edit_message(const message_edit& change, std::size_t ma
 // PUT/PATCH /messages/{id}/ (§6.5): content and link_preview checked together (field shape).
 core::result<void> check_update(const message_edit& change, const model::message& m,
                                 bool content_required, std::size_t max_chars, edit_target& out) {
-    field_errors errors({"content", "link_preview"});
+    field_problems errors({"content", "link_preview"});
     errors.add_all(change.errors);
     if (!errors.has("content")) {
         if (!change.content) {
-            if (content_required) errors.add("content", std::string(required_text));
+            if (content_required) errors.add(problem_kind::required, "content");
         } else if (m.attachments.empty() && core::is_blank(*change.content)) {
-            errors.add("content", std::string(blank_text));
+            errors.add(problem_kind::blank, "content");
         } else if (core::code_points(*change.content) > max_chars) {
-            errors.add("content", too_long(max_chars));
+            errors.add(problem_kind::too_long, "content", static_cast<std::int64_t>(max_chars));
         } else if (const auto problem = content_problem(*change.content)) {
-            errors.add("content", std::string(*problem));
+            errors.add(worded("content", std::string(*problem)));
         } else {
             out.content = *change.content;
         }
@@ -65,22 +67,12 @@ core::result<void> check_update(const message_edit& change, const model::message
     if (change.link_preview && !errors.has("link_preview")) {
         if (*change.link_preview) {
             if (auto problem = check_link_preview(**change.link_preview))
-                errors.add("link_preview", std::move(*problem));
+                errors.add(worded("link_preview", std::move(*problem)));
         }
         out.preview = *change.link_preview;
     }
     if (!errors.empty()) return errors.error();
     return {};
-}
-
-// Sender or staff may edit (§6.5, §6.9).
-core::result<void> check_may_edit(const model::user& caller, const model::message& m,
-                                  edit_form form) {
-    if (caller.staff() || m.sender.id == caller.id) return {};
-    if (form == edit_form::edit_message)
-        return core::error_shape(errc::permission_denied, "You can only edit your own messages",
-                                 "message_id");
-    return with_field(core::permission_denied(), "message_id");
 }
 
 }  // namespace
@@ -92,7 +84,8 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
         if (!tx.lock_message(message)) return not_found_at("message_id");
         auto m = visible_message(tx, caller, message);
         if (!m) return m.error();
-        if (auto allowed = check_may_edit(caller, *m, form); !allowed) return allowed.error();
+        if (!permissions::can_edit_message(caller, *m))
+            return core::problem_at(problem_kind::edit_forbidden, "message_id");
         edit_target want{m->content, m->link_preview};
         const auto checked = form == edit_form::edit_message
                                  ? check_edit_message(change, limits_.max_message_chars, want)
@@ -103,7 +96,7 @@ core::result<message_change> message_service::edit(const model::user& caller, mo
             return message_change{std::move(*m), false, std::nullopt};
         if (const auto wait = limiter_.hit("messages", std::to_string(caller.id),
                                            limits_.rate_messages, clock_()))
-            return throttled(wait);
+            return core::problem_at(problem_kind::throttled, {}, wait);
         return message_change{write_edit(tx, std::move(*m), want.content, want.preview, out_events),
                               true, std::nullopt};
     });
@@ -134,27 +127,13 @@ model::message message_service::write_edit(store::tx& tx, model::message m,
     return std::move(*stored);
 }
 
-core::result<void> message_service::remove(const model::user& caller, model::id message,
-                                           delete_form form) {
+core::result<void> message_service::remove(const model::user& caller, model::id message) {
     std::optional<events::message_deleted> deleted;
     auto done = store_.write([&](store::tx& tx) -> core::result<void> {
         auto m = visible_message(tx, caller, message);
         if (!m) return m.error();
-        bool allowed = caller.staff() || m->sender.id == caller.id;
-        if (!allowed && !m->channel_is_direct) {  // owner moderation: group channels only
-            const auto t = tx.team_by_id(m->team, false);
-            allowed = t && t->created_by == caller.id;
-        }
-        if (!allowed) {
-            if (form == delete_form::delete_message) {
-                core::error e{.code = errc::permission_denied,
-                              .message = "You can only delete your messages",
-                              .body = core::shape::legacy,
-                              .field = "message_id"};
-                return e;
-            }
-            return with_field(core::permission_denied(), "message_id");
-        }
+        if (!permissions::can_delete_message(tx, caller, *m))
+            return core::problem_at(problem_kind::delete_forbidden, "message_id");
         tx.delete_message(message);
         deleted = events::message_deleted{m->id, m->channel, m->channel_is_direct};
         return {};

@@ -11,7 +11,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 using namespace message_steps;
 
 namespace {
@@ -24,27 +24,23 @@ std::optional<forward_error> check_forward(const std::vector<model::id>& channel
     const auto fail = [](core::error e, std::optional<model::id> channel = {}) {
         return forward_error{std::move(e), channel};
     };
-    if (channels.empty())
-        return fail(core::error_shape(errc::invalid, "This list may not be empty.", "channels"));
+    if (channels.empty()) return fail(core::problem_at(problem_kind::empty_list, "channels"));
     if (channels.size() > max_forward_targets)
-        return fail(core::error_shape(
-            errc::invalid, "Ensure this field has no more than 10 elements.", "channels"));
+        return fail(core::problem_at(problem_kind::too_many, "channels", max_forward_targets));
     for (std::size_t i = 0; i < channels.size(); ++i) {
         if (std::find(channels.begin(), channels.begin() + static_cast<std::ptrdiff_t>(i),
                       channels[i]) != channels.begin() + static_cast<std::ptrdiff_t>(i))
-            return fail(
-                core::error_shape(errc::invalid,
-                                  "Duplicate channel id " + std::to_string(channels[i]) + ".",
-                                  "channels"),
-                channels[i]);
+            return fail(core::problem_at(problem_kind::duplicate_id, "channels", 0, channels[i]),
+                        channels[i]);
     }
     if (!content || core::is_blank(*content))
-        return fail(core::error_shape(
-            errc::required, std::string(content ? blank_text : required_text), "content"));
+        return fail(
+            core::problem_at(content ? problem_kind::blank : problem_kind::required, "content"));
     if (core::code_points(*content) > max_chars)
-        return fail(core::error_shape(errc::invalid, too_long(max_chars), "content"));
+        return fail(core::problem_at(problem_kind::too_long, "content",
+                                     static_cast<std::int64_t>(max_chars)));
     if (const auto problem = content_problem(*content))
-        return fail(core::error_shape(errc::invalid, std::string(*problem), "content"));
+        return fail(core::problems({worded("content", std::string(*problem))}));
     return std::nullopt;
 }
 
@@ -58,10 +54,10 @@ core::result<std::vector<model::channel>> forward_targets(
         failed_channel = id;
         auto c = tx.channel_by_id(id, false);
         if (!c || !permissions::can_see_channel(tx, caller, *c)) return not_found_at("channels");
-        if (!tx.is_team_member(c->team, caller.id)) return not_team_member_error("channels");
+        if (!tx.is_team_member(c->team, caller.id))
+            return core::problem_at(problem_kind::not_team_member, "channels");
         if (!permissions::can_post(tx, caller, *c))
-            return core::error_shape(errc::permission_denied, std::string(partner_left_text),
-                                     "channels");
+            return core::problem_at(problem_kind::partner_left, "channels");
         targets.push_back(std::move(*c));
     }
     failed_channel.reset();
@@ -90,7 +86,7 @@ forward_result<posted> message_service::forward(const model::user& caller,
         if (const auto wait =
                 limiter_.hit("messages", std::to_string(caller.id), limits_.rate_messages, clock_(),
                              static_cast<std::int64_t>(targets->size())))
-            return throttled(wait);
+            return core::problem_at(problem_kind::throttled, {}, wait);
         posted p;
         const auto now = clock_();
         for (const auto& c : *targets) {

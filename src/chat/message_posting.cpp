@@ -9,11 +9,12 @@
 
 #include <algorithm>
 #include <set>
+#include <stdexcept>
 #include <utility>
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 using namespace message_steps;
 
 namespace {
@@ -27,34 +28,33 @@ struct checked_draft {
 // known yet (reply_to cannot be checked then).
 checked_draft check_draft(store::tx& tx, const model::user& caller, const message_draft& d,
                           std::optional<model::id> channel, std::size_t max_chars,
-                          field_errors& errors) {
+                          field_problems& errors) {
     checked_draft out;
     const bool has_files = !d.file_ids.empty();
     if (!errors.has("content")) {
         if (!d.content) {
-            if (!has_files) errors.add("content", std::string(required_text));
+            if (!has_files) errors.add(problem_kind::required, "content");
         } else if (!has_files && core::is_blank(*d.content)) {
-            errors.add("content", std::string(blank_text));
+            errors.add(problem_kind::blank, "content");
         } else if (core::code_points(*d.content) > max_chars) {
-            errors.add("content", too_long(max_chars));
+            errors.add(problem_kind::too_long, "content", static_cast<std::int64_t>(max_chars));
         } else if (const auto problem = content_problem(*d.content)) {
-            errors.add("content", std::string(*problem));
+            errors.add(worded("content", std::string(*problem)));
         } else {
             out.content = *d.content;
         }
     }
     if (channel && d.reply_to && !errors.has("reply_to") &&
         !tx.message_in_channel(*d.reply_to, *channel)) {
-        errors.add("reply_to", invalid_pk(*d.reply_to));
+        errors.add(problem_kind::invalid_reference, "reply_to", 0, *d.reply_to);
     }
     if (d.link_preview && !errors.has("link_preview")) {
         if (auto problem = check_link_preview(*d.link_preview))
-            errors.add("link_preview", std::move(*problem));
+            errors.add(worded("link_preview", std::move(*problem)));
     }
     if (has_files && !errors.has(d.file_ids_key)) {
         if (d.file_ids.size() > max_files) {
-            errors.add(d.file_ids_key, "Ensure this field has no more than " +
-                                           std::to_string(max_files) + " elements.");
+            errors.add(problem_kind::too_many, d.file_ids_key, max_files);
         } else {
             auto uploads = tx.uploads_of(caller.id, d.file_ids);
             std::set<model::id> seen;
@@ -62,7 +62,7 @@ checked_draft check_draft(store::tx& tx, const model::user& caller, const messag
                 const auto it = std::find_if(uploads.begin(), uploads.end(),
                                              [&](const model::attachment& a) { return a.id == f; });
                 if (!seen.insert(f).second || it == uploads.end()) {
-                    errors.add(d.file_ids_key, "Invalid file id " + std::to_string(f) + ".");
+                    errors.add(problem_kind::unknown_file, d.file_ids_key, 0, f);
                     break;
                 }
                 out.attachments.push_back(*it);
@@ -72,15 +72,15 @@ checked_draft check_draft(store::tx& tx, const model::user& caller, const messag
     return out;
 }
 
-const std::vector<std::string_view> post_order{"channel", "channel_id", "recipient", "recipient_id",
-                                               "team_id", "content",    "reply_to",  "link_preview",
-                                               "fileIds", "file_ids"};
+const std::vector<std::string_view> post_order{"channel",      "channel_id", "recipient",
+                                               "team_id",      "content",    "reply_to",
+                                               "link_preview", "fileIds",    "file_ids"};
 
 // The §6.1 checks, the rate bucket and the insert of one message into a channel the caller may
 // post in. Adds the message_created event.
 core::result<posted> create_message(store::tx& tx, const model::user& caller,
                                     const model::channel& c, const message_draft& draft,
-                                    field_errors& errors, std::vector<event>& out_events,
+                                    field_problems& errors, std::vector<event>& out_events,
                                     rate_limiter& limiter, const config::limits_settings& limits,
                                     const std::function<core::timestamp()>& clock_,
                                     const media::url_signer* signer) {
@@ -88,7 +88,7 @@ core::result<posted> create_message(store::tx& tx, const model::user& caller,
     if (!errors.empty()) return errors.error();
     if (const auto wait =
             limiter.hit("messages", std::to_string(caller.id), limits.rate_messages, clock_()))
-        return throttled(wait);
+        return core::problem_at(problem_kind::throttled, {}, wait);
     model::message m;
     m.channel = c.id;
     m.sender = ref_of(caller);
@@ -113,7 +113,7 @@ core::result<posted> create_message(store::tx& tx, const model::user& caller,
 
 core::result<posted> message_service::post(const model::user& caller,
                                            std::optional<model::id> channel,
-                                           const message_draft& draft, door d,
+                                           const message_draft& draft,
                                            std::optional<std::string_view> idempotency_key) {
     key_claim claim(dedupe_, caller.id, idempotency_key);
     if (auto earlier = claim.begin(clock_())) return repeat(caller, *earlier);
@@ -121,31 +121,26 @@ core::result<posted> message_service::post(const model::user& caller,
     std::vector<event> out_events;
     std::optional<core::result<posted>> made;
     const auto body = [&](store::tx& tx) -> core::result<posted> {
-        field_errors errors(post_order);
+        field_problems errors(post_order);
         errors.add_all(draft.errors);
         std::optional<model::channel> c;
         if (!channel) {
             if (!errors.has("channel") && !errors.has("channel_id"))
-                errors.add("channel", std::string(required_text));
+                errors.add(problem_kind::required, "channel");
         } else {
             c = tx.channel_by_id(*channel, false);
-            if (!c) {
-                if (d == door::ws) return not_found_at("channel");
-                errors.add("channel", invalid_pk(*channel));
-            }
+            if (!c) errors.add(problem_kind::unknown_reference, "channel", 0, *channel);
         }
         if (!c) {
             check_draft(tx, caller, draft, std::nullopt, limits_.max_message_chars, errors);
             return errors.error();
         }
-        if (!permissions::can_see_channel(tx, caller, *c)) {
-            if (d == door::ws) return not_found_at("channel");
-            return core::error_shape(errc::invalid, std::string(not_member_text), "channel");
-        }
-        if (!tx.is_team_member(c->team, caller.id)) return not_team_member_error("channel");
+        if (!permissions::can_see_channel(tx, caller, *c))
+            return core::problem_at(problem_kind::channel_not_visible, "channel");
+        if (!tx.is_team_member(c->team, caller.id))
+            return core::problem_at(problem_kind::not_team_member, "channel");
         if (!permissions::can_post(tx, caller, *c))
-            return core::error_shape(errc::permission_denied, std::string(partner_left_text),
-                                     "channel");
+            return core::problem_at(problem_kind::partner_left, "channel");
         return create_message(tx, caller, *c, draft, errors, out_events, limiter_, limits_, clock_,
                               media_urls_);
     };
@@ -176,26 +171,24 @@ struct dm_destination {
 using dm_step = core::result<dm_destination>;
 
 // What a direct post needs besides the caller and the target: the field problems gathered so
-// far (REST reports them together), the transport, and the key the recipient is reported under.
+// far, reported together with the draft's own.
 struct dm_request {
     store::tx& tx;
     const model::user& caller;
     const direct_target& target;
     const message_draft& draft;
-    field_errors& errors;
-    door transport;
-    std::string recipient_key;
+    field_problems& errors;
     std::size_t max_chars;
 
-    // The field-shape error with the draft's own problems added.
+    // Every problem found so far, the draft's own added.
     [[nodiscard]] core::error field_failure() const {
         check_draft(tx, caller, draft, std::nullopt, max_chars, errors);
         return errors.error();
     }
-    // A problem with one key: a field error of its own (WS) or one of the REST field shape.
-    [[nodiscard]] core::error at_key(errc ws_code, const std::string& key, std::string text) const {
-        if (transport == door::ws) return core::error_shape(ws_code, std::move(text), key);
-        errors.add(key, std::move(text));
+    // A problem with one key, reported with the others.
+    [[nodiscard]] core::error at_key(problem_kind kind, std::string_view key,
+                                     model::id id = 0) const {
+        errors.add(kind, key, 0, id);
         return field_failure();
     }
 };
@@ -206,34 +199,27 @@ dm_step dm_by_channel(const dm_request& rq) {
     auto& tx = rq.tx;
     auto c = tx.channel_by_id(*rq.target.channel, true);
     if (!c || !permissions::can_see_channel(tx, rq.caller, *c)) return not_found_at("channel_id");
-    if (!c->is_direct)
-        return core::error_shape(errc::invalid, "Not a direct message channel.", "channel_id");
+    if (!c->is_direct) return core::problem_at(problem_kind::not_direct_channel, "channel_id");
     std::optional<model::user_ref> partner;
     for (const auto& m : c->members) {
         if (m.id != rq.caller.id) partner = m;
     }
     if (rq.target.recipient && (!partner || partner->id != *rq.target.recipient))
-        return core::error_shape(errc::invalid,
-                                 "The recipient is not the other participant of this channel.",
-                                 rq.recipient_key);
-    if (!tx.is_team_member(c->team, rq.caller.id)) return not_team_member_error("channel_id");
+        return core::problem_at(problem_kind::not_the_partner, "recipient");
+    if (!tx.is_team_member(c->team, rq.caller.id))
+        return core::problem_at(problem_kind::not_team_member, "channel_id");
     if (!permissions::can_post(tx, rq.caller, *c))
-        return core::error_shape(errc::permission_denied, std::string(partner_left_text),
-                                 "channel_id");
+        return core::problem_at(problem_kind::partner_left, "channel_id");
     return dm_destination{std::move(*c), partner};
 }
 
 // The recipient of a direct post by recipient id: required, not the caller, an active user.
 core::result<model::user> dm_recipient(const dm_request& rq) {
-    if (!rq.target.recipient) {
-        rq.errors.add(rq.recipient_key, std::string(required_text));
-        return rq.field_failure();
-    }
+    if (!rq.target.recipient) return rq.at_key(problem_kind::required, "recipient");
     const model::id other = *rq.target.recipient;
-    if (other == rq.caller.id)
-        return rq.at_key(errc::self_dm, rq.recipient_key, "You cannot send a message to yourself.");
+    if (other == rq.caller.id) return rq.at_key(problem_kind::self_dm, "recipient");
     auto u = rq.tx.user_by_id(other);
-    if (!u || !u->is_active) return rq.at_key(errc::invalid, rq.recipient_key, invalid_pk(other));
+    if (!u || !u->is_active) return rq.at_key(problem_kind::invalid_reference, "recipient", other);
     return std::move(*u);
 }
 
@@ -250,16 +236,14 @@ core::result<dm_place> dm_team(const dm_request& rq, const model::user& other) {
     const auto lo = std::min(rq.caller.id, other.id);
     const auto hi = std::max(rq.caller.id, other.id);
     if (const auto team = rq.target.team) {
-        if (!tx.team_by_id(*team, false) || !tx.is_team_member(*team, rq.caller.id)) {
-            if (rq.transport == door::ws) return not_found_at("team_id");
-            return rq.at_key(errc::invalid, "team_id", invalid_pk(*team));
-        }
+        if (!tx.team_by_id(*team, false) || !tx.is_team_member(*team, rq.caller.id))
+            return rq.at_key(problem_kind::unknown_reference, "team_id", *team);
         if (!tx.is_team_member(*team, other.id))
-            return rq.at_key(errc::invalid, rq.recipient_key, invalid_pk(other.id));
+            return rq.at_key(problem_kind::invalid_reference, "recipient", other.id);
         return dm_place{*team, tx.dm_channel(*team, lo, hi)};
     }
     const auto shared = tx.shared_teams(rq.caller.id, other.id);
-    if (shared.empty()) return rq.at_key(errc::invalid, rq.recipient_key, invalid_pk(other.id));
+    if (shared.empty()) return rq.at_key(problem_kind::invalid_reference, "recipient", other.id);
     for (const auto t : shared) {
         if (auto existing = tx.dm_channel(t, lo, hi)) return dm_place{t, existing};
     }
@@ -301,7 +285,7 @@ dm_step dm_by_recipient(const dm_request& rq, core::timestamp now, std::vector<e
     auto c = open_dm_channel(rq.tx, rq.caller, *other, place->team, now);
     if (!c) {
         lost_race = true;
-        return core::detail(errc::server_error, "DM pair taken concurrently");
+        return core::problem_at(problem_kind::not_found);  // not answered: runs again
     }
     out_events.emplace_back(events::channel_created{*c, rq.caller.id});
     return dm_destination{std::move(*c), ref_of(*other)};
@@ -311,7 +295,7 @@ dm_step dm_by_recipient(const dm_request& rq, core::timestamp now, std::vector<e
 
 core::result<posted> message_service::post_direct(const model::user& caller,
                                                   const direct_target& target,
-                                                  const message_draft& draft, door d,
+                                                  const message_draft& draft,
                                                   std::optional<std::string_view> idempotency_key) {
     key_claim claim(dedupe_, caller.id, idempotency_key);
     if (auto earlier = claim.begin(clock_())) return repeat(caller, *earlier);
@@ -322,17 +306,10 @@ core::result<posted> message_service::post_direct(const model::user& caller,
         bool lost_race = false;
         out_events.clear();
         auto made = store_.write([&](store::tx& tx) -> core::result<posted> {
-            field_errors errors(post_order);
+            field_problems errors(post_order);
             errors.add_all(draft.errors);
-            const dm_request rq{tx,
-                                caller,
-                                target,
-                                draft,
-                                errors,
-                                d,
-                                d == door::ws ? "recipient_id" : "recipient",
-                                limits_.max_message_chars};
-            if (errors.has("channel_id") || errors.has(rq.recipient_key) || errors.has("team_id"))
+            const dm_request rq{tx, caller, target, draft, errors, limits_.max_message_chars};
+            if (errors.has("channel_id") || errors.has("recipient") || errors.has("team_id"))
                 return rq.field_failure();
             auto dest = target.channel ? dm_by_channel(rq)
                                        : dm_by_recipient(rq, clock_(), out_events, lost_race);
@@ -342,7 +319,10 @@ core::result<posted> message_service::post_direct(const model::user& caller,
             if (p) p->recipient = dest->partner;
             return p;
         });
-        if (!made && lost_race && attempt < 3) continue;
+        if (!made && lost_race) {
+            if (attempt < 3) continue;
+            throw std::runtime_error("DM pair taken concurrently");
+        }
         if (!made) return made.error();
         claim.complete(made->messages, clock_());
         for (auto& e : out_events) events_.emit(std::move(e));
@@ -359,7 +339,7 @@ core::result<posted> message_service::repeat(const model::user& caller,
         for (const auto id : ids) {
             if (auto m = tx.message_by_id(id)) p.messages.push_back(std::move(*m));
         }
-        if (p.messages.empty()) return core::not_found();
+        if (p.messages.empty()) return core::problem_at(problem_kind::not_found);
         sign(p.messages);
         const auto& first = p.messages.front();
         if (first.recipient_id) {

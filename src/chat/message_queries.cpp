@@ -9,27 +9,26 @@
 
 namespace parley::chat {
 
+using core::problem_kind;
 using namespace message_steps;
 
 core::result<message_page> message_service::page_of(store::tx& tx, store::message_query q,
                                                     const page_query& page) {
-    field_errors errors({"limit", "before", "after"});
+    field_problems errors({"limit", "before", "after"});
     errors.add_all(page.errors);
     std::int64_t limit = limits_.message_page_default;
     if (page.limit && !errors.has("limit")) {
         if (*page.limit < 1) {
-            errors.add("limit", "Ensure this value is greater than or equal to 1.");
+            errors.add(problem_kind::below_minimum, "limit", 1);
         } else if (*page.limit > limits_.message_page_max) {
-            errors.add("limit", "Ensure this value is less than or equal to " +
-                                    std::to_string(limits_.message_page_max) + ".");
+            errors.add(problem_kind::above_maximum, "limit", limits_.message_page_max);
         } else {
             limit = *page.limit;
         }
     }
     for (const auto& [key, v] :
          {std::pair{"before", page.before}, std::pair{"after", page.after}}) {
-        if (v && *v < 1 && !errors.has(key))
-            errors.add(key, "Ensure this value is greater than or equal to 1.");
+        if (v && *v < 1 && !errors.has(key)) errors.add(problem_kind::below_minimum, key, 1);
     }
     if (!errors.empty()) return errors.error();
 

@@ -7,7 +7,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 using namespace message_steps;
 
 core::result<reaction_change> message_service::react(
@@ -18,10 +18,9 @@ core::result<reaction_change> message_service::react(
         auto m = visible_message(tx, caller, message);
         if (!m) return m.error();
         if (!reaction || (*reaction && !valid_reaction(**reaction)))
-            return core::error_shape(
-                errc::invalid, "Reaction must be a string of 1 to 64 characters.", "reaction");
+            return core::problem_at(problem_kind::reaction_invalid, "reaction");
         if (!*reaction || (*reaction)->empty())
-            return core::error_shape(errc::required, "Reaction is required.", "reaction");
+            return core::problem_at(problem_kind::reaction_missing, "reaction");
         const auto& value = **reaction;
         reaction_change r;
         r.message_id = m->id;
@@ -55,8 +54,7 @@ core::result<reaction_change> message_service::unreact(const model::user& caller
         r.username = caller.username;
         r.changed = tx.remove_reaction(message, caller.id);
         if (!r.changed && require_existing)
-            return core::error_shape(errc::no_reaction, "No reaction to remove for this user.",
-                                     "reaction");
+            return core::problem_at(problem_kind::no_reaction, "reaction");
         r.reactions = r.changed ? tx.reactions(message) : std::move(m->reactions);
         if (r.changed) {
             out = events::reaction_update{m->id,     m->channel,      r.reactions,

@@ -34,11 +34,6 @@ void sign_attachments(model::message& m, const media::url_signer* signer) {
         a.url = signer ? signer->signed_url(a.stored_name) : "/media/" + a.stored_name;
 }
 
-core::error not_team_member_error(std::string field) {
-    return core::error_shape(core::errc::not_team_member, "You are not a member of this team.",
-                             std::move(field));
-}
-
 }  // namespace message_steps
 
 message_service::message_service(store::store& store, event_sink& events, rate_limiter& limiter,

@@ -37,27 +37,27 @@ public:
                     const media::url_signer* media_urls = nullptr,
                     std::function<core::timestamp()> clock = core::now_us);
 
-    // POST /messages/ (§6.3) and WS channel_message. Checks in order: channel (REST: required /
-    // invalid pk, listed with the other field errors; WS: required / not_found), visibility (REST
-    // 400 `You are not a member of this channel.`; WS not_found), staff outside the channel's
-    // team (400 not_team_member, §13.13), can_post (403 error shape
-    // `The other participant is no longer a member of this team.`), §6.1 field rules, then the
-    // PARLEY_RATE_MESSAGES bucket (chat::throttled). With a key, a repeat within 5 minutes returns
-    // the original message with duplicate = true and does nothing else. Emits message_created.
+    // POST /messages/ (§6.3) and WS channel_message. Checks in order: channel (required /
+    // unknown_reference, listed with the draft's problems), visibility (channel_not_visible),
+    // staff outside the channel's team (not_team_member, §13.13), can_post (partner_left), §6.1
+    // field rules, then the PARLEY_RATE_MESSAGES bucket (throttled). With a key, a repeat within 5
+    // minutes returns the original message with duplicate = true and does nothing else. Emits
+    // message_created.
     [[nodiscard]] core::result<posted> post(const model::user& caller,
                                             std::optional<model::id> channel,
-                                            const message_draft& draft, door d,
+                                            const message_draft& draft,
                                             std::optional<std::string_view> idempotency_key = {});
 
     // The direct form of POST /messages/ (§6.3) and WS direct_message (§8.4). With target.channel
     // (WS): a DM channel the caller can post in, and target.recipient, if given, its other
     // participant. Otherwise target.recipient (required) selects the DM channel of the pair in
     // target.team, else the lowest-id shared team that has one, else it is created in the
-    // lowest-id shared team (emitting channel_created like create_or_get_dm_channel). REST errors
-    // are field shape under `recipient` / `team_id`; WS: self_dm, not_found (team/channel),
-    // invalid (recipient). Then as post(). Emits channel_created (if created), message_created.
+    // lowest-id shared team (emitting channel_created like create_or_get_dm_channel). Problems
+    // are reported under `recipient` (self_dm, invalid_reference), `team_id`
+    // (unknown_reference) and `channel_id`, with the draft's. Then as post(). Emits channel_created
+    // (if created), message_created.
     [[nodiscard]] core::result<posted> post_direct(
-        const model::user& caller, const direct_target& target, const message_draft& draft, door d,
+        const model::user& caller, const direct_target& target, const message_draft& draft,
         std::optional<std::string_view> idempotency_key = {});
 
     // WS forward_message (§8.4): `content` (required, non-blank, ≤ max chars; field "content")
@@ -96,21 +96,21 @@ public:
     // GET /messages/{id}/: 404 unless visible.
     [[nodiscard]] core::result<model::message> get(const model::user& caller, model::id message);
 
-    // PUT/PATCH /messages/{id}/ (§6.5) and edit_message (§6.9), sender or staff: 404, 403 (per
-    // form), validation (per form), rate bucket. Same content and preview: changed = false, no
-    // history entry, no event. Emits message_edited.
+    // PUT/PATCH /messages/{id}/ (§6.5) and edit_message (§6.9), sender or staff: not_found,
+    // edit_forbidden, validation (per form), rate bucket. Same content and preview: changed =
+    // false, no history entry, no event. Emits message_edited.
     [[nodiscard]] core::result<message_change> edit(const model::user& caller, model::id message,
                                                     const message_edit& change, edit_form form);
 
     // DELETE /messages/{id}/ and delete_message (§6.6, §6.7): sender, the team owner for group
     // channels, staff. Emits message_deleted (a pinned message's pin goes with it, §13.14).
-    [[nodiscard]] core::result<void> remove(const model::user& caller, model::id message,
-                                            delete_form form);
+    // Refused: delete_forbidden.
+    [[nodiscard]] core::result<void> remove(const model::user& caller, model::id message);
 
     // POST /messages/{id}/react/ and WS reaction (§6.8): any viewer. `reaction` as read by the
-    // door: an error for a non-string (reported after the 404, as `Reaction must be a string of
-    // 1 to 64 characters.`), nullopt for missing/null/"" (REST 400 `Reaction is required.`; the
-    // WS door calls unreact instead). Emits reaction_update unless the value was already set.
+    // transport: an error for a non-string (reported after the 404 as reaction_invalid), nullopt
+    // for missing/null/"" (reaction_missing; the WebSocket calls unreact instead). Emits
+    // reaction_update unless the value was already set.
     [[nodiscard]] core::result<reaction_change> react(
         const model::user& caller, model::id message,
         const core::result<std::optional<std::string>>& reaction);

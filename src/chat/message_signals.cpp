@@ -9,7 +9,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 using namespace message_steps;
 
 core::result<bool> message_service::typing(const model::user& caller, model::id channel,
@@ -18,10 +18,10 @@ core::result<bool> message_service::typing(const model::user& caller, model::id 
         auto ch = tx.channel_by_id(channel, false);
         if (!ch || !permissions::can_see_channel(tx, caller, *ch))
             return not_found_at("channel_id");
-        if (!tx.is_team_member(ch->team, caller.id)) return not_team_member_error("channel_id");
+        if (!tx.is_team_member(ch->team, caller.id))
+            return core::problem_at(problem_kind::not_team_member, "channel_id");
         if (!permissions::can_post(tx, caller, *ch))
-            return core::error_shape(errc::permission_denied, std::string(partner_left_text),
-                                     "channel_id");
+            return core::problem_at(problem_kind::partner_left, "channel_id");
         return std::move(*ch);
     });
     if (!c) return c.error();
@@ -39,9 +39,9 @@ core::result<void> message_service::team_notification(const model::user& caller,
     });
     if (!visible) return not_found_at("team_id");
     if (notification_type.empty())
-        return core::error_shape(errc::required, std::string(required_text), "notification_type");
+        return core::problem_at(problem_kind::required, "notification_type");
     if (core::code_points(notification_type) > 64 || has_nul(notification_type))
-        return core::error_shape(errc::invalid, too_long(64), "notification_type");
+        return core::problem_at(problem_kind::notification_type_invalid, "notification_type", 64);
     events_.emit(events::team_notification{team, notification_type, ref_of(caller), clock_()});
     return {};
 }

@@ -15,9 +15,6 @@ namespace parley::chat::message_steps {
 inline constexpr std::size_t max_files = 10;
 inline constexpr std::size_t max_forward_targets = 10;
 inline constexpr std::size_t max_edit_history = 100;
-inline constexpr std::string_view not_member_text = "You are not a member of this channel.";
-inline constexpr std::string_view partner_left_text =
-    "The other participant is no longer a member of this team.";
 
 [[nodiscard]] model::user_ref ref_of(const model::user& u);
 
@@ -27,8 +24,5 @@ inline constexpr std::string_view partner_left_text =
 
 // §1.5, §7.3: attachments carry a relative signed media URL made when the message is produced.
 void sign_attachments(model::message& m, const media::url_signer* signer);
-
-// Staff see every channel but post only where they are team members (§13.13).
-[[nodiscard]] core::error not_team_member_error(std::string field);
 
 }  // namespace parley::chat::message_steps

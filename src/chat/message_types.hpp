@@ -16,28 +16,20 @@
 
 namespace parley::chat {
 
-// Which door calls: the same rule answers with the REST contract's error (field shape with DRF
-// texts, `error` shape for custom actions, detail for 403/404) or the WebSocket's (§8.3: not
-// visible → not_found, the offending key in `field`). Every error sets `.field` when one key is at
-// fault and `.code` to the §0.6 code of the first problem, so the WS door can always use
-// code + message + field (for field-shape errors `message` is the first field's first text).
-enum class door { rest, ws };
+// ---- inputs (plain values read by a transport; JSON type problems found by its reader)
 
-// ---- inputs (plain values read by a door; JSON type errors already worded by the door)
-
-// The content-bearing keys of a new message (§6.1), as read by a door. Type-level problems the
-// door found (`Not a valid string.`, `This field may not be null.`, `Incorrect type. Expected pk
-// value, received str.`, `Expected a dictionary of items but got type "str".`, `Expected a list
-// of items but got type "str".`, ...) go into `errors` under their key; the service adds the
-// rule checks (required/blank/length, same-channel reply_to, link_preview URLs and lengths,
-// ≤10 distinct own file ids) and reports everything together at the contract's point.
+// The content-bearing keys of a new message (§6.1), as read by a transport. Type-level problems
+// its reader found (a null, a non-string, a bad id, ...) go into `errors` under their key, as
+// problems (invalid_input carries the reader's own text); the service adds the rule checks
+// (required/blank/length, same-channel reply_to, link_preview URLs and lengths, ≤10 distinct own
+// file ids) and reports everything together at the contract's point.
 struct message_draft {
     std::optional<std::string> content;               // nullopt: absent (or a type error)
     std::optional<model::id> reply_to;                // nullopt: absent or null
     std::optional<model::link_preview> link_preview;  // strings as sent; validated by the service
     std::vector<model::id> file_ids;                  // `file_ids` / `fileIds`, as sent
     std::string file_ids_key = "file_ids";            // the spelling the client used
-    std::vector<core::field_error> errors;            // door-found errors, keys as on the wire
+    std::vector<core::problem> errors;                // reader-found problems, keys as on the wire
 };
 
 // The direct form of POST /messages/ (§6.3) and WS `direct_message` (§8.4).
@@ -54,7 +46,7 @@ struct page_query {
     std::optional<std::int64_t> limit;
     std::optional<std::int64_t> before;
     std::optional<std::int64_t> after;
-    std::vector<core::field_error> errors;
+    std::vector<core::problem> errors;
     // The byte cap of the page's messages (§0.11); 0: PARLEY_MAX_RESPONSE_BYTES. A door whose
     // envelope must stay under a smaller bound (a WebSocket reply frame, §8.2) sets it.
     std::size_t max_bytes = 0;
@@ -65,20 +57,14 @@ struct message_edit {
     std::optional<std::string> content;  // nullopt: absent (or a type error in `errors`)
     // nullopt: key absent (unchanged); holds nullopt: `null` (clears the preview).
     std::optional<std::optional<model::link_preview>> link_preview;
-    std::vector<core::field_error> errors;
+    std::vector<core::problem> errors;
 };
 
-// Which contract texts an edit answers with.
+// Which rules an edit follows.
 enum class edit_form {
-    update,        // PUT/PATCH /messages/{id}/: 403 detail; field-shape validation (§6.5)
+    update,        // PATCH /messages/{id}/: content and link_preview optional (§6.5)
     update_full,   // PUT /messages/{id}/: as update, and `content` is required
-    edit_message,  // REST edit_message and WS edit_message: `error` shape texts of §6.9
-};
-
-// Which contract texts a delete answers with.
-enum class delete_form {
-    destroy,         // DELETE /messages/{id}/: 403 detail (§6.6)
-    delete_message,  // REST and WS delete_message: 403 legacy {"Error": ...} (§6.7)
+    edit_message,  // edit_message (REST and WS, §6.9): content required and not blank
 };
 
 // ---- outputs

@@ -32,7 +32,7 @@ void check_channel_type(field_reader& f, const json::object& body) {
     const auto* v = body.if_contains("channel_type");
     if (v == nullptr) return;
     if (v->is_null()) {
-        f.add("channel_type", "This field may not be null.");
+        f.add("channel_type", "This field may not be null.", core::errc::required);
     } else if (v->is_string() && v->get_string() == "direct") {
         f.add("channel_type", std::string(dm_elsewhere));
     } else if (!v->is_string() || v->get_string() != "group") {
@@ -45,7 +45,7 @@ void check_is_direct_message(field_reader& f, const json::object& body) {
     const auto* v = body.if_contains("is_direct_message");
     if (v == nullptr) return;
     if (v->is_null()) {
-        f.add("is_direct_message", "This field may not be null.");
+        f.add("is_direct_message", "This field may not be null.", core::errc::required);
         return;
     }
     // DRF BooleanField.TRUE_VALUES / FALSE_VALUES.

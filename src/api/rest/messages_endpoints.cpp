@@ -1,5 +1,6 @@
 // REST door of §6: messages, their reactions, edits, pins and history pages (§0.11).
 #include "api/message_json.hpp"
+#include "api/problems.hpp"
 #include "api/rest/endpoints.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -28,18 +29,18 @@ core::result<std::optional<std::string>> idempotency_key(const request& req) {
 // A pk key of a field-shape body: absent → nullopt; null → `This field may not be null.`;
 // otherwise DRF's pk texts. Errors go to `errors`.
 std::optional<model::id> body_pk(const json::object& o, std::string_view key,
-                                 std::vector<core::field_error>& errors) {
+                                 std::vector<core::problem>& errors) {
     const auto* v = o.if_contains(key);
     if (v == nullptr) return std::nullopt;
     if (v->is_null()) {
-        errors.push_back({std::string(key), {"This field may not be null."}});
+        errors.push_back(
+            core::problem{.kind = core::problem_kind::null_value, .field = std::string(key)});
         return std::nullopt;
     }
     field_reader f(o);
     auto id = f.pk(key, true);
     if (!f.ok()) {
-        const auto e = f.error();
-        errors.insert(errors.end(), e.fields.begin(), e.fields.end());
+        for (auto& p : reader_problems(f.error().fields)) errors.push_back(std::move(p));
     }
     return id;
 }
@@ -105,7 +106,7 @@ outcome post_direct(services& s, context& c, const json::object& body,
     auto draft = read_message_draft(body);
     target.recipient = body_pk(body, "recipient", draft.errors);
     target.team = body_pk(body, "team_id", draft.errors);
-    auto r = s.messages.post_direct(c.user(), target, draft, chat::door::rest, key);
+    auto r = s.messages.post_direct(c.user(), target, draft, key);
     if (!r) return r.error();
     auto o = rest_message(r->messages.front());
     o["message_type"] = "direct";
@@ -148,7 +149,7 @@ outcome messages_create(services& s, context& c) {
     }
     auto draft = read_message_draft(*body);
     const auto channel = body_pk(*body, "channel", draft.errors);
-    auto r = s.messages.post(c.user(), channel, draft, chat::door::rest, *key);
+    auto r = s.messages.post(c.user(), channel, draft, *key);
     if (!r) return r.error();
     auto o = rest_message(r->messages.front());
     if (type != nullptr) {  // the original-era form echoes its type (§6.3)
@@ -192,15 +193,15 @@ outcome messages_patch(services& s, context& c) {
 
 // §6.6
 outcome messages_delete(services& s, context& c) {
-    auto r = s.messages.remove(c.user(), c.ids[0], chat::delete_form::destroy);
+    auto r = s.messages.remove(c.user(), c.ids[0]);
     if (!r) return r.error();
     return no_content();
 }
 
 // §6.7
 outcome messages_delete_message(services& s, context& c) {
-    auto r = s.messages.remove(c.user(), c.ids[0], chat::delete_form::delete_message);
-    if (!r) return r.error();
+    auto r = s.messages.remove(c.user(), c.ids[0]);
+    if (!r) return render_rest(r.error(), rest_form::action);
     return json_response(200, json::object{{"Message", "Message deleted Successfully"}});
 }
 
@@ -215,7 +216,7 @@ outcome messages_react(services& s, context& c) {
         if (v->is_string()) {
             if (!v->get_string().empty()) reaction = std::optional<std::string>(v->get_string());
         } else {
-            reaction = core::error_shape(errc::invalid, "", "reaction");  // worded by the service
+            reaction = core::problems({reader_problem("reaction", "Not a valid string.")});
         }
     }
     auto r = s.messages.react(c.user(), c.ids[0], reaction);
@@ -242,7 +243,7 @@ outcome messages_edit_message(services& s, context& c) {
     if (const auto* v = body->if_contains("content"); v != nullptr && v->is_string())
         change.content = std::string(v->get_string());
     auto r = s.messages.edit(c.user(), c.ids[0], change, chat::edit_form::edit_message);
-    if (!r) return r.error();
+    if (!r) return render_rest(r.error(), rest_form::action);
     return json_response(200, rest_message(r->msg));
 }
 

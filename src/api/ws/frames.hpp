@@ -48,9 +48,9 @@ void send_reply(const request& r, const json::object& frame);
 // carried a request_id (without one, success is silent).
 void send_ack(const request& r, const json::object& extras = {});
 
-// The error frame for a failed request. A service's REST `throttled` becomes the WebSocket's
-// `rate_limited` (§0.9); `extra` keys (forward_message's `channel_id`) are appended.
-void send_failure(const request& r, core::error e, const json::object& extra = {});
+// The error frame for a failed request, its problems rendered by api/problems.hpp (a throttled
+// request is `rate_limited`, §0.9); `extra` keys (forward_message's `channel_id`) are appended.
+void send_failure(const request& r, const core::error& problem, const json::object& extra = {});
 
 // ---- reading keys
 
@@ -79,10 +79,6 @@ void send_failure(const request& r, core::error e, const json::object& extra = {
 
 // The error with `field` set when the service left it empty (a plain 404 of a team lookup).
 [[nodiscard]] core::error at_field(core::error e, std::string_view field);
-
-// A field-shape error built by a door; code `required` when its first text says a value is
-// missing, null or blank (§13.6), else `invalid`.
-[[nodiscard]] core::error door_fields(core::error e);
 
 // The idempotency key of a request (§8.3): its request_id as text, or nullopt.
 [[nodiscard]] std::optional<std::string> dedupe_key(const request& r);

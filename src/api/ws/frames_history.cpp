@@ -90,16 +90,15 @@ void channel_history(request& r, std::string_view type, model::id channel) {
 // The §0.11 ranges the service applies to a page (limit 1..max, cursors >= 1), for the
 // original-era form that may have no channel to page through: the first problem, or nullopt.
 std::optional<core::error> page_error(const request& r, const chat::page_query& page) {
-    if (!page.errors.empty()) return door_fields(core::field_shape(page.errors));
+    using core::problem_kind;
+    if (!page.errors.empty()) return core::problems(page.errors);
     const auto max = r.svc().settings.limits.message_page_max;
     if (page.limit && *page.limit < 1)
-        return core::field_shape("limit", "Ensure this value is greater than or equal to 1.");
+        return core::problem_at(problem_kind::below_minimum, "limit", 1);
     if (page.limit && *page.limit > max)
-        return core::field_shape(
-            "limit", "Ensure this value is less than or equal to " + std::to_string(max) + ".");
+        return core::problem_at(problem_kind::above_maximum, "limit", max);
     for (const auto& [key, v] : {std::pair{"before", page.before}, std::pair{"after", page.after}})
-        if (v && *v < 1)
-            return core::field_shape(key, "Ensure this value is greater than or equal to 1.");
+        if (v && *v < 1) return core::problem_at(problem_kind::below_minimum, key, 1);
     return std::nullopt;
 }
 

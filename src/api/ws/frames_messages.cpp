@@ -1,8 +1,9 @@
 // The message requests of API.md §8.4: channel_message, direct_message, forward_message,
 // delete_message, edit_message, reaction, pin_message / unpin_message and typing. Each reads its
-// keys (ids per §0.4, aliases of §11) and calls chat::message_service with door::ws; the service
-// publishes, then the ack goes out (§8.3).
+// keys (ids per §0.4, aliases of §11) and calls chat::message_service; the service publishes,
+// then the ack goes out (§8.3). The service's problems are rendered by api/problems.hpp.
 #include "api/message_json.hpp"
+#include "api/problems.hpp"
 #include "api/ws/frames.hpp"
 
 #include <optional>
@@ -20,7 +21,7 @@ std::optional<model::id> draft_id(const json::object& o, std::string_view key,
                                   std::string_view report_as, chat::message_draft& draft) {
     auto id = optional_id(o, key);
     if (id) return *id;
-    draft.errors.push_back({std::string(report_as), {id.error().message}});
+    draft.errors.push_back(reader_problem(std::string(report_as), id.error().message));
     return std::nullopt;
 }
 
@@ -62,7 +63,7 @@ void channel_message(request& r) {
     auto draft = read_message_draft(o);
     const auto channel = draft_id(o, key, "channel", draft);
     const auto dedupe = dedupe_key(r);
-    auto made = r.svc().messages.post(r.user(), channel, draft, chat::door::ws, key_of(dedupe));
+    auto made = r.svc().messages.post(r.user(), channel, draft, key_of(dedupe));
     if (!made) {
         send_failure(r, renamed(made.error(), "channel", key));
         return;
@@ -78,13 +79,12 @@ void direct_message(request& r) {
     auto draft = read_message_draft(o);
     chat::direct_target target;
     target.channel = draft_id(o, "channel_id", "channel_id", draft);
-    target.recipient = draft_id(o, recipient_key, "recipient_id", draft);
+    target.recipient = draft_id(o, recipient_key, "recipient", draft);
     target.team = draft_id(o, "team_id", "team_id", draft);
     const auto dedupe = dedupe_key(r);
-    auto made =
-        r.svc().messages.post_direct(r.user(), target, draft, chat::door::ws, key_of(dedupe));
+    auto made = r.svc().messages.post_direct(r.user(), target, draft, key_of(dedupe));
     if (!made) {
-        send_failure(r, renamed(made.error(), "recipient_id", recipient_key));
+        send_failure(r, renamed(made.error(), "recipient", recipient_key));
         return;
     }
     send_ack(r, posted_ack(*made));
@@ -134,7 +134,7 @@ void forward_message(request& r) {
         // The service checks the list before the content; a content of the wrong type is then
         // reported as such rather than as missing.
         if (content_type_error && e.field == "content")
-            e = core::error_shape(core::errc::invalid, "Not a valid string.", "content");
+            e = core::problems({reader_problem("content", "Not a valid string.")});
         json::object extra;
         if (made.error().channel_id) extra["channel_id"] = *made.error().channel_id;
         send_failure(r, std::move(e), extra);
@@ -157,7 +157,7 @@ void forward_message(request& r) {
 void delete_message(request& r) {
     const auto id = message_id_of(r);
     if (!id) return;
-    auto done = r.svc().messages.remove(r.user(), *id, chat::delete_form::delete_message);
+    auto done = r.svc().messages.remove(r.user(), *id);
     if (!done) {
         send_failure(r, done.error());
         return;
@@ -191,9 +191,8 @@ void reaction(request& r) {
             messages.react(r.user(), *id, std::optional<std::string>(std::string(v.get_string())));
     } else {
         // Reported after the visibility check, by the service.
-        done = messages.react(
-            r.user(), *id,
-            core::error_shape(core::errc::invalid, "Not a valid string.", "reaction"));
+        done = messages.react(r.user(), *id,
+                              core::problems({reader_problem("reaction", "Not a valid string.")}));
     }
     if (!done) {
         send_failure(r, done.error());

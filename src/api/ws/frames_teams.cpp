@@ -71,7 +71,7 @@ void create_channel(request& r) {
     const auto name = f.text("name", rest::name_rule(true));
     const auto description = f.text("description", rest::description_rule());
     if (!f.ok()) {
-        send_failure(r, door_fields(f.error()));
+        send_failure(r, f.error());
         return;
     }
     auto made = r.svc().channels.create(r.user(), *team, *name, description.value_or(""));

@@ -3,6 +3,7 @@
 // frames_*.cpp.
 #include "api/ws/protocol.hpp"
 
+#include "api/problems.hpp"
 #include "api/ws/frames.hpp"
 #include "chat/rate_limiter.hpp"
 #include "core/server_metrics.hpp"
@@ -205,7 +206,8 @@ void send_json(ws_connection& conn, const json::object& frame) {
 }
 
 json::object error_frame(const json::value& message_type, const json::value* request_id,
-                         const core::error& e) {
+                         const core::error& problem) {
+    const core::error e = render_ws(problem);
     std::string message = e.message;
     std::string field = e.field;
     if (e.body == core::shape::field && !e.fields.empty()) {
@@ -225,7 +227,8 @@ json::object error_frame(const json::value& message_type, const json::value* req
 }
 
 void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
-                const core::error& e) {
+                const core::error& problem) {
+    const core::error e = render_ws(problem);
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     send_json(conn, error_frame(message_type, request_id, e));
 }
@@ -271,8 +274,10 @@ void send_ack(const request& r, const json::object& extras) {
     send_json(*r.ctx.conn, f);
 }
 
-void send_failure(const request& r, core::error e, const json::object& extra) {
-    if (e.code == core::errc::throttled) {
+void send_failure(const request& r, const core::error& problem, const json::object& extra) {
+    core::error e = render_ws(problem);
+    if (e.code ==
+        core::errc::throttled) {  // a REST-worded refusal of a service not yet on problems
         std::string field = std::move(e.field);
         e = chat::rate_limited(e.retry_after_s);
         e.field = std::move(field);
@@ -313,22 +318,18 @@ core::error renamed(core::error e, std::string_view from, std::string_view to) {
     if (e.field == from) e.field = std::string(to);
     for (auto& f : e.fields)
         if (f.field == from) f.field = std::string(to);
+    for (auto& p : e.problems)
+        if (p.field == from) p.field = std::string(to);
     return e;
 }
 
 core::error at_field(core::error e, std::string_view field) {
-    if (e.field.empty() && e.fields.empty()) e.field = std::string(field);
-    return e;
-}
-
-core::error door_fields(core::error e) {
-    if (!e.fields.empty() && !e.fields.front().messages.empty()) {
-        const auto& m = e.fields.front().messages.front();
-        e.code = (m == "This field is required." || m == "This field may not be null." ||
-                  m == "This field may not be blank.")
-                     ? core::errc::required
-                     : core::errc::invalid;
+    if (!e.problems.empty()) {
+        if (e.problems.front().field.empty()) e.problems.front().field = std::string(field);
+        if (e.field.empty()) e.field = e.problems.front().field;
+        return e;
     }
+    if (e.field.empty() && e.fields.empty()) e.field = std::string(field);
     return e;
 }
 
