@@ -24,36 +24,28 @@ namespace {
 
 constexpr std::size_t max_request_id_chars = 64;  // §8.3
 
-void ping(ws_frames::request& r) {
-    json::object f = ws_frames::reply_frame(r, "pong");
+ws_frames::outcome ping(ws_frames::request& req) {
+    json::object f = ws_frames::reply_frame(req, "pong");
     f["server_time"] = server_time();
-    ws_frames::send_reply(r, f);
+    return ws_frames::reply{f};
 }
 
 // §8.4 reauth: a fresh access token of the same user replaces the socket's, so the socket
 // outlives the old token's expiry. Any other token (another user's, a refresh token, expired,
 // revoked) is token_not_valid and changes nothing.
-void reauth(ws_frames::request& r) {
-    const json::value* token = r.frame.if_contains("token");
-    if (token == nullptr || token->is_null() ||
-        (token->is_string() && token->get_string().empty())) {
-        ws_frames::send_failure(
-            r, core::error_shape(core::errc::required, "This field is required.", "token"));
-        return;
-    }
-    if (!token->is_string()) {
-        ws_frames::send_failure(
-            r, core::error_shape(core::errc::invalid, "Not a valid string.", "token"));
-        return;
-    }
-    auto who = r.svc().auth.authenticate_token(token->get_string());
-    if (!who || who->user.id != r.user().id) {
-        ws_frames::send_failure(r, core::error_shape(core::errc::token_not_valid,
-                                                     "Token is invalid or expired", "token"));
-        return;
-    }
-    r.ctx.credentials.set({who->jti, who->exp, who->gen, who->fam});
-    ws_frames::send_ack(r, {{"expires_at", core::iso8601(core::from_unix_seconds(who->exp))}});
+ws_frames::outcome reauth(ws_frames::request& req) {
+    using ws_frames::failure;
+    const json::value* token = req.frame.if_contains("token");
+    if (token == nullptr || token->is_null() || (token->is_string() && token->get_string().empty()))
+        return failure{core::error_shape(core::errc::required, "This field is required.", "token")};
+    if (!token->is_string())
+        return failure{core::error_shape(core::errc::invalid, "Not a valid string.", "token")};
+    auto who = req.svc().auth.authenticate_token(token->get_string());
+    if (!who || who->user.id != req.user().id)
+        return failure{
+            core::error_shape(core::errc::token_not_valid, "Token is invalid or expired", "token")};
+    req.ctx.credentials.set({who->jti, who->exp, who->gen, who->fam});
+    return ws_frames::ack{{{"expires_at", core::iso8601(core::from_unix_seconds(who->exp))}}};
 }
 
 struct frame_type {
@@ -102,28 +94,32 @@ std::int64_t ws_rate_wait(ws_session_context& ctx) {
                                core::now_us());
 }
 
-// Runs one handler; a failure of a dependency or a bug answers this request with an error
-// frame that names it, and the socket stays open (STYLE.md: a bad frame never kills the
-// session).
-void run_handler(const frame_type& t, ws_frames::request& r) {
+// What an error frame of this request echoes: its message_type and request_id once known.
+struct envelope {
+    const json::value* message_type = nullptr;
+    const json::value* request_id = nullptr;
+};
+
+// The error of the exception being handled (a dependency down: service_unavailable; a bug:
+// server_error), logged here.
+// TODO(#15 edges): replace with the shared "current exception -> contract error" of src/api/.
+core::error failure_of_current_exception(const ws_session_context& ctx) {
     try {
-        t.run(r);
+        throw;
     } catch (const core::unavailable& e) {
-        spdlog::warn("websocket {}: dependency unavailable: {}", t.message_type, e.what());
-        send_error(
-            *r.ctx.conn, r.message_type, r.request_id,
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
+        spdlog::warn("websocket frame: dependency unavailable: {}", e.what());
+        return core::detail(core::errc::service_unavailable, "Service temporarily unavailable.");
     } catch (const std::exception& e) {
-        spdlog::error("websocket {} of {} failed: {}", t.message_type, r.ctx.conn->connection_id(),
-                      e.what());
-        send_error(*r.ctx.conn, r.message_type, r.request_id,
-                   core::detail(core::errc::server_error, "A server error occurred."));
+        spdlog::error("websocket frame of {} failed: {}", ctx.conn->connection_id(), e.what());
+    } catch (...) {
+        spdlog::error("websocket frame of {} failed", ctx.conn->connection_id());
     }
+    return core::detail(core::errc::server_error, "A server error occurred.");
 }
 
-}  // namespace
-
-void handle_text(ws_session_context& ctx, std::string_view text) {
+// One frame, answered: parse, envelope, dispatch, and the handler's outcome sent. Fills `env`
+// as the envelope is read, for the error frame of an exception.
+void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
     const json::value no_type;  // null: the request's message_type is unknown
     const std::int64_t wait = ws_rate_wait(ctx);
     // parley_ws_frames_received_total at every return: the known type, else `invalid`.
@@ -189,8 +185,24 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
         send_error(*ctx.conn, *type, request_id, chat::rate_limited(wait));
         return;
     }
-    ws_frames::request r{ctx, frame, *type, request_id};
-    run_handler(*t, r);
+    env = envelope{type, request_id};
+    ws_frames::request req{ctx, frame, *type, request_id};
+    ws_frames::send_outcome(req, t->run(req));
+}
+
+}  // namespace
+
+void handle_text(ws_session_context& ctx, std::string_view text) {
+    envelope env;
+    try {
+        answer(ctx, text, env);
+    } catch (...) {
+        // The one catch of the WebSocket path: the socket stays open (STYLE.md: a bad frame
+        // never kills the session), and the request hears of it when it got that far.
+        const json::value no_type;
+        send_error(*ctx.conn, env.message_type ? *env.message_type : no_type, env.request_id,
+                   failure_of_current_exception(ctx));
+    }
 }
 
 void handle_binary(ws_session_context& ctx) {
@@ -253,28 +265,26 @@ std::string server_time() {
 
 namespace ws_frames {
 
-json::object reply_frame(const request& r, std::string_view type) {
+json::object reply_frame(const request& req, std::string_view type) {
     json::object f;
     f["type"] = type;
-    if (r.request_id) f["request_id"] = *r.request_id;
+    if (req.request_id) f["request_id"] = *req.request_id;
     return f;
 }
 
-void send_reply(const request& r, const json::object& frame) {
-    send_json(*r.ctx.conn, frame);
-}
+namespace {
 
-void send_ack(const request& r, const json::object& extras) {
-    if (!r.request_id) return;
+void send_ack(const request& req, const json::object& keys) {
+    if (!req.request_id) return;
     json::object f;
     f["type"] = "ack";
-    f["message_type"] = r.message_type;
-    f["request_id"] = *r.request_id;
-    for (const auto& kv : extras) f[kv.key()] = kv.value();
-    send_json(*r.ctx.conn, f);
+    f["message_type"] = req.message_type;
+    f["request_id"] = *req.request_id;
+    for (const auto& kv : keys) f[kv.key()] = kv.value();
+    send_json(*req.ctx.conn, f);
 }
 
-void send_failure(const request& r, const core::error& problem, const json::object& extra) {
+void send_failure(const request& req, const core::error& problem, const json::object& extra) {
     core::error e = render_ws(problem);
     if (e.code ==
         core::errc::throttled) {  // a REST-worded refusal of a service not yet on problems
@@ -283,9 +293,22 @@ void send_failure(const request& r, const core::error& problem, const json::obje
         e.field = std::move(field);
     }
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
-    json::object f = error_frame(r.message_type, r.request_id, e);
+    json::object f = error_frame(req.message_type, req.request_id, e);
     for (const auto& kv : extra) f[kv.key()] = kv.value();
-    send_json(*r.ctx.conn, f);
+    send_json(*req.ctx.conn, f);
+}
+
+}  // namespace
+
+void send_outcome(const request& req, const outcome& out) {
+    if (const auto* a = std::get_if<ack>(&out)) {
+        send_ack(req, a->keys);
+    } else if (const auto* r = std::get_if<reply>(&out)) {
+        send_json(*req.ctx.conn, r->frame);
+    } else {
+        const auto& f = std::get<failure>(out);
+        send_failure(req, f.error, f.extra);
+    }
 }
 
 std::string_view pick_key(const json::object& o, std::string_view primary,
@@ -333,10 +356,10 @@ core::error at_field(core::error e, std::string_view field) {
     return e;
 }
 
-std::optional<std::string> dedupe_key(const request& r) {
-    if (!r.request_id) return std::nullopt;
-    if (r.request_id->is_string()) return std::string(r.request_id->get_string());
-    return json::serialize(*r.request_id);
+std::optional<std::string> dedupe_key(const request& req) {
+    if (!req.request_id) return std::nullopt;
+    if (req.request_id->is_string()) return std::string(req.request_id->get_string());
+    return json::serialize(*req.request_id);
 }
 
 }  // namespace ws_frames
