@@ -25,6 +25,15 @@ std::string pk_text(std::int64_t id) {
 bool is_refusal(problem_kind k) noexcept {
     switch (k) {
         case problem_kind::not_found:
+        case problem_kind::forbidden:
+        case problem_kind::self_dm_channel:
+        case problem_kind::user_not_team_member:
+        case problem_kind::owner_cannot_leave:
+        case problem_kind::already_member:
+        case problem_kind::invitation_code_missing:
+        case problem_kind::invitation_invalid:
+        case problem_kind::invitation_unknown:
+        case problem_kind::revoke_forbidden:
         case problem_kind::channel_not_visible:
         case problem_kind::not_team_member:
         case problem_kind::partner_left:
@@ -49,6 +58,8 @@ core::error rest_refusal(const core::problem& p, rest_form form) {
     switch (p.kind) {
         case problem_kind::not_found:
             return core::not_found();
+        case problem_kind::forbidden:
+            return core::permission_denied();
         case problem_kind::throttled:
             return chat::throttled(p.limit);
         case problem_kind::edit_forbidden:
@@ -118,6 +129,25 @@ std::string problem_text(const core::problem& p) {
             return "You cannot send a message to yourself.";
         case problem_kind::not_found:
             return "Not found.";
+        case problem_kind::forbidden:
+            return "You do not have permission to perform this action.";
+        case problem_kind::self_dm_channel:
+            return "You cannot create a direct message channel with yourself";
+        case problem_kind::user_not_team_member:
+            return "User is not a member of this team";
+        case problem_kind::owner_cannot_leave:
+            return "The team owner cannot leave or be removed. Transfer ownership or delete the "
+                   "team.";
+        case problem_kind::already_member:
+            return "You are already a member of this team";
+        case problem_kind::invitation_code_missing:
+            return "Invitation code is required";
+        case problem_kind::invitation_invalid:
+            return "Invalid or expired invitation code";
+        case problem_kind::invitation_unknown:
+            return "Invalid invitation code";
+        case problem_kind::revoke_forbidden:
+            return "You do not have permission to revoke invitations for this team";
         case problem_kind::channel_not_visible:
             return "You are not a member of this channel.";
         case problem_kind::not_team_member:
@@ -153,16 +183,27 @@ core::errc problem_code(const core::problem& p) noexcept {
         case problem_kind::blank:
         case problem_kind::new_content_missing:
         case problem_kind::reaction_missing:
+        case problem_kind::invitation_code_missing:
             return errc::required;
         case problem_kind::not_found:
+        case problem_kind::invitation_invalid:
+        case problem_kind::invitation_unknown:
             return errc::not_found;
+        case problem_kind::owner_cannot_leave:
+            return errc::owner_cannot_leave;
+        case problem_kind::already_member:
+            return errc::already_member;
         case problem_kind::not_team_member:
+        case problem_kind::user_not_team_member:
             return errc::not_team_member;
+        case problem_kind::revoke_forbidden:
+        case problem_kind::forbidden:
         case problem_kind::partner_left:
         case problem_kind::edit_forbidden:
         case problem_kind::delete_forbidden:
             return errc::permission_denied;
         case problem_kind::self_dm:
+        case problem_kind::self_dm_channel:
             return errc::self_dm;
         case problem_kind::no_reaction:
             return errc::no_reaction;

@@ -105,6 +105,22 @@ TEST(Problems, RouteQuirksBelongToTheRenderer) {
     EXPECT_EQ(render_ws(slow).retry_after_s, 3);
 }
 
+TEST(Problems, RestStatusOfRefusals) {
+    const auto status = [](problem_kind k) { return error_response(one(k)).status; };
+    EXPECT_EQ(status(problem_kind::not_found), 404);
+    EXPECT_EQ(status(problem_kind::invitation_invalid), 404);
+    EXPECT_EQ(status(problem_kind::invitation_unknown), 404);
+    EXPECT_EQ(status(problem_kind::forbidden), 403);
+    EXPECT_EQ(status(problem_kind::revoke_forbidden), 403);
+    EXPECT_EQ(status(problem_kind::partner_left), 403);
+    EXPECT_EQ(status(problem_kind::edit_forbidden), 403);
+    EXPECT_EQ(status(problem_kind::owner_cannot_leave), 400);
+    EXPECT_EQ(status(problem_kind::already_member), 400);
+    EXPECT_EQ(status(problem_kind::user_not_team_member), 400);
+    EXPECT_EQ(status(problem_kind::self_dm_channel), 400);
+    EXPECT_EQ(status(problem_kind::throttled), 429);
+}
+
 TEST(Problems, ReadersWordTheirOwnTypeProblems) {
     const auto p = reader_problem("content", "Not a valid string.");
     EXPECT_EQ(p.kind, problem_kind::invalid_input);

@@ -85,6 +85,15 @@ enum class problem_kind : std::uint8_t {
     self_dm,            // a direct message to oneself
     // A request refused as a whole (REST: its own body shape).
     not_found,                  // no such object, or not visible to the caller
+    forbidden,                  // visible, but the caller may not do this (§9)
+    self_dm_channel,            // a direct message channel with oneself
+    user_not_team_member,       // the other user of a request is not a member of the team
+    owner_cannot_leave,         // the team owner leaving or being removed
+    already_member,             // joining a team the caller is a member of
+    invitation_code_missing,    // an invitation request without its code
+    invitation_invalid,         // joining with an unknown, used up or expired code
+    invitation_unknown,         // revoking a code that is not an active code of the team
+    revoke_forbidden,           // revoking another member's invitation without owning the team
     channel_not_visible,        // posting into a channel the caller cannot see
     not_team_member,            // staff acting in a team they are not a member of (§13.13)
     partner_left,               // a DM whose other participant left the team

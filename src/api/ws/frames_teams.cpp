@@ -81,9 +81,14 @@ outcome add_team_member(request& req) {
     auto done = req.svc().teams.add_member(req.user(), *team, user);
     if (!done) {
         core::error e = done.error();
-        if (e.code == core::errc::not_found && e.field.empty()) {
+        const bool unnamed_404 = e.problems.empty()
+                                     ? e.code == core::errc::not_found && e.field.empty()
+                                     : e.problems.front().kind == core::problem_kind::not_found &&
+                                           e.problems.front().field.empty();
+        if (unnamed_404) {
             // Both an invisible team and an unknown or inactive user are 404s: name the key.
-            e.field = req.svc().teams.get(req.user(), *team) ? "user_id" : "team_id";
+            e = at_field(std::move(e),
+                         req.svc().teams.get(req.user(), *team) ? "user_id" : "team_id");
         }
         return failure{std::move(e)};
     }
