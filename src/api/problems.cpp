@@ -94,10 +94,8 @@ core::error rest_fields(const std::vector<core::problem>& problems) {
     return core::field_shape(std::move(fields));
 }
 
-}  // namespace
-
-std::string problem_text(const core::problem& p) {
-    if (!p.text.empty()) return p.text;
+// The texts of key problems (DRF's, for the field shape); empty for a refusal.
+std::string value_text(const core::problem& p) {
     switch (p.kind) {
         case problem_kind::required:
             return "This field is required.";
@@ -125,6 +123,14 @@ std::string problem_text(const core::problem& p) {
             return "Invalid file id " + n(p.id) + ".";
         case problem_kind::invalid_input:
             return "Invalid value.";  // readers always word their own
+        default:
+            return {};
+    }
+}
+
+// The texts of refusals and of the key problems DRF has no text for.
+std::string refusal_text(const core::problem& p) {
+    switch (p.kind) {
         case problem_kind::self_dm:
             return "You cannot send a message to yourself.";
         case problem_kind::not_found:
@@ -172,8 +178,18 @@ std::string problem_text(const core::problem& p) {
             return "No reaction to remove for this user.";
         case problem_kind::throttled:
             return "Request was throttled. Expected available in " + n(p.limit) + " seconds.";
+        default:
+            return {};
     }
-    return "Invalid value.";
+}
+
+}  // namespace
+
+std::string problem_text(const core::problem& p) {
+    if (!p.text.empty()) return p.text;
+    auto text = value_text(p);
+    if (text.empty()) text = refusal_text(p);
+    return text.empty() ? "Invalid value." : text;  // a kind without its text: problems_test fails
 }
 
 core::errc problem_code(const core::problem& p) noexcept {

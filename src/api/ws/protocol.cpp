@@ -117,8 +117,30 @@ core::error failure_of_current_exception(const ws_session_context& ctx) {
     return core::detail(core::errc::server_error, "A server error occurred.");
 }
 
-// One frame, answered: parse, envelope, dispatch, and the handler's outcome sent. Fills `env`
-// as the envelope is read, for the error frame of an exception.
+// The envelope of §8.3: a string message_type and a valid or absent request_id. Fills `found`
+// with what an error frame of the request echoes (an invalid request_id is never echoed; a
+// non-string message_type is echoed as null, §13.6) and returns the envelope's own error.
+std::optional<core::error> read_envelope(const json::object& frame, envelope& found) {
+    const json::value* request_id = frame.if_contains("request_id");
+    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
+    const bool bad_request_id = request_id != nullptr && !valid_request_id(*request_id);
+    found.request_id = bad_request_id ? nullptr : request_id;
+    const json::value* type = frame.if_contains("message_type");
+    if (type == nullptr || type->is_null())
+        return core::error_shape(core::errc::required, "message_type is required", "message_type");
+    if (!type->is_string())
+        return core::error_shape(core::errc::invalid, "message_type must be a string",
+                                 "message_type");
+    found.message_type = type;
+    if (bad_request_id)
+        return core::error_shape(core::errc::invalid,
+                                 "request_id must be a string of 1-64 characters or an integer",
+                                 "request_id");
+    return std::nullopt;
+}
+
+// One frame, answered: parse, envelope, dispatch, and the handler's outcome sent. Sets `env`
+// before the handler runs, for the error frame of an exception.
 void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
     const json::value no_type;  // null: the request's message_type is unknown
     const std::int64_t wait = ws_rate_wait(ctx);
@@ -138,55 +160,25 @@ void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
         return;
     }
     const json::object& frame = parsed->as_object();
-    // Every error frame of a request echoes its request_id when it has a valid one (§8.3), the
-    // envelope's own errors included; an invalid one is never echoed.
-    const json::value* request_id = frame.if_contains("request_id");
-    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
-    const bool bad_request_id = request_id != nullptr && !valid_request_id(*request_id);
-    const json::value* echo = bad_request_id ? nullptr : request_id;
-    const json::value* type = frame.if_contains("message_type");
-    if (type == nullptr || type->is_null()) {
-        send_error(
-            *ctx.conn, no_type, echo,
-            core::error_shape(core::errc::required, "message_type is required", "message_type"));
-        return;
-    }
-    if (!type->is_string()) {
-        // A non-string message_type is echoed as null (§13.6).
-        send_error(*ctx.conn, no_type, echo,
-                   core::error_shape(core::errc::invalid, "message_type must be a string",
-                                     "message_type"));
-        return;
-    }
-    if (bad_request_id) {
-        send_error(*ctx.conn, *type, nullptr,
-                   core::error_shape(core::errc::invalid,
-                                     "request_id must be a string of 1-64 characters or an "
-                                     "integer",
-                                     "request_id"));
-        return;
-    }
-    const std::string_view name = type->get_string();
+    envelope found;
+    const auto refuse = [&](const core::error& e) {
+        send_error(*ctx.conn, found.message_type ? *found.message_type : no_type, found.request_id,
+                   e);
+    };
+    if (auto bad = read_envelope(frame, found)) return refuse(*bad);
+    const std::string_view name = found.message_type->get_string();
     const frame_type* t = find_frame_type(name);
-    if (t != nullptr) received.type = t->message_type;
-    if (t == nullptr) {
-        send_error(*ctx.conn, *type, request_id,
-                   core::error_shape(core::errc::unknown_message_type,
-                                     "Unknown message type: " + std::string(name)));
-        return;
-    }
-    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame)) {
-        // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
-        send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
-        return;
-    }
-    if (wait > 0) {
-        // Over PARLEY_RATE_WS: the request is not executed (§0.9).
-        send_error(*ctx.conn, *type, request_id, chat::rate_limited(wait));
-        return;
-    }
-    env = envelope{type, request_id};
-    ws_frames::request req{ctx, frame, *type, request_id};
+    if (t == nullptr)
+        return refuse(core::error_shape(core::errc::unknown_message_type,
+                                        "Unknown message type: " + std::string(name)));
+    received.type = t->message_type;
+    // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
+    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame))
+        return refuse(nul_error(std::move(*key), core::shape::error));
+    // Over PARLEY_RATE_WS: the request is not executed (§0.9).
+    if (wait > 0) return refuse(chat::rate_limited(wait));
+    env = found;
+    ws_frames::request req{ctx, frame, *found.message_type, found.request_id};
     ws_frames::send_outcome(req, t->run(req));
 }
 
