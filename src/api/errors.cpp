@@ -1,6 +1,8 @@
 // Error table: core::errc → HTTP status and body shape (API.md §0.6). One place for all of it.
 #include "api/errors.hpp"
 
+#include "api/problems.hpp"
+
 #include <boost/json.hpp>
 
 namespace parley::api {
@@ -53,7 +55,9 @@ int http_status(errc code) noexcept {
     return 500;
 }
 
-response error_response(const core::error& e) {
+response error_response(const core::error& problem) {
+    // A service's problems in the serializer form unless the route rendered them itself.
+    const core::error e = render_rest(problem);
     json::object body;
     const char* code = core::to_string(e.code);
     switch (e.body) {

@@ -10,7 +10,8 @@ namespace parley::api {
 [[nodiscard]] int http_status(core::errc code) noexcept;
 
 // A complete JSON error response: status, body in the error's shape, Retry-After / WWW-Authenticate
-// where the contract asks for them.
+// where the contract asks for them. Problems not yet rendered by their route are rendered in
+// api/problems.hpp's serializer form.
 [[nodiscard]] response error_response(const core::error& e);
 
 }  // namespace parley::api

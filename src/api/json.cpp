@@ -165,11 +165,12 @@ std::optional<std::string> query_param(std::string_view query, std::string_view 
 std::optional<std::string> field_reader::text(std::string_view key, const text_rule& rule) {
     const auto* v = o_.if_contains(key);
     if (v == nullptr) {
-        if (rule.required) add(std::string(key), "This field is required.");
+        if (rule.required) add(std::string(key), "This field is required.", core::errc::required);
         return std::nullopt;
     }
     if (v->is_null()) {
-        if (!rule.allow_null) add(std::string(key), "This field may not be null.");
+        if (!rule.allow_null)
+            add(std::string(key), "This field may not be null.", core::errc::required);
         return std::nullopt;
     }
     if (!v->is_string()) {
@@ -179,7 +180,7 @@ std::optional<std::string> field_reader::text(std::string_view key, const text_r
     std::string_view s = v->get_string();
     if (rule.trim) s = core::trim(s);
     if (s.empty() && !rule.allow_blank) {
-        add(std::string(key), "This field may not be blank.");
+        add(std::string(key), "This field may not be blank.", core::errc::required);
         return std::nullopt;
     }
     if (rule.max_chars > 0 && core::code_points(s) > rule.max_chars) {
@@ -195,11 +196,11 @@ std::optional<std::int64_t> field_reader::integer(std::string_view key, std::int
                                                   bool allow_null) {
     const auto* v = o_.if_contains(key);
     if (v == nullptr) {
-        if (required) add(std::string(key), "This field is required.");
+        if (required) add(std::string(key), "This field is required.", core::errc::required);
         return std::nullopt;
     }
     if (v->is_null()) {
-        if (!allow_null) add(std::string(key), "This field may not be null.");
+        if (!allow_null) add(std::string(key), "This field may not be null.", core::errc::required);
         return std::nullopt;
     }
     std::optional<std::int64_t> n;
@@ -249,11 +250,11 @@ std::optional<std::int64_t> field_reader::integer(std::string_view key, std::int
 std::optional<model::id> field_reader::pk(std::string_view key, bool required) {
     const auto* v = o_.if_contains(key);
     if (v == nullptr) {
-        if (required) add(std::string(key), "This field is required.");
+        if (required) add(std::string(key), "This field is required.", core::errc::required);
         return std::nullopt;
     }
     if (v->is_null()) {
-        if (required) add(std::string(key), "This field may not be null.");
+        if (required) add(std::string(key), "This field may not be null.", core::errc::required);
         return std::nullopt;
     }
     if (const auto id = to_id(*v)) return id;
@@ -261,14 +262,14 @@ std::optional<model::id> field_reader::pk(std::string_view key, bool required) {
     return std::nullopt;
 }
 
-void field_reader::add(std::string field, std::string message) {
+void field_reader::add(std::string field, std::string message, core::errc code) {
     for (auto& e : errors_) {
         if (e.field == field) {
             e.messages.push_back(std::move(message));
             return;
         }
     }
-    errors_.push_back({std::move(field), {std::move(message)}});
+    errors_.push_back({std::move(field), {std::move(message)}, code});
 }
 
 json::object to_json(const model::user_ref& u) {

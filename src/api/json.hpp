@@ -90,7 +90,8 @@ public:
     // A primary key (§0.4): `Incorrect type...` for wrong types, `Invalid pk` for bad values.
     std::optional<model::id> pk(std::string_view key, bool required);
 
-    void add(std::string field, std::string message);
+    // `code`: required when the value is missing, null or blank (the WebSocket's `code`, §13.6).
+    void add(std::string field, std::string message, core::errc code = core::errc::invalid);
     [[nodiscard]] bool ok() const noexcept { return errors_.empty(); }
     [[nodiscard]] core::error error() const { return core::field_shape(errors_); }
 

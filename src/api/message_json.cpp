@@ -1,6 +1,8 @@
 // Message shapes of §1.5 and §8.6 and the reading of §6.1 keys, for both doors.
 #include "api/message_json.hpp"
 
+#include "api/problems.hpp"
+
 #include "core/time.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -158,11 +160,12 @@ core::result<model::link_preview> read_link_preview(const json::value& v) {
 chat::message_draft read_message_draft(const json::object& o) {
     chat::message_draft d;
     const auto add = [&](std::string key, std::string message) {
-        d.errors.push_back({std::move(key), {std::move(message)}});
+        d.errors.push_back(reader_problem(std::move(key), std::move(message)));
     };
     if (const auto* v = o.if_contains("content")) {
         if (v->is_null()) {
-            add("content", "This field may not be null.");
+            d.errors.push_back(
+                core::problem{.kind = core::problem_kind::null_value, .field = "content"});
         } else if (!v->is_string()) {
             add("content", "Not a valid string.");
         } else {
@@ -181,7 +184,7 @@ chat::message_draft read_message_draft(const json::object& o) {
         if (p) {
             d.link_preview = std::move(*p);
         } else {
-            d.errors.push_back(p.error().fields.front());
+            d.errors.push_back(reader_problems(p.error().fields).front());
         }
     }
     const bool snake = o.contains("file_ids");
@@ -208,9 +211,10 @@ chat::message_edit read_message_edit(const json::object& o) {
     chat::message_edit e;
     if (const auto* v = o.if_contains("content")) {
         if (v->is_null()) {
-            e.errors.push_back({"content", {"This field may not be null."}});
+            e.errors.push_back(
+                core::problem{.kind = core::problem_kind::null_value, .field = "content"});
         } else if (!v->is_string()) {
-            e.errors.push_back({"content", {"Not a valid string."}});
+            e.errors.push_back(reader_problem("content", "Not a valid string."));
         } else {
             e.content = std::string(v->get_string());
         }
@@ -221,7 +225,7 @@ chat::message_edit read_message_edit(const json::object& o) {
         } else if (auto p = read_link_preview(*v)) {
             e.link_preview.emplace(std::move(*p));
         } else {
-            e.errors.push_back(p.error().fields.front());
+            e.errors.push_back(reader_problems(p.error().fields).front());
         }
     }
     return e;
@@ -235,7 +239,7 @@ chat::page_query read_page_query(const json::object& o) {
     q.limit = f.integer("limit", lo, hi, false, true);
     q.before = f.integer("before", lo, hi, false, true);
     q.after = f.integer("after", lo, hi, false, true);
-    if (!f.ok()) q.errors = f.error().fields;
+    if (!f.ok()) q.errors = reader_problems(f.error().fields);
     return q;
 }
 

@@ -12,7 +12,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 
 namespace {
 
@@ -26,9 +26,9 @@ bool has_member(const model::channel& c, model::id user) {
 core::result<model::channel> visible_channel(store::tx& tx, const model::user& caller,
                                              model::id id) {
     auto c = tx.channel_by_id(id, true);
-    if (!c) return core::not_found();
+    if (!c) return core::problem_at(problem_kind::not_found);
     if (!caller.staff() && (!has_member(*c, caller.id) || !tx.is_team_member(c->team, caller.id)))
-        return core::not_found();
+        return core::problem_at(problem_kind::not_found);
     return std::move(*c);
 }
 
@@ -39,7 +39,8 @@ core::result<model::channel> managed_channel(store::tx& tx, const model::user& c
     if (!c) return c.error();
     if (caller.staff()) return c;
     const auto t = tx.team_by_id(c->team, false);
-    if (!t || !permissions::can_manage_channel(caller, *c, *t)) return core::permission_denied();
+    if (!t || !permissions::can_manage_channel(caller, *c, *t))
+        return core::problem_at(problem_kind::forbidden);
     return c;
 }
 
@@ -47,16 +48,13 @@ core::result<model::channel> managed_channel(store::tx& tx, const model::user& c
 core::result<model::user> dm_partner_checked(store::tx& tx, const model::user& caller,
                                              model::id team, model::id other) {
     if (!permissions::can_see_team(tx, caller, team) || !tx.team_by_id(team, false))
-        return core::not_found();
-    if (other == caller.id)
-        return core::error_shape(
-            errc::self_dm, "You cannot create a direct message channel with yourself", "user_id");
+        return core::problem_at(problem_kind::not_found);
+    if (other == caller.id) return core::problem_at(problem_kind::self_dm_channel, "user_id");
     auto u = tx.user_by_id(other);
-    if (!u) return core::not_found();
+    if (!u) return core::problem_at(problem_kind::not_found);
     // Staff see every team but need membership to hold a DM (§13.13).
     if ((caller.staff() && !tx.is_team_member(team, caller.id)) || !tx.is_team_member(team, other))
-        return core::error_shape(errc::not_team_member, "User is not a member of this team",
-                                 "user_id");
+        return core::problem_at(problem_kind::user_not_team_member, "user_id");
     return std::move(*u);
 }
 
@@ -84,19 +82,16 @@ std::vector<model::channel> channel_service::list(const model::user& caller) {
 }
 
 bool channel_service::can_create_in(const model::user& caller, model::id team) {
-    return store_.read([&](store::tx& tx) {
-        return caller.staff() ? tx.team_by_id(team, false).has_value()
-                              : tx.is_team_member(team, caller.id);
-    });
+    return store_.read(
+        [&](store::tx& tx) { return permissions::can_create_channel_in(tx, caller, team); });
 }
 
 core::result<model::channel> channel_service::create(const model::user& caller, model::id team,
                                                      const std::string& name,
                                                      const std::string& description) {
     auto out = store_.write([&](store::tx& tx) -> core::result<model::channel> {
-        const bool usable = caller.staff() ? tx.team_by_id(team, false).has_value()
-                                           : tx.is_team_member(team, caller.id);
-        if (!usable) return core::not_found();
+        if (!permissions::can_create_channel_in(tx, caller, team))
+            return core::problem_at(problem_kind::not_found);
         model::channel c;
         c.name = name;
         c.description = description;
@@ -156,8 +151,10 @@ core::result<std::vector<model::channel>> channel_service::by_team(const model::
                                                                    model::id team) {
     return store_.read([&](store::tx& tx) -> core::result<std::vector<model::channel>> {
         // A membership row implies the team exists; only staff need the existence check.
-        if (!permissions::can_see_team(tx, caller, team)) return core::not_found();
-        if (caller.staff() && !tx.team_by_id(team, false)) return core::not_found();
+        if (!permissions::can_see_team(tx, caller, team))
+            return core::problem_at(problem_kind::not_found);
+        if (caller.staff() && !tx.team_by_id(team, false))
+            return core::problem_at(problem_kind::not_found);
         return tx.channels_of_user(caller.id, team);
     });
 }
@@ -188,7 +185,7 @@ core::result<dm_channel> channel_service::create_or_get_dm(const model::user& ca
         // The unique (team, user_low, user_high) decides between concurrent creators.
         if (!tx.insert_dm_pair(team, std::min(caller.id, other), std::max(caller.id, other), id)) {
             lost_race = true;
-            return core::detail(errc::server_error, "DM pair taken concurrently");  // rolls back
+            return core::problem_at(problem_kind::not_found);  // rolls back; not answered
         }
         auto created = tx.channel_by_id(id, true);
         if (!created) throw std::logic_error("channel vanished inside its own transaction");

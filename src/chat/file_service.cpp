@@ -1,6 +1,8 @@
 // Files: uploads recorded after their bytes are in place, access per §7.2, the orphan sweep.
 #include "chat/file_service.hpp"
 
+#include "chat/permissions.hpp"
+
 #include "media/paths.hpp"
 
 #include <spdlog/spdlog.h>
@@ -131,9 +133,7 @@ core::result<file_download> file_service::open_download(const model::user& calle
     const auto row = store_.read([&](store::tx& tx) -> std::optional<model::attachment> {
         auto a = tx.attachment_by_id(file);
         if (!a) return std::nullopt;
-        if (a->uploaded_by == caller.id || caller.staff() ||
-            tx.attachment_visible_to(a->id, caller.id))
-            return a;
+        if (permissions::can_download(tx, caller, *a)) return a;
         return std::nullopt;
     });
     if (!row) return file_not_found();

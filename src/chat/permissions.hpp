@@ -49,4 +49,32 @@ namespace parley::chat::permissions {
     return true;
 }
 
+// §5: a group channel is created in a team by its members; staff in any team that exists.
+[[nodiscard]] inline bool can_create_channel_in(store::tx& tx, const model::user& u,
+                                                model::id team) {
+    return u.staff() ? tx.team_by_id(team, false).has_value() : tx.is_team_member(team, u.id);
+}
+
+// §7.2: a file is downloaded by its uploader, staff, and whoever can see a message it is
+// attached to.
+[[nodiscard]] inline bool can_download(store::tx& tx, const model::user& u,
+                                       const model::attachment& a) {
+    return a.uploaded_by == u.id || u.staff() || tx.attachment_visible_to(a.id, u.id);
+}
+
+// §6.5, §6.9: a message is edited by its sender; staff pass.
+[[nodiscard]] inline bool can_edit_message(const model::user& u, const model::message& m) {
+    return u.staff() || m.sender.id == u.id;
+}
+
+// §6.6, §6.7: a message is deleted by its sender, the team owner (group channels only: owner
+// moderation) or staff.
+[[nodiscard]] inline bool can_delete_message(store::tx& tx, const model::user& u,
+                                             const model::message& m) {
+    if (u.staff() || m.sender.id == u.id) return true;
+    if (m.channel_is_direct) return false;
+    const auto t = tx.team_by_id(m.team, false);
+    return t && t->created_by == u.id;
+}
+
 }  // namespace parley::chat::permissions

@@ -54,7 +54,7 @@ core::result<std::vector<member_seen>> realtime_service::team_last_seen(const mo
                                                                         model::id team) {
     return store_.read([&](store::tx& tx) -> core::result<std::vector<member_seen>> {
         if (!permissions::can_see_team(tx, caller, team) || !tx.team_by_id(team, false))
-            return core::not_found();
+            return core::problem_at(core::problem_kind::not_found);
         std::vector<member_seen> out;
         for (auto& [u, seen] : tx.team_members_last_seen(team))
             out.push_back(member_seen{std::move(u), seen});

@@ -12,7 +12,7 @@
 
 namespace parley::chat {
 
-using core::errc;
+using core::problem_kind;
 
 namespace {
 
@@ -21,17 +21,15 @@ constexpr std::size_t max_invite_code_chars = 64;  // §4: longer codes are simp
 constexpr int invite_code_attempts = 8;            // a collision of 131 random bits is a bug
 
 core::error invalid_invitation() {
-    return core::error_shape(errc::not_found, "Invalid or expired invitation code");
+    return core::problem_at(problem_kind::invitation_invalid);
 }
 
 core::error not_team_member() {
-    return core::error_shape(errc::not_team_member, "User is not a member of this team");
+    return core::problem_at(problem_kind::user_not_team_member);
 }
 
 core::error owner_cannot_leave() {
-    return core::error_shape(
-        errc::owner_cannot_leave,
-        "The team owner cannot leave or be removed. Transfer ownership or delete the team.");
+    return core::problem_at(problem_kind::owner_cannot_leave);
 }
 
 bool has_member(const model::team& t, model::id user) {
@@ -43,10 +41,12 @@ bool has_member(const model::team& t, model::id user) {
 // the member list instead of issuing one more statement.
 core::result<model::team> visible_team(store::tx& tx, const model::user& caller, model::id id,
                                        bool with_members) {
-    if (!with_members && !permissions::can_see_team(tx, caller, id)) return core::not_found();
+    if (!with_members && !permissions::can_see_team(tx, caller, id))
+        return core::problem_at(problem_kind::not_found);
     auto t = tx.team_by_id(id, with_members);
-    if (!t) return core::not_found();
-    if (with_members && !caller.staff() && !has_member(*t, caller.id)) return core::not_found();
+    if (!t) return core::problem_at(problem_kind::not_found);
+    if (with_members && !caller.staff() && !has_member(*t, caller.id))
+        return core::problem_at(problem_kind::not_found);
     return std::move(*t);
 }
 
@@ -108,7 +108,8 @@ core::result<team_change> team_service::update(const model::user& caller, model:
     auto out = store_.write([&](store::tx& tx) -> core::result<team_change> {
         auto t = visible_team(tx, caller, team, true);
         if (!t) return t.error();
-        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        if (!permissions::can_manage_team(caller, *t))
+            return core::problem_at(problem_kind::forbidden);
         if (!fields) return fields.error();
         team_change out{std::move(*t), false};
         const std::string name = fields->name.value_or(out.team.name);
@@ -130,7 +131,8 @@ core::result<model::team> team_service::remove(const model::user& caller, model:
     auto out = store_.write([&](store::tx& tx) -> core::result<model::team> {
         auto t = visible_team(tx, caller, team, true);
         if (!t) return t.error();
-        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        if (!permissions::can_manage_team(caller, *t))
+            return core::problem_at(problem_kind::forbidden);
         channels = team_channel_ids(tx, *t);
         tx.delete_team(team);
         return t;
@@ -148,9 +150,10 @@ core::result<member_change> team_service::add_member(const model::user& caller, 
         if (!user) return user.error();
         // Only users the caller can already see (§1.2), or anyone for staff: an invisible user
         // is answered exactly like an unknown one, so ids cannot be probed for emails.
-        if (!permissions::can_see_user(tx, caller, *user)) return core::not_found();
+        if (!permissions::can_see_user(tx, caller, *user))
+            return core::problem_at(problem_kind::not_found);
         const auto u = tx.user_by_id(*user);
-        if (!u || !u->is_active) return core::not_found();
+        if (!u || !u->is_active) return core::problem_at(problem_kind::not_found);
         member_change out{std::move(*t), ref_of(*u), join_team(tx, team, u->id)};
         if (out.changed) channels = channel_ids_of(tx, u->id, team);
         return out;
@@ -169,7 +172,7 @@ core::result<member_change> team_service::remove_member(const model::user& calle
         if (!user) return user.error();
         if (!tx.is_team_member(team, *user)) return not_team_member();
         if (*user != caller.id && !permissions::can_manage_team(caller, *t))
-            return core::permission_denied();
+            return core::problem_at(problem_kind::forbidden);
         if (*user == t->created_by) return owner_cannot_leave();
         const auto u = tx.user_by_id(*user);
         if (!u) return not_team_member();  // a member row always has its user (foreign key)
@@ -203,7 +206,8 @@ core::result<team_change> team_service::transfer_ownership(const model::user& ca
     auto out = store_.write([&](store::tx& tx) -> core::result<team_change> {
         auto t = visible_team(tx, caller, team, true);
         if (!t) return t.error();
-        if (!permissions::can_manage_team(caller, *t)) return core::permission_denied();
+        if (!permissions::can_manage_team(caller, *t))
+            return core::problem_at(problem_kind::forbidden);
         if (!user) return user.error();
         if (!has_member(*t, *user)) return not_team_member();
         team_change out{std::move(*t), false};
@@ -248,8 +252,10 @@ core::result<std::vector<model::invitation>> team_service::invitations(const mod
                                                                        model::id team) {
     return store_.read([&](store::tx& tx) -> core::result<std::vector<model::invitation>> {
         // A membership row implies the team exists; only staff need the existence check.
-        if (!permissions::can_see_team(tx, caller, team)) return core::not_found();
-        if (caller.staff() && !tx.team_by_id(team, false)) return core::not_found();
+        if (!permissions::can_see_team(tx, caller, team))
+            return core::problem_at(problem_kind::not_found);
+        if (caller.staff() && !tx.team_by_id(team, false))
+            return core::problem_at(problem_kind::not_found);
         return tx.usable_invitations(team, core::now_us());
     });
 }
@@ -263,15 +269,13 @@ core::result<model::invitation> team_service::revoke_invitation(
         if (!code_or_error) return code_or_error.error();
         const auto& code = *code_or_error;
         if (!code || code->empty())
-            return core::error_shape(errc::required, "Invitation code is required", "invite_code");
+            return core::problem_at(problem_kind::invitation_code_missing, "invite_code");
         std::optional<model::invitation> inv;
         if (code->size() <= max_invite_code_chars) inv = tx.invitation_by_code(*code);
         if (!inv || inv->team != team || !inv->is_active)
-            return core::error_shape(errc::not_found, "Invalid invitation code");
+            return core::problem_at(problem_kind::invitation_unknown);
         if (inv->created_by != caller.id && !permissions::can_manage_team(caller, *t))
-            return core::error_shape(
-                errc::permission_denied,
-                "You do not have permission to revoke invitations for this team");
+            return core::problem_at(problem_kind::revoke_forbidden);
         tx.deactivate_invitation(inv->id);
         inv->is_active = false;
         return std::move(*inv);
@@ -281,15 +285,14 @@ core::result<model::invitation> team_service::revoke_invitation(
 core::result<member_change> team_service::join_via_invitation(
     const model::user& caller, const std::optional<std::string>& code) {
     if (!code || code->empty())
-        return core::error_shape(errc::required, "Invitation code is required", "invite_code");
+        return core::problem_at(problem_kind::invitation_code_missing, "invite_code");
     if (code->size() > max_invite_code_chars) return invalid_invitation();
     std::vector<model::id> channels;  // the caller's channels of the team after joining
     auto out = store_.write([&](store::tx& tx) -> core::result<member_change> {
         const auto now = core::now_us();
         const auto inv = tx.invitation_by_code(*code);
         if (!inv || !inv->usable(now)) return invalid_invitation();
-        const auto already =
-            core::error_shape(errc::already_member, "You are already a member of this team");
+        const auto already = core::problem_at(problem_kind::already_member);
         // Checked before consuming, so an existing member's attempt takes no use (§12.8).
         if (tx.is_team_member(inv->team, caller.id)) return already;
         // The usability test and the increment are one statement: two callers cannot both take

@@ -15,9 +15,10 @@ std::vector<model::user_ref> user_service::list(const model::user& caller) {
 
 core::result<model::user_ref> user_service::get(const model::user& caller, model::id target) {
     return store_.read([&](store::tx& tx) -> core::result<model::user_ref> {
-        if (!permissions::can_see_user(tx, caller, target)) return core::not_found();
+        if (!permissions::can_see_user(tx, caller, target))
+            return core::problem_at(core::problem_kind::not_found);
         const auto u = tx.user_by_id(target);
-        if (!u) return core::not_found();
+        if (!u) return core::problem_at(core::problem_kind::not_found);
         return model::user_ref{u->id, u->username, u->email};
     });
 }
@@ -25,7 +26,7 @@ core::result<model::user_ref> user_service::get(const model::user& caller, model
 R user_service::in_team(const model::user& caller, model::id team) {
     return store_.read([&](store::tx& tx) -> R {
         if (!permissions::can_see_team(tx, caller, team) || !tx.team_by_id(team, false))
-            return core::not_found();
+            return core::problem_at(core::problem_kind::not_found);
         return tx.team_members(team);
     });
 }
@@ -33,7 +34,8 @@ R user_service::in_team(const model::user& caller, model::id team) {
 R user_service::in_channel(const model::user& caller, model::id channel) {
     return store_.read([&](store::tx& tx) -> R {
         const auto c = tx.channel_by_id(channel, false);
-        if (!c || !permissions::can_see_channel(tx, caller, *c)) return core::not_found();
+        if (!c || !permissions::can_see_channel(tx, caller, *c))
+            return core::problem_at(core::problem_kind::not_found);
         return tx.channel_members(channel);
     });
 }
@@ -42,7 +44,7 @@ core::result<std::vector<model::dm_partner>> user_service::interacted(const mode
                                                                       model::id team) {
     return store_.read([&](store::tx& tx) -> core::result<std::vector<model::dm_partner>> {
         if (!permissions::can_see_team(tx, caller, team) || !tx.team_by_id(team, false))
-            return core::not_found();
+            return core::problem_at(core::problem_kind::not_found);
         return tx.dm_partners(caller.id, team);
     });
 }

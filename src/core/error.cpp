@@ -83,6 +83,7 @@ error auth_shape(errc code, std::string message) {
 error field_shape(std::vector<field_error> fields) {
     error e{.code = errc::invalid, .body = shape::field};
     if (!fields.empty()) {
+        e.code = fields.front().code;
         e.field = fields.front().field;
         e.message = fields.front().messages.empty() ? "" : fields.front().messages.front();
     }
@@ -91,9 +92,20 @@ error field_shape(std::vector<field_error> fields) {
 }
 
 error field_shape(std::string field, std::string message, errc code) {
-    error e = field_shape({field_error{field, {message}}});
+    error e = field_shape({field_error{field, {message}, code}});
     e.code = code;
     return e;
+}
+
+error problems(std::vector<problem> list) {
+    error e{.code = errc::invalid};
+    if (!list.empty()) e.field = list.front().field;
+    e.problems = std::move(list);
+    return e;
+}
+
+error problem_at(problem_kind kind, std::string field, std::int64_t limit, std::int64_t id) {
+    return problems({problem{.kind = kind, .field = std::move(field), .limit = limit, .id = id}});
 }
 
 error not_found() {

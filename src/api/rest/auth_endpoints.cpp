@@ -31,74 +31,74 @@ core::result<std::string> token_field(const json::object& body, std::string_view
 
 // Rules 2 and 3 of §2.5 refuse control characters in the username and email with their own
 // texts, and the password is only hashed: the body's NUL check is left to them.
-outcome register_user(services& s, context& c) {
-    auto body = c.body(core::shape::auth, /*refuse_nul=*/false);
+outcome register_user(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::auth, /*refuse_nul=*/false);
     if (!body) return body.error();
-    auto r = s.auth.register_user(string_of(*body, "username"), string_of(*body, "email"),
-                                  string_of(*body, "password"));
+    auto r = svc.auth.register_user(string_of(*body, "username"), string_of(*body, "email"),
+                                    string_of(*body, "password"));
     if (!r) return r.error();
     return json_response(201, session_json(*r, "User created successfully"));
 }
 
-outcome login(services& s, context& c) {
-    auto body = c.body(core::shape::auth);
+outcome login(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::auth);
     if (!body) return body.error();
-    auto r = s.auth.login(string_of(*body, "username"), string_of(*body, "password"));
+    auto r = svc.auth.login(string_of(*body, "username"), string_of(*body, "password"));
     if (!r) return r.error();
     return json_response(200, session_json(*r, "Login successful"));
 }
 
-outcome logout(services& s, context& c) {
-    auto body = c.body(core::shape::auth);
+outcome logout(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::auth);
     if (!body) return body.error();
-    auto r = s.auth.logout(*c.who, string_of(*body, "refresh"));
+    auto r = svc.auth.logout(*ctx.who, string_of(*body, "refresh"));
     if (!r) return r.error();
     return json_response(200, json::object{{"message", "User logged out successfully"}});
 }
 
-outcome logout_all(services& s, context& c) {
-    auto r = s.auth.logout_all(*c.who);
+outcome logout_all(services& svc, context& ctx) {
+    auto r = svc.auth.logout_all(*ctx.who);
     if (!r) return r.error();
     return json_response(200, json::object{{"message", "Logged out of every session"}});
 }
 
-outcome change_password(services& s, context& c) {
-    auto body = c.body();
+outcome change_password(services& svc, context& ctx) {
+    auto body = ctx.body();
     if (!body) return body.error();
     field_reader f(*body);
     const text_rule secret{.required = true, .allow_blank = false, .trim = false};
     auto old_password = f.text("old_password", secret);
     auto new_password = f.text("new_password", secret);
     if (!f.ok()) return f.error();
-    auto r = s.auth.change_own_password(*c.who, *old_password, *new_password);
+    auto r = svc.auth.change_own_password(*ctx.who, *old_password, *new_password);
     if (!r) return r.error();
     return json_response(200, session_json(*r, "Password changed successfully"));
 }
 
-outcome token_refresh(services& s, context& c) {
-    auto body = c.body();
+outcome token_refresh(services& svc, context& ctx) {
+    auto body = ctx.body();
     if (!body) return body.error();
     auto token = token_field(*body, "refresh");
     if (!token) return token.error();
-    auto r = s.auth.refresh(*token);
+    auto r = svc.auth.refresh(*token);
     if (!r) return r.error();
     json::object out{{"access", r->access}};
     if (r->refresh) out["refresh"] = *r->refresh;
     return json_response(200, out);
 }
 
-outcome token_verify(services& s, context& c) {
-    auto body = c.body();
+outcome token_verify(services& svc, context& ctx) {
+    auto body = ctx.body();
     if (!body) return body.error();
     auto token = token_field(*body, "token");
     if (!token) return token.error();
-    auto r = s.auth.verify(*token);
+    auto r = svc.auth.verify(*token);
     if (!r) return r.error();
     return json_response(200, json::object{});
 }
 
-outcome me(services& s, context& c) {
-    const auto& u = c.user();
+outcome me(services& svc, context& ctx) {
+    const auto& u = ctx.user();
     return json_response(200, json::object{{"id", u.id},
                                            {"username", u.username},
                                            {"email", u.email},

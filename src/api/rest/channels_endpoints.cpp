@@ -32,7 +32,7 @@ void check_channel_type(field_reader& f, const json::object& body) {
     const auto* v = body.if_contains("channel_type");
     if (v == nullptr) return;
     if (v->is_null()) {
-        f.add("channel_type", "This field may not be null.");
+        f.add("channel_type", "This field may not be null.", core::errc::required);
     } else if (v->is_string() && v->get_string() == "direct") {
         f.add("channel_type", std::string(dm_elsewhere));
     } else if (!v->is_string() || v->get_string() != "group") {
@@ -45,7 +45,7 @@ void check_is_direct_message(field_reader& f, const json::object& body) {
     const auto* v = body.if_contains("is_direct_message");
     if (v == nullptr) return;
     if (v->is_null()) {
-        f.add("is_direct_message", "This field may not be null.");
+        f.add("is_direct_message", "This field may not be null.", core::errc::required);
         return;
     }
     // DRF BooleanField.TRUE_VALUES / FALSE_VALUES.
@@ -80,8 +80,8 @@ void check_is_direct_message(field_reader& f, const json::object& body) {
 
 // PUT (name required) or PATCH (partial) fields of a channel, or the body's error. `team`,
 // `channel_type`, `is_direct_message`, `members` and `created_by` are read-only and ignored.
-core::result<chat::channel_fields> channel_fields(const context& c, bool partial) {
-    auto body = c.body();
+core::result<chat::channel_fields> channel_fields(const context& ctx, bool partial) {
+    auto body = ctx.body();
     if (!body) return body.error();
     field_reader f(*body);
     chat::channel_fields out;
@@ -91,8 +91,8 @@ core::result<chat::channel_fields> channel_fields(const context& c, bool partial
     return out;
 }
 
-outcome update(services& s, context& c, bool partial) {
-    auto r = s.channels.update(c.user(), c.ids[0], channel_fields(c, partial));
+outcome update(services& svc, context& ctx, bool partial) {
+    auto r = svc.channels.update(ctx.user(), ctx.ids[0], channel_fields(ctx, partial));
     if (!r) return r.error();
     return json_response(200, to_json(r->channel));
 }
@@ -106,12 +106,12 @@ json::array channels_json(const std::vector<model::channel>& channels) {
 
 }  // namespace
 
-outcome channels_list(services& s, context& c) {
-    return json_response(200, channels_json(s.channels.list(c.user())));
+outcome channels_list(services& svc, context& ctx) {
+    return json_response(200, channels_json(svc.channels.list(ctx.user())));
 }
 
-outcome channels_create(services& s, context& c) {
-    auto body = c.body();
+outcome channels_create(services& svc, context& ctx) {
+    auto body = ctx.body();
     if (!body) return body.error();
     field_reader f(*body);
     const auto name = f.text("name", name_rule(true));
@@ -124,46 +124,47 @@ outcome channels_create(services& s, context& c) {
         return "Invalid pk \"" + pk_text(body->at("team")) + "\" - object does not exist.";
     };
     if (!f.ok()) {
-        if (team && !s.channels.can_create_in(c.user(), *team)) f.add("team", invalid_team());
+        if (team && !svc.channels.can_create_in(ctx.user(), *team)) f.add("team", invalid_team());
         return f.error();
     }
-    auto r = s.channels.create(c.user(), *team, *name, description.value_or(""));
-    if (!r && r.error().code == core::errc::not_found)
+    auto r = svc.channels.create(ctx.user(), *team, *name, description.value_or(""));
+    if (!r && !r.error().problems.empty() &&
+        r.error().problems.front().kind == core::problem_kind::not_found)
         return core::field_shape("team", invalid_team());
     if (!r) return r.error();
     return json_response(201, to_json(*r));
 }
 
-outcome channels_get(services& s, context& c) {
-    auto r = s.channels.get(c.user(), c.ids[0]);
+outcome channels_get(services& svc, context& ctx) {
+    auto r = svc.channels.get(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return json_response(200, to_json(*r));
 }
 
-outcome channels_put(services& s, context& c) {
-    return update(s, c, false);
+outcome channels_put(services& svc, context& ctx) {
+    return update(svc, ctx, false);
 }
 
-outcome channels_patch(services& s, context& c) {
-    return update(s, c, true);
+outcome channels_patch(services& svc, context& ctx) {
+    return update(svc, ctx, true);
 }
 
-outcome channels_delete(services& s, context& c) {
-    auto r = s.channels.remove(c.user(), c.ids[0]);
+outcome channels_delete(services& svc, context& ctx) {
+    auto r = svc.channels.remove(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return no_content();
 }
 
-outcome channels_by_team(services& s, context& c) {
-    auto team = body_id(c, "team_id");
+outcome channels_by_team(services& svc, context& ctx) {
+    auto team = body_id(ctx, "team_id");
     if (!team) return team.error();
-    auto r = s.channels.by_team(c.user(), *team);
+    auto r = svc.channels.by_team(ctx.user(), *team);
     if (!r) return r.error();
     return json_response(200, channels_json(*r));
 }
 
-outcome channels_create_or_get_dm(services& s, context& c) {
-    auto body = c.body(core::shape::error);
+outcome channels_create_or_get_dm(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::error);
     if (!body) return body.error();
     if (is_missing(*body, "team_id") || is_missing(*body, "user_id"))
         return core::error_shape(core::errc::required, "team_id and user_id are required",
@@ -172,7 +173,7 @@ outcome channels_create_or_get_dm(services& s, context& c) {
     if (!team) return team.error();
     auto other = error_shape_id(body->if_contains("user_id"), "user_id");
     if (!other) return other.error();
-    auto r = s.channels.create_or_get_dm(c.user(), *team, *other);
+    auto r = svc.channels.create_or_get_dm(ctx.user(), *team, *other);
     if (!r) return r.error();
     return json_response(200, to_json(r->channel));
 }

@@ -25,8 +25,8 @@ core::error not_configured() {
 }
 
 // §10.2: absolute URLs start at PARLEY_PUBLIC_URL, else at <scheme>://<Host header>.
-std::string public_base(const services& s, const request& req) {
-    std::string base = s.settings.http.public_url;
+std::string public_base(const services& svc, const request& req) {
+    std::string base = svc.settings.http.public_url;
     if (base.empty())
         base = req.scheme + "://" + std::string(req.header("host").value_or("localhost"));
     while (!base.empty() && base.back() == '/') base.pop_back();
@@ -106,44 +106,44 @@ response file_response(chat::file_download& d, bool allow_inline) {
 
 }  // namespace
 
-core::result<std::unique_ptr<body_sink>> upload_file(services& s, context& c) {
-    if (s.files == nullptr || s.media_urls == nullptr) return not_configured();
+core::result<std::unique_ptr<body_sink>> upload_file(services& svc, context& ctx) {
+    if (svc.files == nullptr || svc.media_urls == nullptr) return not_configured();
     // Not multipart, or no boundary: nothing can be a file (§7.1). Refused before the body.
-    const auto type = c.req.header("content-type");
+    const auto type = ctx.req.header("content-type");
     auto boundary = type ? media::form_data_boundary(*type) : std::nullopt;
     if (!boundary) return media::no_file_provided();
     // Quota and disk reserve against the declared size (§7.1), before any body byte is read.
-    auto budget = s.files->begin_upload(c.user(), declared_length(c.req));
+    auto budget = svc.files->begin_upload(ctx.user(), declared_length(ctx.req));
     if (!budget) return budget.error();
-    return std::make_unique<upload_sink>(s, c.user(), public_base(s, c.req), std::move(*boundary),
-                                         std::move(*budget));
+    return std::make_unique<upload_sink>(svc, ctx.user(), public_base(svc, ctx.req),
+                                         std::move(*boundary), std::move(*budget));
 }
 
-outcome files_download(services& s, context& c) {
-    if (s.files == nullptr) return not_configured();
-    auto d = s.files->open_download(c.user(), c.ids[0]);
+outcome files_download(services& svc, context& ctx) {
+    if (svc.files == nullptr) return not_configured();
+    auto d = svc.files->open_download(ctx.user(), ctx.ids[0]);
     if (!d) return d.error();
     return file_response(*d, false);
 }
 
-outcome media_file(services& s, context& c) {
-    if (s.files == nullptr || s.media_urls == nullptr) return not_configured();
+outcome media_file(services& svc, context& ctx) {
+    if (svc.files == nullptr || svc.media_urls == nullptr) return not_configured();
     // The name is checked before anything else: a path that is not one Parley issued never
     // reaches the signature check or the file system.
-    const auto stored = media::stored_name_of_media_path(c.req.path);
+    const auto stored = media::stored_name_of_media_path(ctx.req.path);
     if (!stored) return core::not_found();
-    const auto expires = query_param(c.req.query, "expires");
-    const auto signature = query_param(c.req.query, "signature");
+    const auto expires = query_param(ctx.req.query, "expires");
+    const auto signature = query_param(ctx.req.query, "signature");
     if (!expires || !signature ||
-        !s.media_urls->verify(media::media_url_path(*stored), *expires, *signature))
+        !svc.media_urls->verify(media::media_url_path(*stored), *expires, *signature))
         return core::detail(errc::permission_denied, "Invalid or expired signature.");
-    auto d = s.files->open_media(*stored);
+    auto d = svc.files->open_media(*stored);
     if (!d) return d.error();
     return file_response(*d, true);
 }
 
-outcome fetch_link_preview(services& s, context& c) {
-    auto body = c.body(core::shape::error);
+outcome fetch_link_preview(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::error);
     if (!body) return body.error();
     const auto* url = body->if_contains("url");
     if (url == nullptr || url->is_null() || (url->is_string() && url->get_string().empty()))
@@ -153,8 +153,8 @@ outcome fetch_link_preview(services& s, context& c) {
     if (!url->is_string()) return invalid;
     const auto parsed = media::parse_preview_url(url->get_string());
     if (!parsed) return invalid;
-    if (s.previews == nullptr) return not_configured();
-    return json_response(200, link_preview_json(s.previews->preview(*parsed)));
+    if (svc.previews == nullptr) return not_configured();
+    return json_response(200, link_preview_json(svc.previews->preview(*parsed)));
 }
 
 }  // namespace parley::api::rest

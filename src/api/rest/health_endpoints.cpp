@@ -11,13 +11,13 @@ outcome healthz(services&, context&) {
 }
 
 // Each probe answers within 2 s (the database pool's and the Redis client's timeouts).
-outcome readyz(services& s, context&) {
-    const bool db = s.database_ready();
-    const bool redis_enabled = !s.settings.redis_url.empty();
-    const bool redis = !redis_enabled || (s.redis_ready && s.redis_ready());
+outcome readyz(services& svc, context&) {
+    const bool db = svc.database_ready();
+    const bool redis_enabled = !svc.settings.redis_url.empty();
+    const bool redis = !redis_enabled || (svc.redis_ready && svc.redis_ready());
     json::object checks{{"database", db ? "ok" : "error"},
                         {"redis", redis_enabled ? (redis ? "ok" : "error") : "disabled"}};
-    const bool shutting_down = s.shutting_down.load();
+    const bool shutting_down = svc.shutting_down.load();
     const bool ok = db && redis && !shutting_down;
     const char* status = ok ? "ok" : (shutting_down ? "shutting_down" : "unavailable");
     return json_response(ok ? 200 : 503, json::object{{"status", status}, {"checks", checks}});
@@ -26,10 +26,10 @@ outcome readyz(services& s, context&) {
 // Prometheus text format 0.0.4 (§10.3). With PARLEY_METRICS_TOKEN set, only `Authorization:
 // Bearer <that token>` is let through; anything else is a 401 (§9 note 4). The comparison does
 // not reveal how much of a guess matched.
-outcome metrics(services& s, context& c) {
-    const std::string& token = s.settings.metrics_token;
+outcome metrics(services& svc, context& ctx) {
+    const std::string& token = svc.settings.metrics_token;
     if (!token.empty()) {
-        const auto header = c.req.header("authorization");
+        const auto header = ctx.req.header("authorization");
         if (!header)
             return core::detail(core::errc::not_authenticated,
                                 "Authentication credentials were not provided.");

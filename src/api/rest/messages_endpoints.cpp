@@ -1,5 +1,6 @@
 // REST door of §6: messages, their reactions, edits, pins and history pages (§0.11).
 #include "api/message_json.hpp"
+#include "api/problems.hpp"
 #include "api/rest/endpoints.hpp"
 
 #include <boost/json/serialize.hpp>
@@ -28,18 +29,18 @@ core::result<std::optional<std::string>> idempotency_key(const request& req) {
 // A pk key of a field-shape body: absent → nullopt; null → `This field may not be null.`;
 // otherwise DRF's pk texts. Errors go to `errors`.
 std::optional<model::id> body_pk(const json::object& o, std::string_view key,
-                                 std::vector<core::field_error>& errors) {
+                                 std::vector<core::problem>& errors) {
     const auto* v = o.if_contains(key);
     if (v == nullptr) return std::nullopt;
     if (v->is_null()) {
-        errors.push_back({std::string(key), {"This field may not be null."}});
+        errors.push_back(
+            core::problem{.kind = core::problem_kind::null_value, .field = std::string(key)});
         return std::nullopt;
     }
     field_reader f(o);
     auto id = f.pk(key, true);
     if (!f.ok()) {
-        const auto e = f.error();
-        errors.insert(errors.end(), e.fields.begin(), e.fields.end());
+        for (auto& p : reader_problems(f.error().fields)) errors.push_back(std::move(p));
     }
     return id;
 }
@@ -59,8 +60,8 @@ json::array rest_messages(const std::vector<model::message>& ms) {
 }
 
 // The absolute URL of this request's path on the public base URL (§0.11, §10.2).
-std::string base_url(const services& s, const request& req) {
-    std::string base = s.settings.http.public_url;
+std::string base_url(const services& svc, const request& req) {
+    std::string base = svc.settings.http.public_url;
     if (base.empty()) base = "http://" + std::string(req.header("host").value_or("localhost"));
     while (!base.empty() && base.back() == '/') base.pop_back();
     return base + req.path;
@@ -70,7 +71,7 @@ std::string base_url(const services& s, const request& req) {
 // in the paging direction: before=<first id> for default/`before` requests, after=<last id>
 // (keeping `before`) for `after` requests. Other query parameters are kept as sent; `limit`
 // always carries the effective limit (§13.3).
-response page_response(const services& s, const request& req, const chat::message_page& page) {
+response page_response(const services& svc, const request& req, const chat::message_page& page) {
     auto r = json_response(200, rest_messages(page.messages));
     if (!page.has_more || page.messages.empty()) return r;
     std::string query;
@@ -95,17 +96,17 @@ response page_response(const services& s, const request& req, const chat::messag
     } else {
         append("before=" + std::to_string(page.messages.front().id));
     }
-    r.set_header("Link", "<" + base_url(s, req) + "?" + query + ">; rel=\"next\"");
+    r.set_header("Link", "<" + base_url(svc, req) + "?" + query + ">; rel=\"next\"");
     return r;
 }
 
-outcome post_direct(services& s, context& c, const json::object& body,
+outcome post_direct(services& svc, context& ctx, const json::object& body,
                     const std::optional<std::string>& key) {
     chat::direct_target target;
     auto draft = read_message_draft(body);
     target.recipient = body_pk(body, "recipient", draft.errors);
     target.team = body_pk(body, "team_id", draft.errors);
-    auto r = s.messages.post_direct(c.user(), target, draft, chat::door::rest, key);
+    auto r = svc.messages.post_direct(ctx.user(), target, draft, key);
     if (!r) return r.error();
     auto o = rest_message(r->messages.front());
     o["message_type"] = "direct";
@@ -113,10 +114,10 @@ outcome post_direct(services& s, context& c, const json::object& body,
     return json_response(201, o);
 }
 
-outcome edit(services& s, context& c, chat::edit_form form) {
-    auto body = c.body();
+outcome edit(services& svc, context& ctx, chat::edit_form form) {
+    auto body = ctx.body();
     if (!body) return body.error();
-    auto r = s.messages.edit(c.user(), c.ids[0], read_message_edit(*body), form);
+    auto r = svc.messages.edit(ctx.user(), ctx.ids[0], read_message_edit(*body), form);
     if (!r) return r.error();
     return json_response(200, rest_message(r->msg));
 }
@@ -124,31 +125,31 @@ outcome edit(services& s, context& c, chat::edit_form form) {
 }  // namespace
 
 // §6.2
-outcome messages_list(services& s, context& c) {
-    auto r = s.messages.list_all(c.user(), read_page_query_string(c.req.query));
+outcome messages_list(services& svc, context& ctx) {
+    auto r = svc.messages.list_all(ctx.user(), read_page_query_string(ctx.req.query));
     if (!r) return r.error();
-    return page_response(s, c.req, *r);
+    return page_response(svc, ctx.req, *r);
 }
 
 // §6.3, both forms.
-outcome messages_create(services& s, context& c) {
-    auto body = c.body();
+outcome messages_create(services& svc, context& ctx) {
+    auto body = ctx.body();
     if (!body) return body.error();
-    auto key = idempotency_key(c.req);
+    auto key = idempotency_key(ctx.req);
     if (!key) return key.error();
     const auto* type = body->if_contains("message_type");
     if (type != nullptr) {
         if (type->is_null())
             return core::field_shape("message_type", "This field may not be null.");
         if (type->is_string() && type->get_string() == "direct")
-            return post_direct(s, c, *body, *key);
+            return post_direct(svc, ctx, *body, *key);
         if (!type->is_string() || type->get_string() != "channels")
             return core::field_shape("message_type",
                                      "\"" + python_str(*type) + "\" is not a valid choice.");
     }
     auto draft = read_message_draft(*body);
     const auto channel = body_pk(*body, "channel", draft.errors);
-    auto r = s.messages.post(c.user(), channel, draft, chat::door::rest, *key);
+    auto r = svc.messages.post(ctx.user(), channel, draft, *key);
     if (!r) return r.error();
     auto o = rest_message(r->messages.front());
     if (type != nullptr) {  // the original-era form echoes its type (§6.3)
@@ -159,66 +160,67 @@ outcome messages_create(services& s, context& c) {
 }
 
 // §6.11
-outcome messages_direct(services& s, context& c) {
-    auto other = query_id(c.req, "user_id");
+outcome messages_direct(services& svc, context& ctx) {
+    auto other = query_id(ctx.req, "user_id");
     if (!other) return other.error();
     std::optional<model::id> team;
-    if (const auto raw = query_param(c.req.query, "team_id"); raw && !raw->empty()) {
+    if (const auto raw = query_param(ctx.req.query, "team_id"); raw && !raw->empty()) {
         const json::value v = json::string(*raw);
         auto t = error_shape_id(&v, "team_id");
         if (!t) return t.error();
         team = *t;
     }
-    auto r = s.messages.list_direct(c.user(), *other, team, read_page_query_string(c.req.query));
+    auto r =
+        svc.messages.list_direct(ctx.user(), *other, team, read_page_query_string(ctx.req.query));
     if (!r) return r.error();
-    return page_response(s, c.req, *r);
+    return page_response(svc, ctx.req, *r);
 }
 
 // §6.4
-outcome messages_get(services& s, context& c) {
-    auto r = s.messages.get(c.user(), c.ids[0]);
+outcome messages_get(services& svc, context& ctx) {
+    auto r = svc.messages.get(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return json_response(200, rest_message(*r));
 }
 
 // §6.5
-outcome messages_put(services& s, context& c) {
-    return edit(s, c, chat::edit_form::update_full);
+outcome messages_put(services& svc, context& ctx) {
+    return edit(svc, ctx, chat::edit_form::update_full);
 }
 
-outcome messages_patch(services& s, context& c) {
-    return edit(s, c, chat::edit_form::update);
+outcome messages_patch(services& svc, context& ctx) {
+    return edit(svc, ctx, chat::edit_form::update);
 }
 
 // §6.6
-outcome messages_delete(services& s, context& c) {
-    auto r = s.messages.remove(c.user(), c.ids[0], chat::delete_form::destroy);
+outcome messages_delete(services& svc, context& ctx) {
+    auto r = svc.messages.remove(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return no_content();
 }
 
 // §6.7
-outcome messages_delete_message(services& s, context& c) {
-    auto r = s.messages.remove(c.user(), c.ids[0], chat::delete_form::delete_message);
-    if (!r) return r.error();
+outcome messages_delete_message(services& svc, context& ctx) {
+    auto r = svc.messages.remove(ctx.user(), ctx.ids[0]);
+    if (!r) return render_rest(r.error(), rest_form::action);
     return json_response(200, json::object{{"Message", "Message deleted Successfully"}});
 }
 
 // §6.8
-outcome messages_react(services& s, context& c) {
+outcome messages_react(services& svc, context& ctx) {
     // The reaction is the one string read, and its rule (no control characters, §0.8) answers
     // a NUL with §6.8's text.
-    auto body = c.body(core::shape::error, /*refuse_nul=*/false);
+    auto body = ctx.body(core::shape::error, /*refuse_nul=*/false);
     if (!body) return body.error();
     core::result<std::optional<std::string>> reaction{std::optional<std::string>{}};
     if (const auto* v = body->if_contains("reaction"); v != nullptr && !v->is_null()) {
         if (v->is_string()) {
             if (!v->get_string().empty()) reaction = std::optional<std::string>(v->get_string());
         } else {
-            reaction = core::error_shape(errc::invalid, "", "reaction");  // worded by the service
+            reaction = core::problems({reader_problem("reaction", "Not a valid string.")});
         }
     }
-    auto r = s.messages.react(c.user(), c.ids[0], reaction);
+    auto r = svc.messages.react(ctx.user(), ctx.ids[0], reaction);
     if (!r) return r.error();
     return json_response(200, json::object{{"message_id", r->message_id},
                                            {"reactions", message_reactions_json(r->reactions)},
@@ -226,8 +228,8 @@ outcome messages_react(services& s, context& c) {
                                            {"reaction", r->reaction.value_or("")}});
 }
 
-outcome messages_remove_reaction(services& s, context& c) {
-    auto r = s.messages.unreact(c.user(), c.ids[0], true);
+outcome messages_remove_reaction(services& svc, context& ctx) {
+    auto r = svc.messages.unreact(ctx.user(), ctx.ids[0], true);
     if (!r) return r.error();
     return json_response(200, json::object{{"message_id", r->message_id},
                                            {"reactions", message_reactions_json(r->reactions)},
@@ -235,35 +237,36 @@ outcome messages_remove_reaction(services& s, context& c) {
 }
 
 // §6.9
-outcome messages_edit_message(services& s, context& c) {
-    auto body = c.body(core::shape::error);
+outcome messages_edit_message(services& svc, context& ctx) {
+    auto body = ctx.body(core::shape::error);
     if (!body) return body.error();
     chat::message_edit change;
     if (const auto* v = body->if_contains("content"); v != nullptr && v->is_string())
         change.content = std::string(v->get_string());
-    auto r = s.messages.edit(c.user(), c.ids[0], change, chat::edit_form::edit_message);
-    if (!r) return r.error();
+    auto r = svc.messages.edit(ctx.user(), ctx.ids[0], change, chat::edit_form::edit_message);
+    if (!r) return render_rest(r.error(), rest_form::action);
     return json_response(200, rest_message(r->msg));
 }
 
 // §6.10
-outcome messages_pin(services& s, context& c) {
-    auto r = s.messages.pin(c.user(), c.ids[0]);
+outcome messages_pin(services& svc, context& ctx) {
+    auto r = svc.messages.pin(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return json_response(200, rest_message(r->msg));
 }
 
-outcome messages_unpin(services& s, context& c) {
-    auto r = s.messages.unpin(c.user(), c.ids[0]);
+outcome messages_unpin(services& svc, context& ctx) {
+    auto r = svc.messages.unpin(ctx.user(), ctx.ids[0]);
     if (!r) return r.error();
     return json_response(200, rest_message(r->msg));
 }
 
 // §5 GET /channels/{id}/messages/
-outcome channels_messages(services& s, context& c) {
-    auto r = s.messages.list_channel(c.user(), c.ids[0], read_page_query_string(c.req.query));
+outcome channels_messages(services& svc, context& ctx) {
+    auto r =
+        svc.messages.list_channel(ctx.user(), ctx.ids[0], read_page_query_string(ctx.req.query));
     if (!r) return r.error();
-    return page_response(s, c.req, *r);
+    return page_response(svc, ctx.req, *r);
 }
 
 }  // namespace parley::api::rest

@@ -19,36 +19,36 @@ core::result<model::id> query_id(const request& req, std::string_view name) {
     return error_shape_id(&v, name);
 }
 
-outcome users_list(services& s, context& c) {
-    return json_response(200, to_json(s.users.list(c.user())));
+outcome users_list(services& svc, context& ctx) {
+    return json_response(200, to_json(svc.users.list(ctx.user())));
 }
 
-outcome users_get(services& s, context& c) {
-    auto u = s.users.get(c.user(), c.ids[0]);
+outcome users_get(services& svc, context& ctx) {
+    auto u = svc.users.get(ctx.user(), ctx.ids[0]);
     if (!u) return u.error();
     return json_response(200, to_json(*u));
 }
 
-outcome users_in_team(services& s, context& c) {
-    auto team = query_id(c.req, "team_id");
+outcome users_in_team(services& svc, context& ctx) {
+    auto team = query_id(ctx.req, "team_id");
     if (!team) return team.error();
-    auto r = s.users.in_team(c.user(), *team);
+    auto r = svc.users.in_team(ctx.user(), *team);
     if (!r) return r.error();
     return json_response(200, to_json(*r));
 }
 
-outcome users_in_channel(services& s, context& c) {
-    auto channel = query_id(c.req, "channel_id");
+outcome users_in_channel(services& svc, context& ctx) {
+    auto channel = query_id(ctx.req, "channel_id");
     if (!channel) return channel.error();
-    auto r = s.users.in_channel(c.user(), *channel);
+    auto r = svc.users.in_channel(ctx.user(), *channel);
     if (!r) return r.error();
     return json_response(200, to_json(*r));
 }
 
-outcome users_interacted(services& s, context& c) {
-    auto team = query_id(c.req, "team_id");
+outcome users_interacted(services& svc, context& ctx) {
+    auto team = query_id(ctx.req, "team_id");
     if (!team) return team.error();
-    auto r = s.users.interacted(c.user(), *team);
+    auto r = svc.users.interacted(ctx.user(), *team);
     if (!r) return r.error();
     json::array out;
     for (const auto& p : *r) {

@@ -120,17 +120,17 @@ response serve(const request& req, const web_asset& a, bool is_page) {
 
 }  // namespace
 
-outcome web_page(services&, context& c) {
+outcome web_page(services&, context& ctx) {
     const auto* page = find_web_asset("index.html");
     if (page == nullptr) return core::not_found();
-    return serve(c.req, *page, true);
+    return serve(ctx.req, *page, true);
 }
 
-outcome web_static(services&, context& c) {
-    const auto name = c.texts.empty() ? std::string_view{} : c.texts.front();
+outcome web_static(services&, context& ctx) {
+    const auto name = ctx.texts.empty() ? std::string_view{} : ctx.texts.front();
     const auto* file = find_web_asset(name);
     if (file == nullptr || name == "index.html") return core::not_found();
-    return serve(c.req, *file, false);
+    return serve(ctx.req, *file, false);
 }
 
 outcome schema(services&, context&) {

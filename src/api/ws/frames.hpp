@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <variant>
 
 namespace parley::api::ws_frames {
 
@@ -34,23 +35,37 @@ struct request {
     [[nodiscard]] services& svc() const noexcept { return ctx.svc; }
 };
 
-using handler = void (*)(request& r);
+// ---- answers (§8.3): a handler returns one; protocol.cpp sends it (the one place that does)
 
-// ---- answers (§8.3)
+// Success: {"type": "ack", "message_type", "request_id", keys...}, sent only when the request
+// carried a request_id (without one, success is silent).
+struct ack {
+    json::object keys;
+};
+
+// Success answered by a frame of its own type (history pages, team queries, pong, resumed),
+// built with reply_frame().
+struct reply {
+    json::object frame;
+};
+
+// Refusal: the error frame of `error` (its problems rendered by api/problems.hpp), with `extra`
+// keys appended (forward_message's `channel_id`).
+struct failure {
+    core::error error;
+    json::object extra = {};
+};
+
+using outcome = std::variant<ack, reply, failure>;
+
+using handler = outcome (*)(request& req);
 
 // A reply frame of `type` carrying the request_id when given; the caller adds its keys.
-[[nodiscard]] json::object reply_frame(const request& r, std::string_view type);
+[[nodiscard]] json::object reply_frame(const request& req, std::string_view type);
 
-// Queues a reply frame (reply_frame + keys) for this socket.
-void send_reply(const request& r, const json::object& frame);
-
-// On success: {"type": "ack", "message_type", "request_id", extras...}, only when the request
-// carried a request_id (without one, success is silent).
-void send_ack(const request& r, const json::object& extras = {});
-
-// The error frame for a failed request. A service's REST `throttled` becomes the WebSocket's
-// `rate_limited` (§0.9); `extra` keys (forward_message's `channel_id`) are appended.
-void send_failure(const request& r, core::error e, const json::object& extra = {});
+// Sends a handler's outcome: the ack, the reply or the error frame (a throttled request is
+// `rate_limited`, §0.9).
+void send_outcome(const request& req, const outcome& out);
 
 // ---- reading keys
 
@@ -80,39 +95,35 @@ void send_failure(const request& r, core::error e, const json::object& extra = {
 // The error with `field` set when the service left it empty (a plain 404 of a team lookup).
 [[nodiscard]] core::error at_field(core::error e, std::string_view field);
 
-// A field-shape error built by a door; code `required` when its first text says a value is
-// missing, null or blank (§13.6), else `invalid`.
-[[nodiscard]] core::error door_fields(core::error e);
-
 // The idempotency key of a request (§8.3): its request_id as text, or nullopt.
-[[nodiscard]] std::optional<std::string> dedupe_key(const request& r);
+[[nodiscard]] std::optional<std::string> dedupe_key(const request& req);
 
 // ---- handlers (§8.4)
 
 // frames_messages.cpp
-void channel_message(request& r);
-void direct_message(request& r);
-void forward_message(request& r);
-void delete_message(request& r);
-void edit_message(request& r);
-void reaction(request& r);
-void pin_message(request& r);
-void unpin_message(request& r);
-void typing(request& r);
+outcome channel_message(request& req);
+outcome direct_message(request& req);
+outcome forward_message(request& req);
+outcome delete_message(request& req);
+outcome edit_message(request& req);
+outcome reaction(request& req);
+outcome pin_message(request& req);
+outcome unpin_message(request& req);
+outcome typing(request& req);
 
 // frames_teams.cpp
-void team_notification(request& r);
-void create_channel(request& r);
-void add_team_member(request& r);
-void get_team_channels(request& r);
-void get_team_members(request& r);
-void get_interacted_users(request& r);
-void get_user_presences(request& r);
+outcome team_notification(request& req);
+outcome create_channel(request& req);
+outcome add_team_member(request& req);
+outcome get_team_channels(request& req);
+outcome get_team_members(request& req);
+outcome get_interacted_users(request& req);
+outcome get_user_presences(request& req);
 
 // frames_history.cpp
-void get_channel_messages(request& r);
-void get_direct_messages(request& r);
-void resume(request& r);
+outcome get_channel_messages(request& req);
+outcome get_direct_messages(request& req);
+outcome resume(request& req);
 
 // The per-channel outcomes of resume (§8.8).
 enum class resume_status : std::uint8_t {

@@ -28,10 +28,11 @@ constexpr std::size_t reply_envelope_bytes = 1024;
 
 // A history request's page (§0.11), its byte cap such that the reply frame stays under
 // max_server_frame_bytes (§8.2).
-chat::page_query ws_page_query(const request& r) {
-    auto page = read_page_query(r.frame);
-    page.max_bytes = std::min(r.svc().settings.limits.max_response_bytes, max_server_frame_bytes) -
-                     reply_envelope_bytes;
+chat::page_query ws_page_query(const request& req) {
+    auto page = read_page_query(req.frame);
+    page.max_bytes =
+        std::min(req.svc().settings.limits.max_response_bytes, max_server_frame_bytes) -
+        reply_envelope_bytes;
     return page;
 }
 
@@ -41,8 +42,8 @@ struct position {
     std::string epoch;
 };
 
-position stream_position(request& r, model::id channel) {
-    auto p = r.ctx.streams.position(channel);
+position stream_position(request& req, model::id channel) {
+    auto p = req.ctx.streams.position(channel);
     return {p.offset, std::move(p.epoch)};
 }
 
@@ -62,10 +63,10 @@ json::array messages_json(const std::vector<model::message>& messages, const mod
 
 // A history reply (§8.5): {type, request_id?, [user_id], channel_id, messages, has_more, offset,
 // epoch}.
-json::object history_reply(const request& r, std::string_view type, model::id channel,
+json::object history_reply(const request& req, std::string_view type, model::id channel,
                            const chat::message_page& page, const position& at,
                            json::array messages) {
-    json::object f = reply_frame(r, type);
+    json::object f = reply_frame(req, type);
     f["channel_id"] = channel;
     f["messages"] = std::move(messages);
     f["has_more"] = page.has_more;
@@ -75,120 +76,93 @@ json::object history_reply(const request& r, std::string_view type, model::id ch
 }
 
 // channel_id form of both history requests.
-void channel_history(request& r, std::string_view type, model::id channel) {
-    const auto page = ws_page_query(r);
-    const position at = stream_position(r, channel);  // before the query (§8.8)
-    auto found = r.svc().messages.list_channel(r.user(), channel, page);
-    if (!found) {
-        send_failure(r, at_field(found.error(), "channel_id"));
-        return;
-    }
-    send_reply(r, history_reply(r, type, channel, *found, at,
-                                messages_json(found->messages, nullptr, nullptr)));
+outcome channel_history(request& req, std::string_view type, model::id channel) {
+    const auto page = ws_page_query(req);
+    const position at = stream_position(req, channel);  // before the query (§8.8)
+    auto found = req.svc().messages.list_channel(req.user(), channel, page);
+    if (!found) return failure{at_field(found.error(), "channel_id")};
+    return reply{history_reply(req, type, channel, *found, at,
+                               messages_json(found->messages, nullptr, nullptr))};
 }
 
 // The §0.11 ranges the service applies to a page (limit 1..max, cursors >= 1), for the
 // original-era form that may have no channel to page through: the first problem, or nullopt.
-std::optional<core::error> page_error(const request& r, const chat::page_query& page) {
-    if (!page.errors.empty()) return door_fields(core::field_shape(page.errors));
-    const auto max = r.svc().settings.limits.message_page_max;
+std::optional<core::error> page_error(const request& req, const chat::page_query& page) {
+    using core::problem_kind;
+    if (!page.errors.empty()) return core::problems(page.errors);
+    const auto max = req.svc().settings.limits.message_page_max;
     if (page.limit && *page.limit < 1)
-        return core::field_shape("limit", "Ensure this value is greater than or equal to 1.");
+        return core::problem_at(problem_kind::below_minimum, "limit", 1);
     if (page.limit && *page.limit > max)
-        return core::field_shape(
-            "limit", "Ensure this value is less than or equal to " + std::to_string(max) + ".");
+        return core::problem_at(problem_kind::above_maximum, "limit", max);
     for (const auto& [key, v] : {std::pair{"before", page.before}, std::pair{"after", page.after}})
-        if (v && *v < 1)
-            return core::field_shape(key, "Ensure this value is greater than or equal to 1.");
+        if (v && *v < 1) return core::problem_at(problem_kind::below_minimum, key, 1);
     return std::nullopt;
 }
 
 // The original-era get_direct_messages {user_id, team_id?}: the pair's DM channel chosen as in
 // §6.3's direct form, never created; nulls and [] when there is none.
-void direct_history_of_user(request& r, model::id other, std::optional<model::id> team) {
+outcome direct_history_of_user(request& req, model::id other, std::optional<model::id> team) {
     const auto none = [&] {
-        json::object f = reply_frame(r, "direct_messages");
+        json::object f = reply_frame(req, "direct_messages");
         f["user_id"] = other;
         f["channel_id"] = nullptr;
         f["messages"] = json::array();
         f["has_more"] = false;
         f["offset"] = nullptr;
         f["epoch"] = nullptr;
-        send_reply(r, f);
+        return outcome{reply{f}};
     };
-    const auto page = ws_page_query(r);
-    if (auto bad = page_error(r, page)) {
-        // Page parameters are checked whether or not a channel exists.
-        send_failure(r, std::move(*bad));
-        return;
-    }
-    const auto channel = r.svc().messages.find_direct_channel(r.user(), other, team);
-    if (!channel) {
-        none();
-        return;
-    }
-    auto dm = r.svc().channels.get(r.user(), *channel);
-    if (!dm) {
-        none();
-        return;
-    }
-    const position at = stream_position(r, *channel);  // before the query (§8.8)
-    auto found = r.svc().messages.list_channel(r.user(), *channel, page);
+    const auto page = ws_page_query(req);
+    // Page parameters are checked whether or not a channel exists.
+    if (auto bad = page_error(req, page)) return failure{std::move(*bad)};
+    const auto channel = req.svc().messages.find_direct_channel(req.user(), other, team);
+    if (!channel) return none();
+    auto dm = req.svc().channels.get(req.user(), *channel);
+    if (!dm) return none();
+    const position at = stream_position(req, *channel);  // before the query (§8.8)
+    auto found = req.svc().messages.list_channel(req.user(), *channel, page);
     if (!found) {
-        if (found.error().code == core::errc::not_found) {
-            none();
-        } else {
-            send_failure(r, found.error());
-        }
-        return;
+        if (found.error().problems.empty()
+                ? found.error().code == core::errc::not_found
+                : found.error().problems.front().kind == core::problem_kind::not_found)
+            return none();
+        return failure{found.error()};
     }
-    const model::user_ref me{r.user().id, r.user().username, r.user().email};
+    const model::user_ref me{req.user().id, req.user().username, req.user().email};
     model::user_ref partner{other, {}, {}};
     for (const auto& m : dm->members)
         if (m.id == other) partner = m;
-    json::object f = reply_frame(r, "direct_messages");
+    json::object f = reply_frame(req, "direct_messages");
     f["user_id"] = other;
-    for (auto& kv : history_reply(r, "direct_messages", *channel, *found, at,
+    for (auto& kv : history_reply(req, "direct_messages", *channel, *found, at,
                                   messages_json(found->messages, &me, &partner)))
         if (kv.key() != "type" && kv.key() != "request_id") f[kv.key()] = std::move(kv.value());
-    send_reply(r, f);
+    return reply{f};
 }
 
 }  // namespace
 
 // {channel_id (R), limit, before, after} → channel_messages.
-void get_channel_messages(request& r) {
-    const auto channel = required_id(r.frame, "channel_id");
-    if (!channel) {
-        send_failure(r, channel.error());
-        return;
-    }
-    channel_history(r, "channel_messages", *channel);
+outcome get_channel_messages(request& req) {
+    const auto channel = required_id(req.frame, "channel_id");
+    if (!channel) return failure{channel.error()};
+    return channel_history(req, "channel_messages", *channel);
 }
 
 // {channel_id (R)} or the original-era {user_id (R), team_id} → direct_messages.
-void get_direct_messages(request& r) {
-    const auto& o = r.frame;
+outcome get_direct_messages(request& req) {
+    const auto& o = req.frame;
     if (!is_missing(o, "channel_id") || is_missing(o, "user_id")) {
         const auto channel = required_id(o, "channel_id");
-        if (!channel) {
-            send_failure(r, channel.error());
-            return;
-        }
-        channel_history(r, "direct_messages", *channel);
-        return;
+        if (!channel) return failure{channel.error()};
+        return channel_history(req, "direct_messages", *channel);
     }
     const auto other = required_id(o, "user_id");
-    if (!other) {
-        send_failure(r, other.error());
-        return;
-    }
+    if (!other) return failure{other.error()};
     const auto team = optional_id(o, "team_id");
-    if (!team) {
-        send_failure(r, team.error());
-        return;
-    }
-    direct_history_of_user(r, *other, *team);
+    if (!team) return failure{team.error()};
+    return direct_history_of_user(req, *other, *team);
 }
 
 namespace {
@@ -286,22 +260,19 @@ std::string_view reason_text(resume_status s) noexcept {
 // Live stream frames are held back from before the first history read until after `resumed`,
 // then sent unless replayed (stream_gate), so each recovered channel continues without gap or
 // duplicate.
-void resume(request& r) {
-    auto entries = read_resume(r.frame);
-    if (!entries) {
-        send_failure(r, entries.error());
-        return;
-    }
+outcome resume(request& req) {
+    auto entries = read_resume(req.frame);
+    if (!entries) return failure{entries.error()};
     // Visibility: the caller's channels in one read; staff also see the others (§1.2).
     std::set<model::id> visible;
     if (!entries->empty()) {
-        for (const auto& c : r.svc().channels.list(r.user())) visible.insert(c.id);
+        for (const auto& c : req.svc().channels.list(req.user())) visible.insert(c.id);
     }
     const auto can_see = [&](model::id channel) {
         if (visible.contains(channel)) return true;
-        return r.user().staff() && r.svc().channels.get(r.user(), channel).has_value();
+        return req.user().staff() && req.svc().channels.get(req.user(), channel).has_value();
     };
-    auto& gate = r.ctx.gate;
+    auto& gate = req.ctx.gate;
     gate.begin_resume();
     json::object summary;
     for (const auto& e : *entries) {
@@ -310,7 +281,7 @@ void resume(request& r) {
             summary[e.key] = json::object{{"status", "not_found"}};
             continue;
         }
-        const auto history = r.ctx.streams.history(e.channel, e.offset);
+        const auto history = req.ctx.streams.history(e.channel, e.offset);
         const position at{history.position.offset, history.position.epoch};
         std::optional<resume_status> failed;
         if (e.epoch && *e.epoch != at.epoch) {
@@ -336,17 +307,18 @@ void resume(request& r) {
         }
         count(*failed);
         // §13.7: resync_required frames carry no request_id.
-        send_json(*r.ctx.conn, json::object{{"type", "resync_required"},
-                                            {"channel_id", e.channel},
-                                            {"offset", at.offset},
-                                            {"epoch", at.epoch},
-                                            {"reason", reason_text(*failed)}});
+        send_json(*req.ctx.conn, json::object{{"type", "resync_required"},
+                                              {"channel_id", e.channel},
+                                              {"offset", at.offset},
+                                              {"epoch", at.epoch},
+                                              {"reason", reason_text(*failed)}});
         summary[e.key] = status_of("resync_required", at);
     }
-    json::object f = reply_frame(r, "resumed");
+    json::object f = reply_frame(req, "resumed");
     f["channels"] = std::move(summary);
-    send_reply(r, f);
-    gate.end_resume();
+    // The hub ends the resume after this reply is sent (ws_hub::on_text), releasing the held
+    // live frames behind `resumed`.
+    return reply{f};
 }
 
 }  // namespace parley::api::ws_frames

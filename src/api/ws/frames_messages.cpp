@@ -1,8 +1,9 @@
 // The message requests of API.md §8.4: channel_message, direct_message, forward_message,
 // delete_message, edit_message, reaction, pin_message / unpin_message and typing. Each reads its
-// keys (ids per §0.4, aliases of §11) and calls chat::message_service with door::ws; the service
-// publishes, then the ack goes out (§8.3).
+// keys (ids per §0.4, aliases of §11) and calls chat::message_service; the service publishes,
+// then the ack goes out (§8.3). The service's problems are rendered by api/problems.hpp.
 #include "api/message_json.hpp"
+#include "api/problems.hpp"
 #include "api/ws/frames.hpp"
 
 #include <optional>
@@ -20,7 +21,7 @@ std::optional<model::id> draft_id(const json::object& o, std::string_view key,
                                   std::string_view report_as, chat::message_draft& draft) {
     auto id = optional_id(o, key);
     if (id) return *id;
-    draft.errors.push_back({std::string(report_as), {id.error().message}});
+    draft.errors.push_back(reader_problem(std::string(report_as), id.error().message));
     return std::nullopt;
 }
 
@@ -39,13 +40,8 @@ json::object posted_ack(const chat::posted& p) {
 }
 
 // The requests that name one message (§8.4): `message_id` (R).
-std::optional<model::id> message_id_of(request& r) {
-    auto id = required_id(r.frame, "message_id");
-    if (!id) {
-        send_failure(r, id.error());
-        return std::nullopt;
-    }
-    return *id;
+core::result<model::id> message_id_of(const request& req) {
+    return required_id(req.frame, "message_id");
 }
 
 json::object message_ack(model::id message) {
@@ -56,65 +52,59 @@ json::object message_ack(model::id message) {
 
 // {channel (R; alias channel_id), content, reply_to, link_preview, fileIds / file_ids,
 // team_id (ignored)}. Ack: message_id, channel_id, duplicate.
-void channel_message(request& r) {
-    const auto& o = r.frame;
+outcome channel_message(request& req) {
+    const auto& o = req.frame;
     const std::string_view key = pick_key(o, "channel", "channel_id");
     auto draft = read_message_draft(o);
     const auto channel = draft_id(o, key, "channel", draft);
-    const auto dedupe = dedupe_key(r);
-    auto made = r.svc().messages.post(r.user(), channel, draft, chat::door::ws, key_of(dedupe));
+    const auto dedupe = dedupe_key(req);
+    auto made = req.svc().messages.post(req.user(), channel, draft, key_of(dedupe));
     if (!made) {
-        send_failure(r, renamed(made.error(), "channel", key));
-        return;
+        return failure{renamed(made.error(), "channel", key)};
     }
-    send_ack(r, posted_ack(*made));
+    return ack{posted_ack(*made)};
 }
 
 // {channel_id, recipient_id (alias recipient), content, reply_to, link_preview, fileIds /
 // file_ids, team_id}: into the DM channel given, or the pair's DM channel (created if needed).
-void direct_message(request& r) {
-    const auto& o = r.frame;
+outcome direct_message(request& req) {
+    const auto& o = req.frame;
     const std::string_view recipient_key = pick_key(o, "recipient_id", "recipient");
     auto draft = read_message_draft(o);
     chat::direct_target target;
     target.channel = draft_id(o, "channel_id", "channel_id", draft);
-    target.recipient = draft_id(o, recipient_key, "recipient_id", draft);
+    target.recipient = draft_id(o, recipient_key, "recipient", draft);
     target.team = draft_id(o, "team_id", "team_id", draft);
-    const auto dedupe = dedupe_key(r);
-    auto made =
-        r.svc().messages.post_direct(r.user(), target, draft, chat::door::ws, key_of(dedupe));
+    const auto dedupe = dedupe_key(req);
+    auto made = req.svc().messages.post_direct(req.user(), target, draft, key_of(dedupe));
     if (!made) {
-        send_failure(r, renamed(made.error(), "recipient_id", recipient_key));
-        return;
+        return failure{renamed(made.error(), "recipient", recipient_key)};
     }
-    send_ack(r, posted_ack(*made));
+    return ack{posted_ack(*made)};
 }
 
 // {channels (R: 1-10 distinct ids), content (R)}: one forwarded message per target, all
 // targets checked first. Ack: message_ids, channel_ids, duplicate. An error about one target
 // carries its `channel_id`.
-void forward_message(request& r) {
-    const auto& o = r.frame;
+outcome forward_message(request& req) {
+    const auto& o = req.frame;
     std::vector<model::id> channels;
     const json::value* list = o.if_contains("channels");
     if (list == nullptr || list->is_null()) {
-        send_failure(
-            r, core::error_shape(core::errc::required, "This field is required.", "channels"));
-        return;
+        return failure{
+            core::error_shape(core::errc::required, "This field is required.", "channels")};
     }
     if (!list->is_array()) {
-        send_failure(r, core::error_shape(core::errc::invalid,
-                                          "Expected a list of items but got type \"" +
-                                              std::string(py_type(*list)) + "\".",
-                                          "channels"));
-        return;
+        return failure{core::error_shape(
+            core::errc::invalid,
+            "Expected a list of items but got type \"" + std::string(py_type(*list)) + "\".",
+            "channels")};
     }
     for (const auto& item : list->get_array()) {
         const auto id = to_id(item);
         if (!id) {
-            send_failure(r,
-                         core::error_shape(core::errc::invalid, invalid_id_text(item), "channels"));
-            return;
+            return failure{
+                core::error_shape(core::errc::invalid, invalid_id_text(item), "channels")};
         }
         channels.push_back(*id);
     }
@@ -127,18 +117,17 @@ void forward_message(request& r) {
             content_type_error = true;
         }
     }
-    const auto dedupe = dedupe_key(r);
-    auto made = r.svc().messages.forward(r.user(), channels, content, key_of(dedupe));
+    const auto dedupe = dedupe_key(req);
+    auto made = req.svc().messages.forward(req.user(), channels, content, key_of(dedupe));
     if (!made) {
         core::error e = made.error().error;
         // The service checks the list before the content; a content of the wrong type is then
         // reported as such rather than as missing.
         if (content_type_error && e.field == "content")
-            e = core::error_shape(core::errc::invalid, "Not a valid string.", "content");
+            e = core::problems({reader_problem("content", "Not a valid string.")});
         json::object extra;
         if (made.error().channel_id) extra["channel_id"] = *made.error().channel_id;
-        send_failure(r, std::move(e), extra);
-        return;
+        return failure{std::move(e), extra};
     }
     json::object a;
     json::array ids;
@@ -150,112 +139,102 @@ void forward_message(request& r) {
     a["message_ids"] = std::move(ids);
     a["channel_ids"] = std::move(targets);
     a["duplicate"] = made->duplicate;
-    send_ack(r, a);
+    return ack{a};
 }
 
 // {message_id (R), type (ignored)}: sender, the owner of a group channel's team, staff.
-void delete_message(request& r) {
-    const auto id = message_id_of(r);
-    if (!id) return;
-    auto done = r.svc().messages.remove(r.user(), *id, chat::delete_form::delete_message);
+outcome delete_message(request& req) {
+    const auto id = message_id_of(req);
+    if (!id) return failure{id.error()};
+    auto done = req.svc().messages.remove(req.user(), *id);
     if (!done) {
-        send_failure(r, done.error());
-        return;
+        return failure{done.error()};
     }
-    send_ack(r, message_ack(*id));
+    return ack{message_ack(*id)};
 }
 
 // {message_id (R), content (R)}: sender or staff, per §6.9.
-void edit_message(request& r) {
-    const auto id = message_id_of(r);
-    if (!id) return;
-    const auto change = read_message_edit(r.frame);
-    auto done = r.svc().messages.edit(r.user(), *id, change, chat::edit_form::edit_message);
+outcome edit_message(request& req) {
+    const auto id = message_id_of(req);
+    if (!id) return failure{id.error()};
+    const auto change = read_message_edit(req.frame);
+    auto done = req.svc().messages.edit(req.user(), *id, change, chat::edit_form::edit_message);
     if (!done) {
-        send_failure(r, done.error());
-        return;
+        return failure{done.error()};
     }
-    send_ack(r, message_ack(*id));
+    return ack{message_ack(*id)};
 }
 
 // {message_id (R), reaction}: sets the caller's reaction; null, "" or absent removes it.
-void reaction(request& r) {
-    const auto id = message_id_of(r);
-    if (!id) return;
-    auto& messages = r.svc().messages;
+outcome reaction(request& req) {
+    const auto id = message_id_of(req);
+    if (!id) return failure{id.error()};
+    auto& messages = req.svc().messages;
     core::result<chat::reaction_change> done = core::error{};
-    if (is_missing(r.frame, "reaction")) {
-        done = messages.unreact(r.user(), *id, false);
-    } else if (const auto& v = r.frame.at("reaction"); v.is_string()) {
-        done =
-            messages.react(r.user(), *id, std::optional<std::string>(std::string(v.get_string())));
+    if (is_missing(req.frame, "reaction")) {
+        done = messages.unreact(req.user(), *id, false);
+    } else if (const auto& v = req.frame.at("reaction"); v.is_string()) {
+        done = messages.react(req.user(), *id,
+                              std::optional<std::string>(std::string(v.get_string())));
     } else {
         // Reported after the visibility check, by the service.
-        done = messages.react(
-            r.user(), *id,
-            core::error_shape(core::errc::invalid, "Not a valid string.", "reaction"));
+        done = messages.react(req.user(), *id,
+                              core::problems({reader_problem("reaction", "Not a valid string.")}));
     }
     if (!done) {
-        send_failure(r, done.error());
-        return;
+        return failure{done.error()};
     }
-    send_ack(r, message_ack(*id));
+    return ack{message_ack(*id)};
 }
 
 // {message_id (R)}: pins it, replacing the channel's pin (§6.10).
-void pin_message(request& r) {
-    const auto id = message_id_of(r);
-    if (!id) return;
-    auto done = r.svc().messages.pin(r.user(), *id);
+outcome pin_message(request& req) {
+    const auto id = message_id_of(req);
+    if (!id) return failure{id.error()};
+    auto done = req.svc().messages.pin(req.user(), *id);
     if (!done) {
-        send_failure(r, done.error());
-        return;
+        return failure{done.error()};
     }
-    send_ack(r, message_ack(*id));
+    return ack{message_ack(*id)};
 }
 
 // {message_id (R)}.
-void unpin_message(request& r) {
-    const auto id = message_id_of(r);
-    if (!id) return;
-    auto done = r.svc().messages.unpin(r.user(), *id);
+outcome unpin_message(request& req) {
+    const auto id = message_id_of(req);
+    if (!id) return failure{id.error()};
+    auto done = req.svc().messages.unpin(req.user(), *id);
     if (!done) {
-        send_failure(r, done.error());
-        return;
+        return failure{done.error()};
     }
-    send_ack(r, message_ack(*id));
+    return ack{message_ack(*id)};
 }
 
 // {channel_id (R; alias channel), is_typing (boolean, default true)} (§8.10). Ack: channel_id,
 // also when the throttle dropped the signal.
-void typing(request& r) {
-    const auto& o = r.frame;
+outcome typing(request& req) {
+    const auto& o = req.frame;
     const std::string_view key = pick_key(o, "channel_id", "channel");
     const auto channel = required_id(o, key);
     if (!channel) {
-        send_failure(r, channel.error());
-        return;
+        return failure{channel.error()};
     }
     bool is_typing = true;
     if (const auto* v = o.if_contains("is_typing"); v != nullptr && !v->is_null()) {
         if (!v->is_bool()) {
             // A channel the caller cannot see is reported first (the order of §8.4's keys).
-            if (auto c = r.svc().channels.get(r.user(), *channel); !c) {
-                send_failure(r, at_field(c.error(), key));
-                return;
+            if (auto c = req.svc().channels.get(req.user(), *channel); !c) {
+                return failure{at_field(c.error(), key)};
             }
-            send_failure(
-                r, core::error_shape(core::errc::invalid, "Must be a valid boolean.", "is_typing"));
-            return;
+            return failure{
+                core::error_shape(core::errc::invalid, "Must be a valid boolean.", "is_typing")};
         }
         is_typing = v->get_bool();
     }
-    auto done = r.svc().messages.typing(r.user(), *channel, is_typing);
+    auto done = req.svc().messages.typing(req.user(), *channel, is_typing);
     if (!done) {
-        send_failure(r, renamed(done.error(), "channel_id", key));
-        return;
+        return failure{renamed(done.error(), "channel_id", key)};
     }
-    send_ack(r, {{"channel_id", *channel}});
+    return ack{{{"channel_id", *channel}}};
 }
 
 }  // namespace parley::api::ws_frames

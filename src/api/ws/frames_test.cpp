@@ -74,13 +74,24 @@ TEST(FrameErrors, RenamedFollowsTheKeyTheClientSent) {
     EXPECT_EQ(renamed(e, "channel", "channel").field, "channel");
 }
 
-TEST(FrameErrors, DoorFieldsSaysRequiredForMissingNullOrBlank) {
-    EXPECT_EQ(door_fields(core::field_shape("name", "This field may not be blank.")).code,
-              core::errc::required);
-    EXPECT_EQ(door_fields(core::field_shape("name", "This field may not be null.")).code,
-              core::errc::required);
-    EXPECT_EQ(door_fields(core::field_shape("name", "Not a valid string.")).code,
-              core::errc::invalid);
+// The reader that finds a value missing, null or blank says so in the code (§13.6); the
+// WebSocket reports that code without reading the text.
+TEST(FrameErrors, ReaderSaysRequiredForMissingNullOrBlank) {
+    const text_rule name{.required = true, .allow_blank = false};
+    const auto error_of = [&](std::string_view body) {
+        const auto o = obj(body);
+        field_reader f(o);
+        (void)f.text("name", name);
+        return f.error();
+    };
+    const auto code_of = [&](std::string_view body) { return error_of(body).code; };
+    EXPECT_EQ(code_of(R"({"name": " "})"), core::errc::required);
+    EXPECT_EQ(code_of(R"({"name": null})"), core::errc::required);
+    EXPECT_EQ(code_of(R"({})"), core::errc::required);
+    EXPECT_EQ(code_of(R"({"name": 5})"), core::errc::invalid);
+    EXPECT_EQ(error_frame(json::value("create_channel"), nullptr, error_of(R"({"name": null})"))
+                  .at("code"),
+              "required");
 }
 
 TEST(FrameErrors, AtFieldKeepsAFieldTheServiceSet) {

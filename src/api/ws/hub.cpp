@@ -4,6 +4,7 @@
 
 #include "api/close_codes.hpp"
 #include "api/errors.hpp"
+#include "api/failures.hpp"
 #include "api/json.hpp"
 #include "api/ws/protocol.hpp"
 #include "core/server_metrics.hpp"
@@ -172,11 +173,9 @@ ws_accept ws_hub::accept(const request& upgrade) {
         out.access_gen = who->gen;
         out.access_fam = who->fam;
         if (src.subprotocol) out.subprotocol = "bearer";
-    } catch (const core::unavailable& e) {
-        spdlog::warn("websocket handshake: dependency unavailable: {}", e.what());
+    } catch (const core::unavailable&) {
         out = ws_accept{};
-        out.refusal = refuse(upgrade, core::detail(core::errc::service_unavailable,
-                                                   "Service temporarily unavailable."));
+        out.refusal = refuse(upgrade, error_of_current_exception("websocket handshake"));
     }
     return out;
 }
@@ -298,19 +297,8 @@ void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_vie
     if (!st) return;
     const auto user = st->user_now();
     ws_session_context ctx{svc_, conn, *user, streams_, presence_, *st->gate, st->credentials};
-    try {
-        handle_text(ctx, text);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("websocket frame: dependency unavailable: {}", e.what());
-        send_error(
-            *conn, json::value(), nullptr,
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("websocket frame of {} failed: {}", conn->connection_id(), e.what());
-        send_error(*conn, json::value(), nullptr,
-                   core::detail(core::errc::server_error, "A server error occurred."));
-    }
-    st->gate->end_resume();  // also after a failed resume
+    handle_text(ctx, text);  // answers every frame, failures included: never throws
+    st->gate->end_resume();  // after resume's `resumed` reply, also after a failed resume
     st->gate->release_initial();
 }
 

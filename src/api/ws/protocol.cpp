@@ -3,6 +3,8 @@
 // frames_*.cpp.
 #include "api/ws/protocol.hpp"
 
+#include "api/failures.hpp"
+#include "api/problems.hpp"
 #include "api/ws/frames.hpp"
 #include "chat/rate_limiter.hpp"
 #include "core/server_metrics.hpp"
@@ -23,36 +25,28 @@ namespace {
 
 constexpr std::size_t max_request_id_chars = 64;  // §8.3
 
-void ping(ws_frames::request& r) {
-    json::object f = ws_frames::reply_frame(r, "pong");
+ws_frames::outcome ping(ws_frames::request& req) {
+    json::object f = ws_frames::reply_frame(req, "pong");
     f["server_time"] = server_time();
-    ws_frames::send_reply(r, f);
+    return ws_frames::reply{f};
 }
 
 // §8.4 reauth: a fresh access token of the same user replaces the socket's, so the socket
 // outlives the old token's expiry. Any other token (another user's, a refresh token, expired,
 // revoked) is token_not_valid and changes nothing.
-void reauth(ws_frames::request& r) {
-    const json::value* token = r.frame.if_contains("token");
-    if (token == nullptr || token->is_null() ||
-        (token->is_string() && token->get_string().empty())) {
-        ws_frames::send_failure(
-            r, core::error_shape(core::errc::required, "This field is required.", "token"));
-        return;
-    }
-    if (!token->is_string()) {
-        ws_frames::send_failure(
-            r, core::error_shape(core::errc::invalid, "Not a valid string.", "token"));
-        return;
-    }
-    auto who = r.svc().auth.authenticate_token(token->get_string());
-    if (!who || who->user.id != r.user().id) {
-        ws_frames::send_failure(r, core::error_shape(core::errc::token_not_valid,
-                                                     "Token is invalid or expired", "token"));
-        return;
-    }
-    r.ctx.credentials.set({who->jti, who->exp, who->gen, who->fam});
-    ws_frames::send_ack(r, {{"expires_at", core::iso8601(core::from_unix_seconds(who->exp))}});
+ws_frames::outcome reauth(ws_frames::request& req) {
+    using ws_frames::failure;
+    const json::value* token = req.frame.if_contains("token");
+    if (token == nullptr || token->is_null() || (token->is_string() && token->get_string().empty()))
+        return failure{core::error_shape(core::errc::required, "This field is required.", "token")};
+    if (!token->is_string())
+        return failure{core::error_shape(core::errc::invalid, "Not a valid string.", "token")};
+    auto who = req.svc().auth.authenticate_token(token->get_string());
+    if (!who || who->user.id != req.user().id)
+        return failure{
+            core::error_shape(core::errc::token_not_valid, "Token is invalid or expired", "token")};
+    req.ctx.credentials.set({who->jti, who->exp, who->gen, who->fam});
+    return ws_frames::ack{{{"expires_at", core::iso8601(core::from_unix_seconds(who->exp))}}};
 }
 
 struct frame_type {
@@ -101,28 +95,37 @@ std::int64_t ws_rate_wait(ws_session_context& ctx) {
                                core::now_us());
 }
 
-// Runs one handler; a failure of a dependency or a bug answers this request with an error
-// frame that names it, and the socket stays open (STYLE.md: a bad frame never kills the
-// session).
-void run_handler(const frame_type& t, ws_frames::request& r) {
-    try {
-        t.run(r);
-    } catch (const core::unavailable& e) {
-        spdlog::warn("websocket {}: dependency unavailable: {}", t.message_type, e.what());
-        send_error(
-            *r.ctx.conn, r.message_type, r.request_id,
-            core::detail(core::errc::service_unavailable, "Service temporarily unavailable."));
-    } catch (const std::exception& e) {
-        spdlog::error("websocket {} of {} failed: {}", t.message_type, r.ctx.conn->connection_id(),
-                      e.what());
-        send_error(*r.ctx.conn, r.message_type, r.request_id,
-                   core::detail(core::errc::server_error, "A server error occurred."));
-    }
+// What an error frame of this request echoes: its message_type and request_id once known.
+struct envelope {
+    const json::value* message_type = nullptr;
+    const json::value* request_id = nullptr;
+};
+
+// The envelope of §8.3: a string message_type and a valid or absent request_id. Fills `found`
+// with what an error frame of the request echoes (an invalid request_id is never echoed; a
+// non-string message_type is echoed as null, §13.6) and returns the envelope's own error.
+std::optional<core::error> read_envelope(const json::object& frame, envelope& found) {
+    const json::value* request_id = frame.if_contains("request_id");
+    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
+    const bool bad_request_id = request_id != nullptr && !valid_request_id(*request_id);
+    found.request_id = bad_request_id ? nullptr : request_id;
+    const json::value* type = frame.if_contains("message_type");
+    if (type == nullptr || type->is_null())
+        return core::error_shape(core::errc::required, "message_type is required", "message_type");
+    if (!type->is_string())
+        return core::error_shape(core::errc::invalid, "message_type must be a string",
+                                 "message_type");
+    found.message_type = type;
+    if (bad_request_id)
+        return core::error_shape(core::errc::invalid,
+                                 "request_id must be a string of 1-64 characters or an integer",
+                                 "request_id");
+    return std::nullopt;
 }
 
-}  // namespace
-
-void handle_text(ws_session_context& ctx, std::string_view text) {
+// One frame, answered: parse, envelope, dispatch, and the handler's outcome sent. Sets `env`
+// before the handler runs, for the error frame of an exception.
+void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
     const json::value no_type;  // null: the request's message_type is unknown
     const std::int64_t wait = ws_rate_wait(ctx);
     // parley_ws_frames_received_total at every return: the known type, else `invalid`.
@@ -141,55 +144,42 @@ void handle_text(ws_session_context& ctx, std::string_view text) {
         return;
     }
     const json::object& frame = parsed->as_object();
-    // Every error frame of a request echoes its request_id when it has a valid one (§8.3), the
-    // envelope's own errors included; an invalid one is never echoed.
-    const json::value* request_id = frame.if_contains("request_id");
-    if (request_id != nullptr && request_id->is_null()) request_id = nullptr;
-    const bool bad_request_id = request_id != nullptr && !valid_request_id(*request_id);
-    const json::value* echo = bad_request_id ? nullptr : request_id;
-    const json::value* type = frame.if_contains("message_type");
-    if (type == nullptr || type->is_null()) {
-        send_error(
-            *ctx.conn, no_type, echo,
-            core::error_shape(core::errc::required, "message_type is required", "message_type"));
-        return;
-    }
-    if (!type->is_string()) {
-        // A non-string message_type is echoed as null (§13.6).
-        send_error(*ctx.conn, no_type, echo,
-                   core::error_shape(core::errc::invalid, "message_type must be a string",
-                                     "message_type"));
-        return;
-    }
-    if (bad_request_id) {
-        send_error(*ctx.conn, *type, nullptr,
-                   core::error_shape(core::errc::invalid,
-                                     "request_id must be a string of 1-64 characters or an "
-                                     "integer",
-                                     "request_id"));
-        return;
-    }
-    const std::string_view name = type->get_string();
+    envelope found;
+    const auto refuse = [&](const core::error& e) {
+        send_error(*ctx.conn, found.message_type ? *found.message_type : no_type, found.request_id,
+                   e);
+    };
+    if (auto bad = read_envelope(frame, found)) return refuse(*bad);
+    const std::string_view name = found.message_type->get_string();
     const frame_type* t = find_frame_type(name);
-    if (t != nullptr) received.type = t->message_type;
-    if (t == nullptr) {
-        send_error(*ctx.conn, *type, request_id,
-                   core::error_shape(core::errc::unknown_message_type,
-                                     "Unknown message type: " + std::string(name)));
-        return;
+    if (t == nullptr)
+        return refuse(core::error_shape(core::errc::unknown_message_type,
+                                        "Unknown message type: " + std::string(name)));
+    received.type = t->message_type;
+    // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
+    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame))
+        return refuse(nul_error(std::move(*key), core::shape::error));
+    // Over PARLEY_RATE_WS: the request is not executed (§0.9).
+    if (wait > 0) return refuse(chat::rate_limited(wait));
+    env = found;
+    ws_frames::request req{ctx, frame, *found.message_type, found.request_id};
+    ws_frames::send_outcome(req, t->run(req));
+}
+
+}  // namespace
+
+void handle_text(ws_session_context& ctx, std::string_view text) {
+    envelope env;
+    try {
+        answer(ctx, text, env);
+    } catch (...) {
+        // The one catch of the WebSocket path: the socket stays open (STYLE.md: a bad frame
+        // never kills the session), and the request hears of it when it got that far.
+        const json::value no_type;
+        const std::string where = "websocket frame of " + ctx.conn->connection_id();
+        send_error(*ctx.conn, env.message_type ? *env.message_type : no_type, env.request_id,
+                   error_of_current_exception(where));
     }
-    if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame)) {
-        // U+0000 in any string of the frame (§0.3): refused before any handler reads it.
-        send_error(*ctx.conn, *type, request_id, nul_error(std::move(*key), core::shape::error));
-        return;
-    }
-    if (wait > 0) {
-        // Over PARLEY_RATE_WS: the request is not executed (§0.9).
-        send_error(*ctx.conn, *type, request_id, chat::rate_limited(wait));
-        return;
-    }
-    ws_frames::request r{ctx, frame, *type, request_id};
-    run_handler(*t, r);
 }
 
 void handle_binary(ws_session_context& ctx) {
@@ -205,7 +195,8 @@ void send_json(ws_connection& conn, const json::object& frame) {
 }
 
 json::object error_frame(const json::value& message_type, const json::value* request_id,
-                         const core::error& e) {
+                         const core::error& problem) {
+    const core::error e = render_ws(problem);
     std::string message = e.message;
     std::string field = e.field;
     if (e.body == core::shape::field && !e.fields.empty()) {
@@ -225,7 +216,8 @@ json::object error_frame(const json::value& message_type, const json::value* req
 }
 
 void send_error(ws_connection& conn, const json::value& message_type, const json::value* request_id,
-                const core::error& e) {
+                const core::error& problem) {
+    const core::error e = render_ws(problem);
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     send_json(conn, error_frame(message_type, request_id, e));
 }
@@ -250,37 +242,50 @@ std::string server_time() {
 
 namespace ws_frames {
 
-json::object reply_frame(const request& r, std::string_view type) {
+json::object reply_frame(const request& req, std::string_view type) {
     json::object f;
     f["type"] = type;
-    if (r.request_id) f["request_id"] = *r.request_id;
+    if (req.request_id) f["request_id"] = *req.request_id;
     return f;
 }
 
-void send_reply(const request& r, const json::object& frame) {
-    send_json(*r.ctx.conn, frame);
-}
+namespace {
 
-void send_ack(const request& r, const json::object& extras) {
-    if (!r.request_id) return;
+void send_ack(const request& req, const json::object& keys) {
+    if (!req.request_id) return;
     json::object f;
     f["type"] = "ack";
-    f["message_type"] = r.message_type;
-    f["request_id"] = *r.request_id;
-    for (const auto& kv : extras) f[kv.key()] = kv.value();
-    send_json(*r.ctx.conn, f);
+    f["message_type"] = req.message_type;
+    f["request_id"] = *req.request_id;
+    for (const auto& kv : keys) f[kv.key()] = kv.value();
+    send_json(*req.ctx.conn, f);
 }
 
-void send_failure(const request& r, core::error e, const json::object& extra) {
-    if (e.code == core::errc::throttled) {
+void send_failure(const request& req, const core::error& problem, const json::object& extra) {
+    core::error e = render_ws(problem);
+    if (e.code ==
+        core::errc::throttled) {  // a REST-worded refusal of a service not yet on problems
         std::string field = std::move(e.field);
         e = chat::rate_limited(e.retry_after_s);
         e.field = std::move(field);
     }
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
-    json::object f = error_frame(r.message_type, r.request_id, e);
+    json::object f = error_frame(req.message_type, req.request_id, e);
     for (const auto& kv : extra) f[kv.key()] = kv.value();
-    send_json(*r.ctx.conn, f);
+    send_json(*req.ctx.conn, f);
+}
+
+}  // namespace
+
+void send_outcome(const request& req, const outcome& out) {
+    if (const auto* a = std::get_if<ack>(&out)) {
+        send_ack(req, a->keys);
+    } else if (const auto* r = std::get_if<reply>(&out)) {
+        send_json(*req.ctx.conn, r->frame);
+    } else {
+        const auto& f = std::get<failure>(out);
+        send_failure(req, f.error, f.extra);
+    }
 }
 
 std::string_view pick_key(const json::object& o, std::string_view primary,
@@ -313,29 +318,25 @@ core::error renamed(core::error e, std::string_view from, std::string_view to) {
     if (e.field == from) e.field = std::string(to);
     for (auto& f : e.fields)
         if (f.field == from) f.field = std::string(to);
+    for (auto& p : e.problems)
+        if (p.field == from) p.field = std::string(to);
     return e;
 }
 
 core::error at_field(core::error e, std::string_view field) {
+    if (!e.problems.empty()) {
+        if (e.problems.front().field.empty()) e.problems.front().field = std::string(field);
+        if (e.field.empty()) e.field = e.problems.front().field;
+        return e;
+    }
     if (e.field.empty() && e.fields.empty()) e.field = std::string(field);
     return e;
 }
 
-core::error door_fields(core::error e) {
-    if (!e.fields.empty() && !e.fields.front().messages.empty()) {
-        const auto& m = e.fields.front().messages.front();
-        e.code = (m == "This field is required." || m == "This field may not be null." ||
-                  m == "This field may not be blank.")
-                     ? core::errc::required
-                     : core::errc::invalid;
-    }
-    return e;
-}
-
-std::optional<std::string> dedupe_key(const request& r) {
-    if (!r.request_id) return std::nullopt;
-    if (r.request_id->is_string()) return std::string(r.request_id->get_string());
-    return json::serialize(*r.request_id);
+std::optional<std::string> dedupe_key(const request& req) {
+    if (!req.request_id) return std::nullopt;
+    if (req.request_id->is_string()) return std::string(req.request_id->get_string());
+    return json::serialize(*req.request_id);
 }
 
 }  // namespace ws_frames

@@ -61,8 +61,9 @@ struct ws_session_context {
 };
 
 // One complete text message from the client (§8.2, §8.3): parse, dispatch on message_type,
-// reply / ack / error frame to this socket only. Never throws for client input; a bad frame gets
-// an error frame and the socket stays open.
+// reply / ack / error frame to this socket only. Never throws: a bad frame, a refused request or
+// a failed dependency gets an error frame (exceptions are caught here, once) and the socket stays
+// open.
 void handle_text(ws_session_context& ctx, std::string_view text);
 
 // A binary message: parse_error "Binary frames are not supported." (§8.3).
