@@ -97,11 +97,29 @@ public:
     [[nodiscard]] const std::string& invalidations() const noexcept { return pending_; }
 
     // ---- cached reads
+    // Write transactions read users from the database: what they decide is written. Only active
+    // users are kept: an inactive one is refused anyway (rare), and a reactivation made where no
+    // invalidation reaches (the CLI, another process) is then seen at once.
     std::optional<model::user> user_by_id(id user) override {
+        if (write_) return t_.user_by_id(user);
         if (auto hit = c_.users.get(user, since_)) return hit;
         auto u = t_.user_by_id(user);
-        if (u && !write_) c_.users.put(user, *u, since_);
+        if (u && u->is_active) c_.users.put(user, *u, since_);
         return u;
+    }
+
+    // The WebSocket revocation sweep reads the users' current state from the database: a cached
+    // user that differs (a change made by another process) is dropped, so requests see it too.
+    std::vector<user_state> user_states(const std::vector<id>& users) override {
+        auto states = t_.user_states(users);
+        for (const auto& s : states) {
+            const auto hit = c_.users.get(s.user, since_);
+            if (hit && (hit->is_active != s.is_active || hit->is_staff != s.is_staff ||
+                        hit->is_superuser != s.is_superuser ||
+                        hit->token_generation != s.token_generation))
+                c_.users.erase(s.user);
+        }
+        return states;
     }
 
     token_holder token_holder_of(id user, std::string_view jti, std::string_view family) override {
@@ -116,7 +134,7 @@ public:
         if (!write_ && !out.blacklisted) {
             c_.tokens.put(j, false, since_);
             c_.tokens.put(f, false, since_);
-            if (out.user) c_.users.put(user, *out.user, since_);
+            if (out.user && out.user->is_active) c_.users.put(user, *out.user, since_);
         }
         return out;
     }
@@ -221,9 +239,6 @@ public:
     std::vector<model::user_ref> all_users() override { return t_.all_users(); }
     bool user_visible_to(id viewer, id target) override {
         return t_.user_visible_to(viewer, target);
-    }
-    std::vector<user_state> user_states(const std::vector<id>& users) override {
-        return t_.user_states(users);
     }
     bool is_blacklisted(std::string_view jti) override { return t_.is_blacklisted(jti); }
     bool any_blacklisted(std::string_view a, std::string_view b) override {

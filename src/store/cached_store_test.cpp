@@ -214,6 +214,24 @@ TEST_P(CachedStore, RevocationDeactivationAndDeletionTakeEffectAtOnce) {
     EXPECT_FALSE(team_member(*cache, team_, owner_));
 }
 
+TEST_P(CachedStore, UsersChangedByAnotherProcessAreSeenWhereItMatters) {
+    auto cache = instance({.max_entries = 1000, .ttl = 60s});
+    EXPECT_TRUE(holder(*cache, member_, "jti").user->is_active);
+    behind_the_back([&](tx& t) { t.set_user_flags(member_, false, false, false); });
+    // Write transactions read the database (a decision that is written).
+    cache->run(true, [&](tx& t) {
+        EXPECT_FALSE(t.user_by_id(member_)->is_active);
+        return true;
+    });
+    // The WebSocket sweep reads the state from the database and drops the cached user.
+    const auto states = cache->read([&](tx& t) { return t.user_states({member_}); });
+    ASSERT_EQ(states.size(), 1u);
+    EXPECT_FALSE(holder(*cache, member_, "jti").user->is_active);
+    // An inactive user is not kept: a reactivation by another process is seen at once.
+    behind_the_back([&](tx& t) { t.set_user_flags(member_, true, false, false); });
+    EXPECT_TRUE(holder(*cache, member_, "jti").user->is_active);
+}
+
 TEST_P(CachedStore, RolledBackWriteLeavesNoEntry) {
     auto cache = instance({.max_entries = 1000, .ttl = 60s});
     const id outsider = add_user("outsider");
