@@ -17,6 +17,7 @@
 #include <filesystem>
 #include <string>
 #include <thread>
+#include <vector>
 
 namespace parley::store {
 namespace {
@@ -320,7 +321,7 @@ TEST_P(CachedStore, ALostMessageCostsAtMostTheTtl) {
 
 // ---- the cache itself
 
-TEST(TtlCache, AValueReadBeforeAnInvalidationIsNotStored) {
+TEST(StoreTtlCache, AValueReadBeforeAnInvalidationIsNotStored) {
     invalidation_seq seq{0};
     ttl_cache<int, int> cache(seq, 1000, std::chrono::seconds(60));
     const auto since = seq.load();  // a reader begins
@@ -336,7 +337,31 @@ TEST(TtlCache, AValueReadBeforeAnInvalidationIsNotStored) {
     EXPECT_FALSE(cache.get(7, old).has_value());
 }
 
-TEST(TtlCache, UnknownMessagesAreIgnored) {
+TEST(StoreTtlCache, ManyThreadsStayWithinTheBoundAndNeverSeeAnInvalidatedValue) {
+    invalidation_seq seq{0};
+    ttl_cache<int, int> cache(seq, 256, std::chrono::seconds(60));
+    std::atomic<bool> stale{false};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 16; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 20000; ++i) {
+                const int key = (i * 7 + t) % 1000;
+                const auto since = seq.load();
+                if (t % 4 == 0) {
+                    cache.erase(key);  // a writer: from now on no reader begun before may store
+                    if (cache.get(key, since).has_value()) stale = true;
+                } else if (!cache.get(key, since)) {
+                    cache.put(key, key, since);
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_FALSE(stale.load());
+    EXPECT_LE(cache.size(), 256u);
+}
+
+TEST(StoreTtlCache, UnknownMessagesAreIgnored) {
     cached_store cache(nullptr, {}, nullptr);
     cache.apply("x 1\nt 1\nc a b\nu \n\n*\nj k");
     EXPECT_EQ(cache.size(), 0u);
