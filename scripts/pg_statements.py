@@ -131,10 +131,15 @@ def main():
     parser.add_argument("-n", type=int, default=200, help="repetitions per operation")
     parser.add_argument("--bin", help="parley binary (default $PARLEY_BIN or the debug build)")
     parser.add_argument("--quiet", action="store_true", help="the summary table only")
+    parser.add_argument("--no-cache", action="store_true",
+                        help="PARLEY_CACHE_ENTRIES=0: every lookup reads the database (issue #16)")
     args = parser.parse_args()
     if args.bin:
         os.environ["PARLEY_BIN"] = args.bin
-    server = Server(env={"PARLEY_LOG_LEVEL": "error"}).start()
+    env = {"PARLEY_LOG_LEVEL": "error"}
+    if args.no_cache:
+        env["PARLEY_CACHE_ENTRIES"] = "0"
+    server = Server(env=env).start()
     db = server.env["DATABASE_URL"].rsplit("/", 1)[1]
     port = os.environ["PARLEY_PG_PORT"]
     psql(db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")

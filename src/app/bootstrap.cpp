@@ -4,6 +4,7 @@
 #include "api/ws/publisher.hpp"
 #include "app/redis_adapters.hpp"
 
+#include "app/cache_invalidations.hpp"
 #include "auth/random.hpp"
 #include "core/log.hpp"
 #include "fanout/local_bus.hpp"
@@ -167,7 +168,6 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     rt->settings = std::move(*s);
     rt->store = open_store(rt->settings, /*log_settings=*/for_serve);
     rt->jwt_ = std::make_unique<auth::jwt_codec>(rt->settings.auth.secret_key);
-    rt->users_ = std::make_unique<chat::user_service>(*rt->store);
     // The resume window (§8.8, §10.2).
     const fanout::retention history{
         rt->settings.ws.channel_history_size,
@@ -209,6 +209,8 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
         rt->presence_ = std::make_unique<fanout::local_presence>();
         rt->dedupe_ = std::make_unique<chat::local_idempotency_store>();
     }
+    if (for_serve) rt->cache_store();
+    rt->users_ = std::make_unique<chat::user_service>(*rt->store);
     // Password hashing on its own threads, never more callers waiting than half the request
     // workers (docs/ARCHITECTURE.md, "Isolation").
     rt->hasher_ = std::make_unique<auth::password_hasher>();
@@ -248,6 +250,22 @@ std::unique_ptr<runtime> runtime::open(const options& opts, bool for_serve) {
     }
     rt->collect_metrics();
     return rt;
+}
+
+void runtime::cache_store() {
+    const store::cache_options options{
+        .max_entries = settings.cache_entries,
+        .ttl = std::chrono::duration_cast<std::chrono::milliseconds>(settings.cache_ttl)};
+    if (options.max_entries == 0) return;  // PARLEY_CACHE_ENTRIES=0: every lookup is a query
+    app::cache_invalidations* link = nullptr;
+    if (redis_bus_ != nullptr) {
+        auto made = std::make_unique<app::cache_invalidations>(*bus_);
+        link = made.get();
+        cache_link_ = std::move(made);
+    }
+    auto cached = std::make_unique<store::cached_store>(std::move(store), options, link);
+    if (link != nullptr) link->listen(*cached);
+    store = std::move(cached);
 }
 
 void runtime::collect_metrics() {

@@ -26,6 +26,7 @@
 #include "fanout/stream_publisher.hpp"
 #include "media/file_store.hpp"
 #include "media/signer.hpp"
+#include "store/cached_store.hpp"
 #include "store/store.hpp"
 
 #include <atomic>
@@ -81,6 +82,9 @@ public:
     [[nodiscard]] const char* fanout_name() const { return redis_ ? "redis" : "in-process"; }
 
     config::settings settings;
+    // `serve` with Redis: tells the other instances what this one's writes invalidated; declared
+    // before the store that uses it, so it goes after it.
+    std::unique_ptr<store::invalidation_publisher> cache_link_;
     std::unique_ptr<store::store> store;
 
 private:
@@ -114,6 +118,9 @@ private:
     std::vector<core::metrics::collector_handle> collectors_;
 
     void collect_metrics();
+    // `serve`: wraps the store in the caches of issue #16 (PARLEY_CACHE_ENTRIES,
+    // PARLEY_CACHE_TTL), linked to the other instances through the bus when it is Redis.
+    void cache_store();
 };
 
 // Opens the store named by settings.database_url (sqlite:///path or postgres://...). With

@@ -32,6 +32,9 @@ const std::vector<variable>& variables() {
         {"PARLEY_MIN_BODY_RATE", "1024", "request body bytes per second, over 10 s (0: off)"},
         {"PARLEY_RESPONSE_BUFFER_TOTAL_BYTES", "268435456", "response bodies being written"},
         {"PARLEY_LOG_LEVEL", "info", "trace, debug, info, warn, error"},
+        {"PARLEY_CACHE_ENTRIES", "100000", "entries per store cache (0: no caching)"},
+        {"PARLEY_CACHE_TTL", "2s",
+         "store cache entry lifetime: the staleness bound across instances"},
         {"PARLEY_ACCESS_TOKEN_LIFETIME", "6h", "access token lifetime"},
         {"PARLEY_REFRESH_TOKEN_LIFETIME", "1d", "refresh token lifetime"},
         {"PARLEY_ROTATE_REFRESH_TOKENS", "false", "issue a new refresh token on refresh"},
@@ -279,6 +282,10 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
     if (std::find(levels.begin(), levels.end(), s.log_level) == levels.end())
         fail("PARLEY_LOG_LEVEL", "expected trace, debug, info, warn or error");
     s.metrics_token = get("PARLEY_METRICS_TOKEN");
+    integer("PARLEY_CACHE_ENTRIES", s.cache_entries, 0, 10000000);
+    duration("PARLEY_CACHE_TTL", s.cache_ttl);
+    if (s.cache_ttl < seconds(1) || s.cache_ttl > seconds(60))
+        fail("PARLEY_CACHE_TTL", "expected a duration from 1s to 60s");
 
     auto& h = s.http;
     h.host = get("PARLEY_HOST");

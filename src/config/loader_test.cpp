@@ -44,6 +44,25 @@ TEST(ConfigLoader, SqliteSynchronousIsFullOrNormal) {
     EXPECT_NE(error.find("PARLEY_SQLITE_SYNCHRONOUS"), std::string::npos);
 }
 
+TEST(ConfigLoader, StoreCacheDefaultsAndBounds) {
+    std::string error;
+    auto s = to_settings(merge({}, {}, {}), error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->cache_entries, 100000u);
+    EXPECT_EQ(s->cache_ttl, std::chrono::seconds(2));
+    s = to_settings(merge({}, {{"PARLEY_CACHE_ENTRIES", "0"}, {"PARLEY_CACHE_TTL", "1m"}}, {}),
+                    error);
+    ASSERT_TRUE(s) << error;
+    EXPECT_EQ(s->cache_entries, 0u);
+    EXPECT_EQ(s->cache_ttl, std::chrono::seconds(60));
+    for (const auto* ttl : {"0", "0s", "61s", "1h", "x"}) {
+        EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_CACHE_TTL", ttl}}, {}), error)) << ttl;
+        EXPECT_NE(error.find("PARLEY_CACHE_TTL"), std::string::npos) << error;
+    }
+    EXPECT_FALSE(to_settings(merge({}, {{"PARLEY_CACHE_ENTRIES", "-1"}}, {}), error));
+    EXPECT_NE(error.find("PARLEY_CACHE_ENTRIES"), std::string::npos) << error;
+}
+
 TEST(ConfigLoader, ByteBoundsHaveSafeDefaultsAndFloors) {
     std::string error;
     auto s = to_settings(merge({}, {}, {}), error);

@@ -102,6 +102,10 @@ struct settings {
     std::string sqlite_synchronous = "full";
     std::string redis_url;
     std::size_t redis_backlog_bytes = 67108864;  // stream frames not yet answered by Redis
+    // The store caches (issue #16, API.md §10.2): entries per cache (0: off), and how long an
+    // entry lives, the bound on how stale another instance's answer can be.
+    std::size_t cache_entries = 100000;
+    seconds cache_ttl{2};
     std::string log_level = "info";
     std::string metrics_token;
     http_settings http;
