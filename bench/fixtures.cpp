@@ -65,13 +65,14 @@ task<void> register_worker(run_ctx& ctx, std::shared_ptr<register_job> job) {
         body["email"] = u.name + "@bench.example";
         body["password"] = "bench-pass-" + ctx.prefix;
         // The server hashes passwords on a small bounded pool and answers 429 at once when it
-        // is full (API.md §0.9): wait a little and try again, a bounded number of times.
+        // is full (API.md §0.9): wait a little and try again, for at most about a minute (a
+        // loaded machine with many setup connections can keep the pool full for seconds).
         const std::string text = json::serialize(body);
         http_reply r;
-        for (int attempt = 0; attempt < 200; ++attempt) {
+        for (int attempt = 0; attempt < 600; ++attempt) {
             r = co_await client.call(http::verb::post, "/api/auth/register", "", text);
             if (r.ec || r.status != 429) break;
-            co_await sleep_until(now_ns() + 50'000'000);
+            co_await sleep_until(now_ns() + 100'000'000);
         }
         std::optional<json::object> reply;
         if (r.ec) {

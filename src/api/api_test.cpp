@@ -8,6 +8,7 @@
 #include "api/rest/endpoints.hpp"
 #include "api/router.hpp"
 #include "chat/content_rules.hpp"
+#include "config/settings.hpp"
 #include "core/time.hpp"
 
 #include <gtest/gtest.h>
@@ -60,6 +61,28 @@ TEST(MessageBytes, TheBoundHoldsForEveryShape) {
         live["recipient"] = std::string(150, '"');  // original-era WS direct history
         EXPECT_LE(json::serialize(live).size() + 1, bound);
     }
+}
+
+// §8.2: a server frame is at most 1 MiB. The widest message with the most reactions a message
+// can hold (PARLEY_MAX_REACTIONS_PER_MESSAGE's default; ASCII usernames of 150 characters and
+// reactions of 64 four-byte characters) still fits, as a live frame and as a REST message.
+TEST(MessageBytes, MostReactionsStillFitOneFrame) {
+    std::string wide, reaction;
+    for (int i = 0; i < 10000; ++i) wide += "\xf0\x9f\x98\x80";
+    for (int i = 0; i < 64; ++i) reaction += "\xf0\x9f\x98\x80";
+    auto m = widest_message(wide);
+    m.reactions.clear();
+    const int most = config::limits_settings{}.max_reactions_per_message;
+    for (int i = 0; i < most; ++i) {
+        auto name = std::to_string(i);
+        m.reactions.push_back({i, name + std::string(150 - name.size(), 'u'), reaction});
+    }
+    auto live = live_message_event(m);
+    live["offset"] = m.id;
+    live["epoch"] = std::string(32, 'e');
+    constexpr std::size_t max_frame_bytes = 1 << 20;
+    EXPECT_LT(json::serialize(live).size(), max_frame_bytes);
+    EXPECT_LT(json::serialize(rest_message(m)).size(), max_frame_bytes);
 }
 
 TEST(MessageBytes, EditHistoryBoundHolds) {

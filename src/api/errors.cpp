@@ -21,6 +21,7 @@ int http_status(errc code) noexcept {
         case errc::owner_cannot_leave:
         case errc::self_dm:
         case errc::no_reaction:
+        case errc::too_many_reactions:
         case errc::unknown_message_type:
             return 400;
         case errc::not_authenticated:

@@ -45,6 +45,7 @@ bool is_refusal(problem_kind k) noexcept {
         case problem_kind::reaction_invalid:
         case problem_kind::reaction_missing:
         case problem_kind::no_reaction:
+        case problem_kind::reaction_limit:
         case problem_kind::notification_type_invalid:
         case problem_kind::throttled:
             return true;
@@ -176,6 +177,8 @@ std::string refusal_text(const core::problem& p) {
             return "Reaction is required.";
         case problem_kind::no_reaction:
             return "No reaction to remove for this user.";
+        case problem_kind::reaction_limit:
+            return "This message already has " + n(p.limit) + " reactions, the most it can hold.";
         case problem_kind::throttled:
             return "Request was throttled. Expected available in " + n(p.limit) + " seconds.";
         default:
@@ -223,6 +226,8 @@ core::errc problem_code(const core::problem& p) noexcept {
             return errc::self_dm;
         case problem_kind::no_reaction:
             return errc::no_reaction;
+        case problem_kind::reaction_limit:
+            return errc::too_many_reactions;
         case problem_kind::throttled:
             return errc::throttled;
         case problem_kind::too_long:

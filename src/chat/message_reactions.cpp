@@ -3,6 +3,8 @@
 #include "chat/message_service.hpp"
 #include "chat/message_steps.hpp"
 
+#include <cstdint>
+#include <iterator>
 #include <utility>
 
 namespace parley::chat {
@@ -27,7 +29,12 @@ core::result<reaction_change> message_service::react(
         r.channel_id = m->channel;
         r.username = caller.username;
         r.reaction = value;
-        r.changed = tx.reaction_of(message, caller.id) != value;
+        const auto current = tx.reaction_of(message, caller.id);
+        r.changed = current != value;
+        // A new reactor on a full message (§6.8): the reactions object of every frame is bounded.
+        const std::int64_t most = limits_.max_reactions_per_message;
+        if (!current && std::ssize(m->reactions) >= most)
+            return core::problem_at(problem_kind::reaction_limit, "reaction", most);
         if (r.changed) {
             tx.set_reaction(message, caller.id, value, clock_());
             r.reactions = tx.reactions(message);

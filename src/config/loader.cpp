@@ -46,6 +46,7 @@ const std::vector<variable>& variables() {
         {"PARLEY_MIN_FREE_DISK_BYTES", "1073741824", "free disk space uploads leave"},
         {"PARLEY_MAX_WS_FRAME_BYTES", "65536", "WebSocket message limit"},
         {"PARLEY_MAX_MESSAGE_CHARS", "10000", "message content limit (code points)"},
+        {"PARLEY_MAX_REACTIONS_PER_MESSAGE", "1000", "users with a reaction on one message"},
         {"PARLEY_MESSAGE_PAGE_DEFAULT", "100", "default message page"},
         {"PARLEY_MESSAGE_PAGE_MAX", "1000", "largest message page"},
         {"PARLEY_MAX_RESPONSE_BYTES", "4194304", "largest message page in bytes"},
@@ -343,6 +344,7 @@ std::optional<settings> to_settings(const raw_values& v, std::string& error) {
 
     auto& l = s.limits;
     integer("PARLEY_MAX_MESSAGE_CHARS", l.max_message_chars, 1, 10000000);
+    integer("PARLEY_MAX_REACTIONS_PER_MESSAGE", l.max_reactions_per_message, 1, 10000);
     integer("PARLEY_MESSAGE_PAGE_DEFAULT", l.message_page_default, 1, 1000000);
     integer("PARLEY_MESSAGE_PAGE_MAX", l.message_page_max, 1, 1000000);
     integer("PARLEY_MAX_RESPONSE_BYTES", l.max_response_bytes, 65536, 1LL << 32);

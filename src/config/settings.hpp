@@ -72,6 +72,8 @@ struct auth_settings {
 
 struct limits_settings {
     std::size_t max_message_chars = 10000;
+    // Users with a reaction on one message (§6.8): bounds the reactions object in every frame.
+    int max_reactions_per_message = 1000;
     int message_page_default = 100;
     int message_page_max = 1000;
     std::size_t max_response_bytes = 4194304;  // a history page's messages (§0.11)

@@ -25,6 +25,8 @@ const char* to_string(errc code) noexcept {
             return "self_dm";
         case errc::no_reaction:
             return "no_reaction";
+        case errc::too_many_reactions:
+            return "too_many_reactions";
         case errc::not_authenticated:
             return "not_authenticated";
         case errc::bad_authorization_header:

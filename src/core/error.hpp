@@ -22,6 +22,7 @@ enum class errc {
     owner_cannot_leave,
     self_dm,
     no_reaction,
+    too_many_reactions,
     not_authenticated,
     bad_authorization_header,
     token_not_valid,
@@ -105,6 +106,7 @@ enum class problem_kind : std::uint8_t {
     reaction_invalid,           // a reaction that is not 1-64 characters of text (§6.8)
     reaction_missing,           // a reaction request without one
     no_reaction,                // removing a reaction the caller has not set
+    reaction_limit,             // a new reactor on a message with `limit` reactions already
     notification_type_invalid,  // team_notification's type is not 1-64 characters
     throttled,                  // a rate bucket is empty: `limit` is the seconds to wait
 };
