@@ -160,7 +160,7 @@ void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
     if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame))
         return refuse(nul_error(std::move(*key), core::shape::error));
     // Over PARLEY_RATE_WS: the request is not executed (§0.9).
-    if (wait > 0) return refuse(chat::rate_limited(wait));
+    if (wait > 0) return refuse(core::problem_at(core::problem_kind::throttled, {}, wait));
     env = found;
     ws_frames::request req{ctx, frame, *found.message_type, found.request_id};
     ws_frames::send_outcome(req, t->run(req));
@@ -265,9 +265,7 @@ void send_failure(const request& req, const core::error& problem, const json::ob
     core::error e = render_ws(problem);
     if (e.code ==
         core::errc::throttled) {  // a REST-worded refusal of a service not yet on problems
-        std::string field = std::move(e.field);
-        e = chat::rate_limited(e.retry_after_s);
-        e.field = std::move(field);
+        e = render_ws(core::problem_at(core::problem_kind::throttled, e.field, e.retry_after_s));
     }
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     json::object f = error_frame(req.message_type, req.request_id, e);
