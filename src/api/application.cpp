@@ -183,7 +183,7 @@ response application::dispatch(const request& req, stream_start* stream) {
     }
     // Throttling after authentication, as DRF does (§0.9); the request is not executed.
     if (const auto wait = throttle(rt.rate, req, who ? &*who : nullptr); wait > 0)
-        return error_response(chat::throttled(wait));
+        return error_response(core::problem_at(core::problem_kind::throttled, {}, wait));
     if (rt.open != nullptr) {
         auto sink = rt.open(services_, ctx);
         if (!sink) return error_response(sink.error());

@@ -2,8 +2,8 @@
 // shape choice for one, in one table.
 #include "api/problems.hpp"
 
-#include "chat/rate_limiter.hpp"
-
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 namespace parley::api {
@@ -47,6 +47,9 @@ bool is_refusal(problem_kind k) noexcept {
         case problem_kind::no_reaction:
         case problem_kind::reaction_limit:
         case problem_kind::notification_type_invalid:
+        case problem_kind::file_not_found:
+        case problem_kind::upload_quota_exceeded:
+        case problem_kind::insufficient_storage:
         case problem_kind::throttled:
             return true;
         default:
@@ -61,8 +64,14 @@ core::error rest_refusal(const core::problem& p, rest_form form) {
             return core::not_found();
         case problem_kind::forbidden:
             return core::permission_denied();
-        case problem_kind::throttled:
-            return chat::throttled(p.limit);
+        case problem_kind::upload_quota_exceeded:
+        case problem_kind::insufficient_storage:
+            return core::detail(problem_code(p), problem_text(p));
+        case problem_kind::throttled: {
+            auto e = core::detail(errc::throttled, problem_text(p));
+            e.retry_after_s = p.limit;
+            return e;
+        }
         case problem_kind::edit_forbidden:
             if (form == rest_form::serializer) return core::permission_denied();
             break;
@@ -179,8 +188,15 @@ std::string refusal_text(const core::problem& p) {
             return "No reaction to remove for this user.";
         case problem_kind::reaction_limit:
             return "This message already has " + n(p.limit) + " reactions, the most it can hold.";
+        case problem_kind::file_not_found:
+            return "File not found";
+        case problem_kind::upload_quota_exceeded:
+            return "Upload quota exceeded. Each user may store " + n(p.limit) + " bytes of files.";
+        case problem_kind::insufficient_storage:
+            return "Not enough storage space on the server for this upload.";
         case problem_kind::throttled:
-            return "Request was throttled. Expected available in " + n(p.limit) + " seconds.";
+            return "Request was throttled. Expected available in " + n(p.limit) +
+                   (p.limit == 1 ? " second." : " seconds.");
         default:
             return {};
     }
@@ -205,6 +221,7 @@ core::errc problem_code(const core::problem& p) noexcept {
         case problem_kind::invitation_code_missing:
             return errc::required;
         case problem_kind::not_found:
+        case problem_kind::file_not_found:
         case problem_kind::invitation_invalid:
         case problem_kind::invitation_unknown:
             return errc::not_found;
@@ -228,6 +245,10 @@ core::errc problem_code(const core::problem& p) noexcept {
             return errc::no_reaction;
         case problem_kind::reaction_limit:
             return errc::too_many_reactions;
+        case problem_kind::upload_quota_exceeded:
+            return errc::payload_too_large;
+        case problem_kind::insufficient_storage:
+            return errc::insufficient_storage;
         case problem_kind::throttled:
             return errc::throttled;
         case problem_kind::too_long:
@@ -264,7 +285,10 @@ core::error render_ws(const core::error& e) {
     const auto& first = e.problems.front();
     switch (first.kind) {
         case problem_kind::throttled: {
-            auto limited = chat::rate_limited(first.limit);
+            // §8.3: the WebSocket words a rate limit its own way.
+            auto limited = core::detail(errc::rate_limited, "Rate limit exceeded. Try again in " +
+                                                                n(first.limit) + " seconds.");
+            limited.retry_after_s = first.limit;
             limited.field = first.field;
             return limited;
         }

@@ -85,7 +85,7 @@ core::error blacklisted_detail() {
 
 // The password pool is full (§0.9): refused at once rather than queued behind a flood.
 core::error hashing_busy() {
-    return throttled(1);
+    return core::problem_at(core::problem_kind::throttled, {}, 1);
 }
 
 constexpr std::string_view failed_login_bucket = "login_failures";
@@ -206,7 +206,7 @@ core::result<session_tokens> auth_service::login(const std::optional<std::string
     const std::string target = core::ascii_lower(*username);
     if (const auto wait =
             limiter_.peek(failed_login_bucket, target, failed_logins_, core::now_us()))
-        return throttled(wait);
+        return core::problem_at(core::problem_kind::throttled, {}, wait);
     const auto failed = [&] {
         (void)limiter_.hit(failed_login_bucket, target, failed_logins_, core::now_us());
         return counted(invalid);

@@ -25,24 +25,22 @@ constexpr std::chrono::seconds stale_temp_age{3600};
 
 }  // namespace
 
-core::error file_not_found() {
-    return core::error_shape(core::errc::not_found, "File not found");
-}
-
 file_service::file_service(store::store& store, const media::file_store& files,
                            const config::media_settings& settings,
                            std::function<core::timestamp()> clock)
     : store_(store), files_(files), settings_(settings), clock_(std::move(clock)) {}
 
+core::error file_not_found() {
+    return core::problem_at(core::problem_kind::file_not_found);
+}
+
 core::error upload_quota_exceeded(std::uint64_t quota_bytes) {
-    return core::detail(core::errc::payload_too_large,
-                        "Upload quota exceeded. Each user may store " +
-                            std::to_string(quota_bytes) + " bytes of files.");
+    return core::problem_at(core::problem_kind::upload_quota_exceeded, {},
+                            static_cast<std::int64_t>(quota_bytes));
 }
 
 core::error insufficient_storage() {
-    return core::detail(core::errc::insufficient_storage,
-                        "Not enough storage space on the server for this upload.");
+    return core::problem_at(core::problem_kind::insufficient_storage);
 }
 
 upload_budget::~upload_budget() {
@@ -145,9 +143,9 @@ core::result<file_download> file_service::open_download(const model::user& calle
 core::result<file_download> file_service::open_media(std::string_view stored_name) {
     const auto row =
         store_.read([&](store::tx& tx) { return tx.attachment_by_stored_name(stored_name); });
-    if (!row) return core::not_found();
+    if (!row) return core::problem_at(core::problem_kind::not_found);
     auto body = files_.open(row->stored_name);
-    if (!body) return core::not_found();
+    if (!body) return core::problem_at(core::problem_kind::not_found);
     return file_download{*row, std::move(*body)};
 }
 

@@ -27,12 +27,12 @@ struct file_download {
     media::open_file body;
 };
 
-// §7.2: 404 {"error": "File not found", "code": "not_found"}.
+// The refusals of the file use cases, as problems (api/problems.cpp words and shapes them).
+// §7.2: the file is not the caller's to download, or is gone (REST: 404 `error` shape).
 [[nodiscard]] core::error file_not_found();
-
-// §7.1: 413 detail, the uploader's stored files would pass PARLEY_UPLOAD_QUOTA_BYTES.
+// §7.1: the uploader's stored files would pass PARLEY_UPLOAD_QUOTA_BYTES (REST: 413 detail).
 [[nodiscard]] core::error upload_quota_exceeded(std::uint64_t quota_bytes);
-// §7.1: 507 detail, storing the upload would leave less than PARLEY_MIN_FREE_DISK_BYTES free.
+// §7.1: storing the upload would leave less than PARLEY_MIN_FREE_DISK_BYTES free (507 detail).
 [[nodiscard]] core::error insufficient_storage();
 
 class file_service;
@@ -82,7 +82,7 @@ public:
                                                             model::id file);
 
     // GET /media/uploads/<name> (§7.3) once the signature is checked: the file of a stored name,
-    // or 404 detail ("Not found.") when it no longer exists.
+    // or not_found when it no longer exists.
     [[nodiscard]] core::result<file_download> open_media(std::string_view stored_name);
 
     // §1.4, PARLEY_ORPHAN_FILE_TTL: deletes the rows of attachments linked to no message for

@@ -123,21 +123,4 @@ std::size_t local_rate_limiter::size() const {
     return windows_.size();
 }
 
-core::error throttled(std::int64_t retry_after_s) {
-    core::error e =
-        core::detail(core::errc::throttled, "Request was throttled. Expected available in " +
-                                                std::to_string(retry_after_s) +
-                                                (retry_after_s == 1 ? " second." : " seconds."));
-    e.retry_after_s = retry_after_s;
-    return e;
-}
-
-core::error rate_limited(std::int64_t retry_after_s) {
-    core::error e =
-        core::detail(core::errc::rate_limited, "Rate limit exceeded. Try again in " +
-                                                   std::to_string(retry_after_s) + " seconds.");
-    e.retry_after_s = retry_after_s;
-    return e;
-}
-
 }  // namespace parley::chat

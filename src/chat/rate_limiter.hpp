@@ -1,5 +1,6 @@
-// Fixed-window rate limits (API.md §0.9): the interface, the in-process implementation and the
-// errors; the Redis implementation shares the counts across instances (app/redis_adapters).
+// Fixed-window rate limits (API.md §0.9): the interface and the in-process implementation; a
+// refusal is core::problem_kind::throttled (api/problems.cpp words it); the Redis implementation
+// shares the counts across instances (app/redis_adapters).
 #pragma once
 
 #include "config/settings.hpp"
@@ -81,11 +82,5 @@ struct rate_window {
 
 // A seeded 64-bit FNV-1a hash (rate-limit keys; the seed keeps collisions from being aimed).
 [[nodiscard]] std::uint64_t keyed_hash(std::uint64_t seed, std::string_view a, std::string_view b);
-
-// The REST 429 of §0.9 ("Request was throttled. Expected available in N seconds.").
-[[nodiscard]] core::error throttled(std::int64_t retry_after_s);
-
-// The WebSocket error of §8.3 (code rate_limited, retry_after).
-[[nodiscard]] core::error rate_limited(std::int64_t retry_after_s);
 
 }  // namespace parley::chat

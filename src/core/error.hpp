@@ -108,6 +108,9 @@ enum class problem_kind : std::uint8_t {
     no_reaction,                // removing a reaction the caller has not set
     reaction_limit,             // a new reactor on a message with `limit` reactions already
     notification_type_invalid,  // team_notification's type is not 1-64 characters
+    file_not_found,             // a download the caller may not see, or whose file is gone
+    upload_quota_exceeded,      // an upload would pass the uploader's quota of `limit` bytes
+    insufficient_storage,       // an upload would leave less than the disk reserve free
     throttled,                  // a rate bucket is empty: `limit` is the seconds to wait
 };
 

@@ -25,7 +25,7 @@ constexpr std::size_t max_server_frame_bytes = 1048576;
 
 // One client request whose envelope passed §8.3 (a JSON object with a known string
 // `message_type` and a valid or absent `request_id`).
-struct request {
+struct frame_request {
     ws_session_context& ctx;
     const json::object& frame;
     const json::value& message_type;  // a string
@@ -58,14 +58,14 @@ struct failure {
 
 using outcome = std::variant<ack, reply, failure>;
 
-using handler = outcome (*)(request& req);
+using handler = outcome (*)(frame_request& req);
 
 // A reply frame of `type` carrying the request_id when given; the caller adds its keys.
-[[nodiscard]] json::object reply_frame(const request& req, std::string_view type);
+[[nodiscard]] json::object reply_frame(const frame_request& req, std::string_view type);
 
 // Sends a handler's outcome: the ack, the reply or the error frame (a throttled request is
 // `rate_limited`, §0.9).
-void send_outcome(const request& req, const outcome& out);
+void send_outcome(const frame_request& req, const outcome& out);
 
 // ---- reading keys
 
@@ -96,34 +96,34 @@ void send_outcome(const request& req, const outcome& out);
 [[nodiscard]] core::error at_field(core::error e, std::string_view field);
 
 // The idempotency key of a request (§8.3): its request_id as text, or nullopt.
-[[nodiscard]] std::optional<std::string> dedupe_key(const request& req);
+[[nodiscard]] std::optional<std::string> dedupe_key(const frame_request& req);
 
 // ---- handlers (§8.4)
 
 // frames_messages.cpp
-outcome channel_message(request& req);
-outcome direct_message(request& req);
-outcome forward_message(request& req);
-outcome delete_message(request& req);
-outcome edit_message(request& req);
-outcome reaction(request& req);
-outcome pin_message(request& req);
-outcome unpin_message(request& req);
-outcome typing(request& req);
+outcome channel_message(frame_request& req);
+outcome direct_message(frame_request& req);
+outcome forward_message(frame_request& req);
+outcome delete_message(frame_request& req);
+outcome edit_message(frame_request& req);
+outcome reaction(frame_request& req);
+outcome pin_message(frame_request& req);
+outcome unpin_message(frame_request& req);
+outcome typing(frame_request& req);
 
 // frames_teams.cpp
-outcome team_notification(request& req);
-outcome create_channel(request& req);
-outcome add_team_member(request& req);
-outcome get_team_channels(request& req);
-outcome get_team_members(request& req);
-outcome get_interacted_users(request& req);
-outcome get_user_presences(request& req);
+outcome team_notification(frame_request& req);
+outcome create_channel(frame_request& req);
+outcome add_team_member(frame_request& req);
+outcome get_team_channels(frame_request& req);
+outcome get_team_members(frame_request& req);
+outcome get_interacted_users(frame_request& req);
+outcome get_user_presences(frame_request& req);
 
 // frames_history.cpp
-outcome get_channel_messages(request& req);
-outcome get_direct_messages(request& req);
-outcome resume(request& req);
+outcome get_channel_messages(frame_request& req);
+outcome get_direct_messages(frame_request& req);
+outcome resume(frame_request& req);
 
 // The per-channel outcomes of resume (§8.8).
 enum class resume_status : std::uint8_t {

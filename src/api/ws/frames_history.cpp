@@ -28,7 +28,7 @@ constexpr std::size_t reply_envelope_bytes = 1024;
 
 // A history request's page (§0.11), its byte cap such that the reply frame stays under
 // max_server_frame_bytes (§8.2).
-chat::page_query ws_page_query(const request& req) {
+chat::page_query ws_page_query(const frame_request& req) {
     auto page = read_page_query(req.frame);
     page.max_bytes =
         std::min(req.svc().settings.limits.max_response_bytes, max_server_frame_bytes) -
@@ -42,7 +42,7 @@ struct position {
     std::string epoch;
 };
 
-position stream_position(request& req, model::id channel) {
+position stream_position(frame_request& req, model::id channel) {
     auto p = req.ctx.streams.position(channel);
     return {p.offset, std::move(p.epoch)};
 }
@@ -63,7 +63,7 @@ json::array messages_json(const std::vector<model::message>& messages, const mod
 
 // A history reply (§8.5): {type, request_id?, [user_id], channel_id, messages, has_more, offset,
 // epoch}.
-json::object history_reply(const request& req, std::string_view type, model::id channel,
+json::object history_reply(const frame_request& req, std::string_view type, model::id channel,
                            const chat::message_page& page, const position& at,
                            json::array messages) {
     json::object f = reply_frame(req, type);
@@ -76,7 +76,7 @@ json::object history_reply(const request& req, std::string_view type, model::id 
 }
 
 // channel_id form of both history requests.
-outcome channel_history(request& req, std::string_view type, model::id channel) {
+outcome channel_history(frame_request& req, std::string_view type, model::id channel) {
     const auto page = ws_page_query(req);
     const position at = stream_position(req, channel);  // before the query (§8.8)
     auto found = req.svc().messages.list_channel(req.user(), channel, page);
@@ -87,7 +87,7 @@ outcome channel_history(request& req, std::string_view type, model::id channel) 
 
 // The §0.11 ranges the service applies to a page (limit 1..max, cursors >= 1), for the
 // original-era form that may have no channel to page through: the first problem, or nullopt.
-std::optional<core::error> page_error(const request& req, const chat::page_query& page) {
+std::optional<core::error> page_error(const frame_request& req, const chat::page_query& page) {
     using core::problem_kind;
     if (!page.errors.empty()) return core::problems(page.errors);
     const auto max = req.svc().settings.limits.message_page_max;
@@ -102,7 +102,7 @@ std::optional<core::error> page_error(const request& req, const chat::page_query
 
 // The original-era get_direct_messages {user_id, team_id?}: the pair's DM channel chosen as in
 // §6.3's direct form, never created; nulls and [] when there is none.
-outcome direct_history_of_user(request& req, model::id other, std::optional<model::id> team) {
+outcome direct_history_of_user(frame_request& req, model::id other, std::optional<model::id> team) {
     const auto none = [&] {
         json::object f = reply_frame(req, "direct_messages");
         f["user_id"] = other;
@@ -144,14 +144,14 @@ outcome direct_history_of_user(request& req, model::id other, std::optional<mode
 }  // namespace
 
 // {channel_id (R), limit, before, after} → channel_messages.
-outcome get_channel_messages(request& req) {
+outcome get_channel_messages(frame_request& req) {
     const auto channel = required_id(req.frame, "channel_id");
     if (!channel) return failure{channel.error()};
     return channel_history(req, "channel_messages", *channel);
 }
 
 // {channel_id (R)} or the original-era {user_id (R), team_id} → direct_messages.
-outcome get_direct_messages(request& req) {
+outcome get_direct_messages(frame_request& req) {
     const auto& o = req.frame;
     if (!is_missing(o, "channel_id") || is_missing(o, "user_id")) {
         const auto channel = required_id(o, "channel_id");
@@ -260,7 +260,7 @@ std::string_view reason_text(resume_status s) noexcept {
 // Live stream frames are held back from before the first history read until after `resumed`,
 // then sent unless replayed (stream_gate), so each recovered channel continues without gap or
 // duplicate.
-outcome resume(request& req) {
+outcome resume(frame_request& req) {
     auto entries = read_resume(req.frame);
     if (!entries) return failure{entries.error()};
     // Visibility: the caller's channels in one read; staff also see the others (§1.2).

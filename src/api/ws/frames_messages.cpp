@@ -40,7 +40,7 @@ json::object posted_ack(const chat::posted& p) {
 }
 
 // The requests that name one message (§8.4): `message_id` (R).
-core::result<model::id> message_id_of(const request& req) {
+core::result<model::id> message_id_of(const frame_request& req) {
     return required_id(req.frame, "message_id");
 }
 
@@ -52,7 +52,7 @@ json::object message_ack(model::id message) {
 
 // {channel (R; alias channel_id), content, reply_to, link_preview, fileIds / file_ids,
 // team_id (ignored)}. Ack: message_id, channel_id, duplicate.
-outcome channel_message(request& req) {
+outcome channel_message(frame_request& req) {
     const auto& o = req.frame;
     const std::string_view key = pick_key(o, "channel", "channel_id");
     auto draft = read_message_draft(o);
@@ -67,7 +67,7 @@ outcome channel_message(request& req) {
 
 // {channel_id, recipient_id (alias recipient), content, reply_to, link_preview, fileIds /
 // file_ids, team_id}: into the DM channel given, or the pair's DM channel (created if needed).
-outcome direct_message(request& req) {
+outcome direct_message(frame_request& req) {
     const auto& o = req.frame;
     const std::string_view recipient_key = pick_key(o, "recipient_id", "recipient");
     auto draft = read_message_draft(o);
@@ -86,7 +86,7 @@ outcome direct_message(request& req) {
 // {channels (R: 1-10 distinct ids), content (R)}: one forwarded message per target, all
 // targets checked first. Ack: message_ids, channel_ids, duplicate. An error about one target
 // carries its `channel_id`.
-outcome forward_message(request& req) {
+outcome forward_message(frame_request& req) {
     const auto& o = req.frame;
     std::vector<model::id> channels;
     const json::value* list = o.if_contains("channels");
@@ -143,7 +143,7 @@ outcome forward_message(request& req) {
 }
 
 // {message_id (R), type (ignored)}: sender, the owner of a group channel's team, staff.
-outcome delete_message(request& req) {
+outcome delete_message(frame_request& req) {
     const auto id = message_id_of(req);
     if (!id) return failure{id.error()};
     auto done = req.svc().messages.remove(req.user(), *id);
@@ -154,7 +154,7 @@ outcome delete_message(request& req) {
 }
 
 // {message_id (R), content (R)}: sender or staff, per §6.9.
-outcome edit_message(request& req) {
+outcome edit_message(frame_request& req) {
     const auto id = message_id_of(req);
     if (!id) return failure{id.error()};
     const auto change = read_message_edit(req.frame);
@@ -166,7 +166,7 @@ outcome edit_message(request& req) {
 }
 
 // {message_id (R), reaction}: sets the caller's reaction; null, "" or absent removes it.
-outcome reaction(request& req) {
+outcome reaction(frame_request& req) {
     const auto id = message_id_of(req);
     if (!id) return failure{id.error()};
     auto& messages = req.svc().messages;
@@ -188,7 +188,7 @@ outcome reaction(request& req) {
 }
 
 // {message_id (R)}: pins it, replacing the channel's pin (§6.10).
-outcome pin_message(request& req) {
+outcome pin_message(frame_request& req) {
     const auto id = message_id_of(req);
     if (!id) return failure{id.error()};
     auto done = req.svc().messages.pin(req.user(), *id);
@@ -199,7 +199,7 @@ outcome pin_message(request& req) {
 }
 
 // {message_id (R)}.
-outcome unpin_message(request& req) {
+outcome unpin_message(frame_request& req) {
     const auto id = message_id_of(req);
     if (!id) return failure{id.error()};
     auto done = req.svc().messages.unpin(req.user(), *id);
@@ -211,7 +211,7 @@ outcome unpin_message(request& req) {
 
 // {channel_id (R; alias channel), is_typing (boolean, default true)} (§8.10). Ack: channel_id,
 // also when the throttle dropped the signal.
-outcome typing(request& req) {
+outcome typing(frame_request& req) {
     const auto& o = req.frame;
     const std::string_view key = pick_key(o, "channel_id", "channel");
     const auto channel = required_id(o, key);

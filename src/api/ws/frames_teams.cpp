@@ -17,7 +17,7 @@ namespace parley::api::ws_frames {
 namespace {
 
 // `team_id` (R) of a team request.
-core::result<model::id> team_id_of(const request& req) {
+core::result<model::id> team_id_of(const frame_request& req) {
     return required_id(req.frame, "team_id");
 }
 
@@ -28,7 +28,7 @@ json::object user_key(const model::user_ref& u) {
 }  // namespace
 
 // {team_id (R), notification_type (R: string 1-64)}: publishes team_notification. Ack: team_id.
-outcome team_notification(request& req) {
+outcome team_notification(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     std::string type;
@@ -52,7 +52,7 @@ outcome team_notification(request& req) {
 
 // {team_id (R), name (R), description}: as POST /channels/ (§5), except that a team the caller
 // may not use is not_found. Publishes channel_created. Ack: channel_id.
-outcome create_channel(request& req) {
+outcome create_channel(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     if (!req.svc().channels.can_create_in(req.user(), *team)) {
@@ -73,7 +73,7 @@ outcome create_channel(request& req) {
 
 // {team_id (R), user_id (R)}: as add_member (§4); publishes member_added when the user was not a
 // member. Ack: team_id, user_id.
-outcome add_team_member(request& req) {
+outcome add_team_member(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     // The user id's own error is reported by the service after the team's 404 (§4 order).
@@ -96,7 +96,7 @@ outcome add_team_member(request& req) {
 }
 
 // {team_id (R)} → team_channels: the caller's channels of the team, group and DM.
-outcome get_team_channels(request& req) {
+outcome get_team_channels(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     auto channels = req.svc().channels.by_team(req.user(), *team);
@@ -119,7 +119,7 @@ outcome get_team_channels(request& req) {
 }
 
 // {team_id (R)} → team_members: [{id, username}] by id (§1.5).
-outcome get_team_members(request& req) {
+outcome get_team_members(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     auto members = req.svc().users.in_team(req.user(), *team);
@@ -137,7 +137,7 @@ outcome get_team_members(request& req) {
 
 // {team_id} → interacted_users: DM partners still in the team, as §3 `interacted`; without
 // team_id, those of all the caller's teams (`team_id` null), by user id then channel id.
-outcome get_interacted_users(request& req) {
+outcome get_interacted_users(frame_request& req) {
     auto team = optional_id(req.frame, "team_id");
     if (!team) {
         return failure{team.error()};
@@ -175,7 +175,7 @@ outcome get_interacted_users(request& req) {
 
 // {team_id (R)} → user_presences: every current member, online or offline, with last_seen
 // (§8.9).
-outcome get_user_presences(request& req) {
+outcome get_user_presences(frame_request& req) {
     const auto team = team_id_of(req);
     if (!team) return failure{team.error()};
     auto members = req.ctx.presence.team(req.user(), *team);

@@ -93,6 +93,48 @@ std::string join_groups(const std::vector<model::id>& ids, char sign, const char
     return out;
 }
 
+// The handshake's answer for a verified user who got a connection slot.
+ws_accept accepted_as(const chat::principal& who, std::shared_ptr<void> slot, bool subprotocol) {
+    ws_accept out;
+    out.accepted = true;
+    out.slot = std::move(slot);
+    out.user_id = who.user.id;
+    out.username = who.user.username;
+    out.access_jti = who.jti;
+    out.access_exp = who.exp;
+    out.access_gen = who.gen;
+    out.access_fam = who.fam;
+    if (subprotocol) out.subprotocol = "bearer";
+    return out;
+}
+
+// Waits (at most subscribe_wait in all) until the bus confirms the socket's channel groups.
+void await_subscriptions(fanout::bus& bus, const std::vector<model::id>& channels,
+                         const ws_connection& conn) {
+    const auto deadline = std::chrono::steady_clock::now() + subscribe_wait;
+    for (const auto channel : channels) {
+        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+            deadline - std::chrono::steady_clock::now());
+        if (left.count() <= 0 || !bus.await_subscribed(fanout::channel_group(channel), left)) {
+            spdlog::warn("ws {}: hello before every channel subscription was confirmed",
+                         conn.connection_id());
+            break;
+        }
+    }
+}
+
+// The §8.1 hello frame.
+std::string hello_frame(model::id user, const std::string& username, const ws_connection& conn) {
+    json::object hello;
+    hello["type"] = "hello";
+    hello["user_id"] = user;
+    hello["username"] = username;
+    hello["connection_id"] = conn.connection_id();
+    hello["server_time"] = server_time();
+    hello["protocol"] = protocol_version;
+    return json::serialize(hello);
+}
+
 }  // namespace
 
 ws_hub::ws_hub(services& svc, http_handler& http, chat::realtime_service& realtime,
@@ -164,15 +206,7 @@ ws_accept ws_hub::accept(const request& upgrade) {
                 refuse(upgrade, core::detail(core::errc::throttled, "Too many connections."));
             return out;
         }
-        out.accepted = true;
-        out.slot = std::move(slot);
-        out.user_id = who->user.id;
-        out.username = who->user.username;
-        out.access_jti = who->jti;
-        out.access_exp = who->exp;
-        out.access_gen = who->gen;
-        out.access_fam = who->fam;
-        if (src.subprotocol) out.subprotocol = "bearer";
+        out = accepted_as(*who, std::move(slot), src.subprotocol);
     } catch (const core::unavailable&) {
         out = ws_accept{};
         out.refusal = refuse(upgrade, error_of_current_exception("websocket handshake"));
@@ -259,16 +293,7 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     // §13.2 across instances: hello only once other instances' frames of these channels reach
     // this socket (with Redis: the SUBSCRIBEs are confirmed; all are in flight at once, so this
     // is about one round trip). Bounded: past the deadline hello goes out anyway.
-    const auto deadline = std::chrono::steady_clock::now() + subscribe_wait;
-    for (const auto channel : subs->channels) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-            deadline - std::chrono::steady_clock::now());
-        if (left.count() <= 0 || !bus_.await_subscribed(fanout::channel_group(channel), left)) {
-            spdlog::warn("ws {}: hello before every channel subscription was confirmed",
-                         conn->connection_id());
-            break;
-        }
-    }
+    await_subscriptions(bus_, subs->channels, *conn);
     // Presence after the subscriptions, so the user's own sockets get the online event; hello
     // last (§13.2).
     presence_.opened(user);
@@ -280,16 +305,9 @@ void ws_hub::on_open(const std::shared_ptr<ws_connection>& conn) {
     timers_.after(stream_gate::initial_hold, [gate = std::weak_ptr<stream_gate>(st->gate)] {
         if (const auto g = gate.lock()) g->release_initial();
     });
-    json::object hello;
-    hello["type"] = "hello";
-    hello["user_id"] = user;
-    hello["username"] = st->user_now()->username;
-    hello["connection_id"] = conn->connection_id();
-    hello["server_time"] = server_time();
-    hello["protocol"] = protocol_version;
     // Through the gate: hello is the socket's first frame, the presence frames that arrived
     // meanwhile (the user's own online event among them) follow it (§8.1).
-    st->gate->greet(json::serialize(hello));
+    st->gate->greet(hello_frame(user, st->user_now()->username, *conn));
 }
 
 void ws_hub::on_text(const std::shared_ptr<ws_connection>& conn, std::string_view text) {

@@ -25,7 +25,7 @@ namespace {
 
 constexpr std::size_t max_request_id_chars = 64;  // §8.3
 
-ws_frames::outcome ping(ws_frames::request& req) {
+ws_frames::outcome ping(ws_frames::frame_request& req) {
     json::object f = ws_frames::reply_frame(req, "pong");
     f["server_time"] = server_time();
     return ws_frames::reply{f};
@@ -34,7 +34,7 @@ ws_frames::outcome ping(ws_frames::request& req) {
 // §8.4 reauth: a fresh access token of the same user replaces the socket's, so the socket
 // outlives the old token's expiry. Any other token (another user's, a refresh token, expired,
 // revoked) is token_not_valid and changes nothing.
-ws_frames::outcome reauth(ws_frames::request& req) {
+ws_frames::outcome reauth(ws_frames::frame_request& req) {
     using ws_frames::failure;
     const json::value* token = req.frame.if_contains("token");
     if (token == nullptr || token->is_null() || (token->is_string() && token->get_string().empty()))
@@ -160,9 +160,9 @@ void answer(ws_session_context& ctx, std::string_view text, envelope& env) {
     if (auto key = t->own_nul_rule ? std::nullopt : key_with_nul(frame))
         return refuse(nul_error(std::move(*key), core::shape::error));
     // Over PARLEY_RATE_WS: the request is not executed (§0.9).
-    if (wait > 0) return refuse(chat::rate_limited(wait));
+    if (wait > 0) return refuse(core::problem_at(core::problem_kind::throttled, {}, wait));
     env = found;
-    ws_frames::request req{ctx, frame, *found.message_type, found.request_id};
+    ws_frames::frame_request req{ctx, frame, *found.message_type, found.request_id};
     ws_frames::send_outcome(req, t->run(req));
 }
 
@@ -242,7 +242,7 @@ std::string server_time() {
 
 namespace ws_frames {
 
-json::object reply_frame(const request& req, std::string_view type) {
+json::object reply_frame(const frame_request& req, std::string_view type) {
     json::object f;
     f["type"] = type;
     if (req.request_id) f["request_id"] = *req.request_id;
@@ -251,7 +251,7 @@ json::object reply_frame(const request& req, std::string_view type) {
 
 namespace {
 
-void send_ack(const request& req, const json::object& keys) {
+void send_ack(const frame_request& req, const json::object& keys) {
     if (!req.request_id) return;
     json::object f;
     f["type"] = "ack";
@@ -261,13 +261,11 @@ void send_ack(const request& req, const json::object& keys) {
     send_json(*req.ctx.conn, f);
 }
 
-void send_failure(const request& req, const core::error& problem, const json::object& extra) {
+void send_failure(const frame_request& req, const core::error& problem, const json::object& extra) {
     core::error e = render_ws(problem);
     if (e.code ==
         core::errc::throttled) {  // a REST-worded refusal of a service not yet on problems
-        std::string field = std::move(e.field);
-        e = chat::rate_limited(e.retry_after_s);
-        e.field = std::move(field);
+        e = render_ws(core::problem_at(core::problem_kind::throttled, e.field, e.retry_after_s));
     }
     core::metrics::server_metrics::global().ws_errors.inc({core::to_string(e.code)});
     json::object f = error_frame(req.message_type, req.request_id, e);
@@ -277,7 +275,7 @@ void send_failure(const request& req, const core::error& problem, const json::ob
 
 }  // namespace
 
-void send_outcome(const request& req, const outcome& out) {
+void send_outcome(const frame_request& req, const outcome& out) {
     if (const auto* a = std::get_if<ack>(&out)) {
         send_ack(req, a->keys);
     } else if (const auto* r = std::get_if<reply>(&out)) {
@@ -333,7 +331,7 @@ core::error at_field(core::error e, std::string_view field) {
     return e;
 }
 
-std::optional<std::string> dedupe_key(const request& req) {
+std::optional<std::string> dedupe_key(const frame_request& req) {
     if (!req.request_id) return std::nullopt;
     if (req.request_id->is_string()) return std::string(req.request_id->get_string());
     return json::serialize(*req.request_id);
