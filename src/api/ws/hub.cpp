@@ -241,6 +241,12 @@ std::shared_ptr<void> ws_hub::slot_table::take(const std::shared_ptr<slot_table>
     struct slot {
         std::shared_ptr<slot_table> table;
         model::id user;
+        // A constructor (not aggregate init): clang 14, which clang-tidy runs on, lacks C++20
+        // parenthesized aggregate initialization in make_shared.
+        slot(std::shared_ptr<slot_table> owner, model::id holder)
+            : table(std::move(owner)), user(holder) {}
+        slot(const slot&) = delete;
+        slot& operator=(const slot&) = delete;
         ~slot() {
             std::lock_guard lock(table->mutex);
             const auto it = table->taken.find(user);
